@@ -1,0 +1,33 @@
+"""Bearer-token authentication and the rule for who may authenticate."""
+
+from typing import Any
+
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.models import TokenUser
+
+from api.errors import TokenInvalid
+
+
+def user_may_authenticate(user: Any) -> bool:
+    """simplejwt's USER_AUTHENTICATION_RULE: active and not banned."""
+    return user is not None and user.is_active and not getattr(user, "is_banned", False)
+
+
+class BearerAuthentication(JWTAuthentication):
+    """simplejwt's JWT authentication that also refuses banned users.
+
+    Any failure (bad signature, expired, revoked, banned) is TOKEN_INVALID.
+    """
+
+    def authenticate_header(self, request: Any) -> str:
+        return 'Bearer realm="api"'
+
+    def get_user(self, validated_token: Any) -> Any:
+        try:
+            user = super().get_user(validated_token)
+        except AuthenticationFailed as exc:
+            raise TokenInvalid() from exc
+        if isinstance(user, TokenUser) or not user_may_authenticate(user):
+            raise TokenInvalid()
+        return user

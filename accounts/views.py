@@ -1,0 +1,130 @@
+"""Login, token refresh, logout and the current user."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate, logout
+from django_ratelimit.core import get_usage
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.authentication import user_may_authenticate
+from accounts.models import User
+from accounts.serializers import LoginSerializer, LogoutSerializer, MeSerializer, RefreshSerializer, TokenResponseSerializer
+from api.errors import InvalidCredentials, RateLimitExceeded, TokenInvalid
+from api.net import client_ip
+
+
+def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "token": str(refresh.access_token),
+        "refresh_token": str(refresh),
+        "token_type": "Bearer",
+        "expires_in": int(jwt_settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
+    }
+    if user is not None:
+        payload["user"] = MeSerializer(user).data
+    return payload
+
+
+def _login_failures(request: Request, key: str, *, increment: bool) -> dict[str, Any] | None:
+    try:
+        return get_usage(
+            request._request,
+            group="login-failures",
+            key=lambda _g, _r: key,
+            rate=f"{settings.LOGIN_FAILURE_LIMIT}/m",
+            increment=increment,
+        )
+    except Exception:
+        return None
+
+
+class LoginView(APIView):
+    """POST /api/login: username + password -> a Bearer token and a refresh token.
+
+    Failures are counted per username and per IP; after LOGIN_FAILURE_LIMIT
+    failures in a minute further attempts get 429 until the window ends.
+    """
+
+    authentication_classes: list[Any] = []
+
+    @extend_schema(
+        request=LoginSerializer, responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="INVALID_CREDENTIALS")}, auth=[]
+    )
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = serializer.validated_data["username"]
+        keys = [f"ip:{client_ip(request._request)}", f"user:{username.lower()}"]
+        for key in keys:
+            usage = _login_failures(request, key, increment=False)
+            if usage and usage["count"] >= usage["limit"]:
+                raise RateLimitExceeded(
+                    "Too many failed logins. Try again later.",
+                    headers={"Retry-After": str(max(1, int(usage["time_left"])))},
+                )
+        user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
+        if user is None or not user_may_authenticate(user):
+            for key in keys:
+                _login_failures(request, key, increment=True)
+            raise InvalidCredentials()
+        refresh = RefreshToken.for_user(user)
+        User.objects.filter(pk=user.pk).update(last_login=refresh.current_time)
+        return Response(_token_payload(refresh, user))
+
+
+class RefreshView(APIView):
+    """POST /api/token/refresh: a refresh token -> a new token pair (the old refresh token is revoked)."""
+
+    authentication_classes: list[Any] = []
+
+    @extend_schema(request=RefreshSerializer, responses={200: TokenResponseSerializer}, auth=[])
+    def post(self, request: Request) -> Response:
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            old = RefreshToken(serializer.validated_data["refresh_token"])
+            user = User.objects.filter(pk=old.payload.get(jwt_settings.USER_ID_CLAIM)).first()
+            if user is None or not user_may_authenticate(user):
+                raise TokenInvalid()
+            old.blacklist()
+        except TokenError as exc:
+            raise TokenInvalid() from exc
+        return Response(_token_payload(RefreshToken.for_user(user)))
+
+
+class LogoutView(APIView):
+    """POST /api/logout: revoke the given refresh token and end the session; 204."""
+
+    @extend_schema(request=LogoutSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        raw = serializer.validated_data.get("refresh_token")
+        if raw:
+            try:
+                RefreshToken(raw).blacklist()
+            except TokenError as exc:
+                raise TokenInvalid() from exc
+        elif not request.user.is_authenticated:
+            raise TokenInvalid("Send the refresh_token to revoke, or log in first.")
+        if request.user.is_authenticated:
+            logout(request._request)
+        return Response(status=204)
+
+
+class MeView(APIView):
+    """GET /api/me: the current user, passkey included."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)

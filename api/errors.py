@@ -1,0 +1,138 @@
+"""The API's error codes and the exception that carries one."""
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """Every error the API answers with; each has one fixed HTTP status."""
+
+    BAD_REQUEST = "BAD_REQUEST"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    SERVER_ERROR = "SERVER_ERROR"
+
+    @property
+    def status(self) -> int:
+        """The HTTP status this code is always sent with."""
+        return _STATUS[self]
+
+    @property
+    def default_message(self) -> str:
+        """The message used when the raiser gives none."""
+        return _MESSAGES[self]
+
+
+_STATUS = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.TOKEN_INVALID: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.RATE_LIMIT_EXCEEDED: 429,
+    ErrorCode.SERVER_ERROR: 500,
+}
+
+_MESSAGES = {
+    ErrorCode.BAD_REQUEST: "The request could not be understood.",
+    ErrorCode.UNAUTHORIZED: "Authentication credentials were not provided.",
+    ErrorCode.INVALID_CREDENTIALS: "Invalid username or password.",
+    ErrorCode.TOKEN_INVALID: "The token is invalid or expired.",
+    ErrorCode.FORBIDDEN: "You do not have permission to perform this action.",
+    ErrorCode.NOT_FOUND: "Resource not found.",
+    ErrorCode.METHOD_NOT_ALLOWED: "Method not allowed.",
+    ErrorCode.CONFLICT: "The resource already exists or conflicts with another.",
+    ErrorCode.PAYLOAD_TOO_LARGE: "The request body is too large.",
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type.",
+    ErrorCode.VALIDATION_ERROR: "Validation failed",
+    ErrorCode.RATE_LIMIT_EXCEEDED: "Too many requests. Please slow down.",
+    ErrorCode.SERVER_ERROR: "Internal server error.",
+}
+
+
+class ApiError(Exception):
+    """An error with a code, a message for the client and optional details.
+
+    Raise it (or a subclass) anywhere below a view; the exception handler
+    turns it into the error envelope.
+    """
+
+    code: ErrorCode = ErrorCode.BAD_REQUEST
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: ErrorCode | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if code is not None:
+            self.code = code
+        self.message = message or self.code.default_message
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class ValidationFailed(ApiError):
+    """422: field -> list of messages in `details`."""
+
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class Conflict(ApiError):
+    """409: the thing exists already."""
+
+    code = ErrorCode.CONFLICT
+
+
+class NotFound(ApiError):
+    """404: no such thing, or not one the caller may see."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class Forbidden(ApiError):
+    """403: known caller, not allowed."""
+
+    code = ErrorCode.FORBIDDEN
+
+
+class PayloadTooLarge(ApiError):
+    """413: the upload is over the configured limit."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class InvalidCredentials(ApiError):
+    """401: the username or password is wrong (one message for both)."""
+
+    code = ErrorCode.INVALID_CREDENTIALS
+
+
+class TokenInvalid(ApiError):
+    """401: a bad, expired or revoked token."""
+
+    code = ErrorCode.TOKEN_INVALID
+
+
+class RateLimitExceeded(ApiError):
+    """429: too many requests in the current window."""
+
+    code = ErrorCode.RATE_LIMIT_EXCEEDED

@@ -1,0 +1,110 @@
+"""The single path from an exception to the error envelope."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from django_ratelimit.exceptions import Ratelimited
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from api.errors import ApiError, ErrorCode
+
+logger = logging.getLogger("api")
+
+
+def error_body(code: ErrorCode, message: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the error envelope for `code`."""
+    return {
+        "success": False,
+        "error": {"code": code.value, "message": message or code.default_message, "details": details or {}},
+    }
+
+
+def _as_list_details(detail: Any) -> dict[str, Any]:
+    """DRF validation details -> {field: [messages]} with plain strings."""
+    if isinstance(detail, dict):
+        out: dict[str, Any] = {}
+        for key, value in detail.items():
+            if isinstance(value, dict):
+                out[str(key)] = _as_list_details(value)
+            elif isinstance(value, list):
+                out[str(key)] = [_flatten(v) for v in value]
+            else:
+                out[str(key)] = [str(value)]
+        return out
+    if isinstance(detail, list):
+        return {"non_field_errors": [_flatten(v) for v in detail]}
+    return {"non_field_errors": [str(detail)]}
+
+
+def _flatten(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _as_list_details(value)
+    if isinstance(value, list):
+        return [_flatten(v) for v in value]
+    return str(value)
+
+
+def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], dict[str, str]]:
+    """Decide the code, message, details and extra headers for `exc`."""
+    if isinstance(exc, ApiError):
+        return exc.code, exc.message, exc.details, exc.headers
+    if isinstance(exc, (InvalidToken, TokenError)):
+        return ErrorCode.TOKEN_INVALID, None, {}, {"WWW-Authenticate": 'Bearer realm="api"'}
+    if isinstance(exc, Ratelimited):
+        return ErrorCode.RATE_LIMIT_EXCEEDED, None, {}, {}
+    if isinstance(exc, drf.ValidationError):
+        return ErrorCode.VALIDATION_ERROR, None, _as_list_details(exc.detail), {}
+    if isinstance(exc, DjangoValidationError):
+        details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return ErrorCode.VALIDATION_ERROR, None, details, {}
+    if isinstance(exc, drf.ParseError):
+        return ErrorCode.BAD_REQUEST, f"Malformed request body: {exc.detail}", {}, {}
+    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+        return ErrorCode.UNAUTHORIZED, str(exc.detail), {}, {"WWW-Authenticate": 'Bearer realm="api"'}
+    if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
+        message = str(exc.detail) if isinstance(exc, drf.PermissionDenied) else None
+        return ErrorCode.FORBIDDEN, message, {}, {}
+    if isinstance(exc, (drf.NotFound, Http404)):
+        return ErrorCode.NOT_FOUND, None, {}, {}
+    if isinstance(exc, drf.MethodNotAllowed):
+        return ErrorCode.METHOD_NOT_ALLOWED, str(exc.detail), {}, {}
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(exc.detail), {}, {}
+    if isinstance(exc, drf.NotAcceptable):
+        return ErrorCode.BAD_REQUEST, str(exc.detail), {}, {}
+    if isinstance(exc, drf.Throttled):
+        headers = {"Retry-After": str(int(exc.wait or 60))}
+        return ErrorCode.RATE_LIMIT_EXCEEDED, None, {}, headers
+    if isinstance(exc, RequestDataTooBig):
+        return ErrorCode.PAYLOAD_TOO_LARGE, None, {}, {}
+    if isinstance(exc, SuspiciousOperation):
+        return ErrorCode.BAD_REQUEST, None, {}, {}
+    if isinstance(exc, drf.APIException) and exc.status_code < 500:
+        return ErrorCode.BAD_REQUEST, str(exc.detail), {}, {}
+    return ErrorCode.SERVER_ERROR, None, {}, {}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: every exception in a view becomes an error envelope."""
+    code, message, details, headers = _classify(exc)
+    if code is ErrorCode.SERVER_ERROR:
+        logger.exception("Unhandled error in API view", exc_info=exc)
+    set_rollback()
+    response = Response(error_body(code, message, details), status=code.status, headers=headers)
+    if code is ErrorCode.RATE_LIMIT_EXCEEDED and "Retry-After" not in response:
+        request = context.get("request")
+        usage = getattr(getattr(request, "_request", None), "_ratelimit_usage", None)
+        response["Retry-After"] = str(max(1, int(usage["time_left"]))) if usage else "60"
+    return response
+
+
+def json_error(request: HttpRequest, code: ErrorCode, message: str | None = None) -> JsonResponse:
+    """An error envelope for paths that never reach DRF (Django's handlers)."""
+    return JsonResponse(error_body(code, message), status=code.status)

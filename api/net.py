@@ -1,0 +1,36 @@
+"""Who is asking: the client's IP address."""
+
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def _is_trusted(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(addr in net for net in settings.TRUSTED_PROXIES)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """Return the client address: REMOTE_ADDR, or X-Forwarded-For via a trusted proxy.
+
+    X-Forwarded-For is read right to left and the first address that is not
+    one of TRUSTED_PROXIES is the client; anything a client could forge to
+    the left of that is ignored.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    try:
+        addr = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if not settings.TRUSTED_PROXIES or not _is_trusted(addr):
+        return str(addr)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for item in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        try:
+            hop = ipaddress.ip_address(item)
+        except ValueError:
+            break
+        if not _is_trusted(hop):
+            return str(hop)
+        addr = hop
+    return str(addr)

@@ -1,0 +1,59 @@
+"""Per-user / per-IP request counting in the shared cache (django-ratelimit).
+
+The count lives in Django's default cache: Redis when REDIS_URL is set, so
+every process and machine shares one count. If the cache cannot be reached,
+django-ratelimit fails open (RATELIMIT_FAIL_OPEN) and we log it.
+"""
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+from django_ratelimit.core import get_usage
+
+from api.net import client_ip
+
+logger = logging.getLogger("api.ratelimit")
+
+GROUP = "api"
+
+
+def _identity(request: HttpRequest) -> tuple[str, int]:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}", settings.API_RATE_LIMIT_AUTHENTICATED
+    return f"ip:{client_ip(request)}", settings.API_RATE_LIMIT_ANONYMOUS
+
+
+def count_request(request: HttpRequest) -> dict[str, Any]:
+    """Count one request against the caller's window and return the usage.
+
+    The usage is remembered on the request so that the headers middleware can
+    report it; a request is counted at most once.
+    """
+    existing = getattr(request, "_ratelimit_usage", None)
+    if existing is not None:
+        return existing
+    ident, limit = _identity(request)
+    try:
+        usage = get_usage(request, group=GROUP, key=lambda _g, _r: ident, rate=f"{limit}/m", increment=True)
+    except Exception:  # the cache is down: serve anyway, say so in the log
+        logger.warning("rate-limit cache unreachable; failing open", exc_info=True)
+        usage = None
+    if usage is None:
+        usage = {"count": 0, "limit": limit, "should_limit": False, "time_left": 60}
+    request._ratelimit_usage = usage  # type: ignore[attr-defined]
+    return usage
+
+
+def apply_headers(response: HttpResponseBase, usage: dict[str, Any]) -> None:
+    """Set X-RateLimit-Limit/Remaining/Reset from `usage`."""
+    limit = int(usage["limit"])
+    remaining = max(0, limit - int(usage["count"]))
+    response["X-RateLimit-Limit"] = str(limit)
+    response["X-RateLimit-Remaining"] = str(remaining)
+    response["X-RateLimit-Reset"] = str(int(time.time()) + max(0, int(usage["time_left"])))
+    if usage.get("should_limit"):
+        response["Retry-After"] = str(max(1, int(usage["time_left"])))

@@ -1,0 +1,61 @@
+"""Shared fixtures: users of each role, API clients, a clean cache per test."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    """Rate-limit counts and cached lookups must not leak from one test into the next."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    return UserFactory()
+
+
+@pytest.fixture
+def moderator(db: Any) -> Any:
+    return UserFactory(role="moderator")
+
+
+@pytest.fixture
+def admin_user(db: Any) -> Any:
+    return UserFactory(role="admin", is_staff=True, is_superuser=True)
+
+
+def bearer(client: APIClient, user: Any) -> APIClient:
+    """Authenticate `client` with a real token for `user` (obtained through /api/login)."""
+    response = client.post("/api/login", {"username": user.username, "password": "pass-Word-1234"}, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['data']['token']}")
+    return client
+
+
+@pytest.fixture
+def user_client(user: Any) -> APIClient:
+    return bearer(APIClient(), user)
+
+
+@pytest.fixture
+def moderator_client(moderator: Any) -> APIClient:
+    return bearer(APIClient(), moderator)
+
+
+@pytest.fixture
+def admin_client_api(admin_user: Any) -> APIClient:
+    return bearer(APIClient(), admin_user)

@@ -1,0 +1,216 @@
+"""Forums, torrents and the swarm: what the tracker holds."""
+
+from django.conf import settings
+from django.db import models
+
+
+class AccessLevel(models.IntegerChoices):
+    """Who may do a thing in a forum; a level admits itself and everything above."""
+
+    GUEST = 0, "Guest"
+    USER = 1, "User"
+    MODERATOR = 2, "Moderator"
+    ADMIN = 3, "Admin"
+
+
+class Category(models.Model):
+    """A group of forums, shown as one heading."""
+
+    name = models.CharField(max_length=100, unique=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Forum(models.Model):
+    """A forum whose topics each carry one torrent."""
+
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="forums")
+    name = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+    order = models.PositiveIntegerField(default=0)
+    allows_torrents = models.BooleanField(default=True)
+    view_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.GUEST)
+    upload_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.USER)
+    download_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.USER)
+
+    class Meta:
+        ordering = ["category__order", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["category", "name"], name="forum_unique_name_in_category")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TorrentStatus(models.TextChoices):
+    """TorrentPier's moderation states."""
+
+    NOT_APPROVED = "not_approved", "Not approved"
+    APPROVED = "approved", "Approved"
+    CHECKING = "checking", "Being checked"
+    NEEDS_EDIT = "needs_edit", "Needs editing"
+    DUPLICATE = "duplicate", "Duplicate"
+    CLOSED = "closed", "Closed"
+    CONSUMED = "consumed", "Consumed (absorbed by another)"
+    CLOSED_COPYRIGHT = "closed_copyright", "Closed (copyright holder)"
+    TEMPORARY = "temporary", "Temporary"
+    PREMODERATION = "premoderation", "Pre-moderation"
+
+
+# Announces are refused for a torrent in one of these states.
+FROZEN_STATUSES = frozenset({TorrentStatus.DUPLICATE, TorrentStatus.CLOSED, TorrentStatus.CONSUMED, TorrentStatus.CLOSED_COPYRIGHT})
+
+
+class Freeleech(models.TextChoices):
+    NONE = "none", "None"
+    SILVER = "silver", "Silver (half the download counted)"
+    GOLD = "gold", "Gold (no download counted)"
+
+
+class Torrent(models.Model):
+    """A registered torrent. Info hashes are stored as lowercase hex."""
+
+    forum = models.ForeignKey(Forum, on_delete=models.PROTECT, related_name="torrents")
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="torrents")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    info_hash = models.CharField(max_length=40, unique=True, null=True, blank=True, help_text="v1: SHA-1 of info, hex")
+    info_hash_v2 = models.CharField(max_length=64, unique=True, null=True, blank=True, help_text="v2: SHA-256 of info, hex")
+    # BEP 52: v2 clients announce the SHA-256 hash truncated to 20 bytes.
+    info_hash_v2_short = models.CharField(max_length=40, unique=True, null=True, blank=True, editable=False)
+    size = models.BigIntegerField(default=0)
+    piece_length = models.BigIntegerField(default=0)
+    file_count = models.PositiveIntegerField(default=0)
+    is_private = models.BooleanField(default=True)
+    metainfo = models.BinaryField()
+    status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED, db_index=True)
+    freeleech = models.CharField(max_length=10, choices=Freeleech.choices, default=Freeleech.NONE)
+    seeders = models.PositiveIntegerField(default=0)
+    leechers = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["forum", "-created_at"], name="torrent_forum_created"),
+            models.Index(fields=["name"], name="torrent_name"),
+            models.Index(fields=["size"], name="torrent_size"),
+            models.Index(fields=["seeders"], name="torrent_seeders"),
+            models.Index(fields=["leechers"], name="torrent_leechers"),
+            models.Index(fields=["completed"], name="torrent_completed"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(info_hash__isnull=False) | models.Q(info_hash_v2__isnull=False),
+                name="torrent_has_an_info_hash",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.info_hash_v2_short = self.info_hash_v2[:40] if self.info_hash_v2 else None
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def is_frozen(self) -> bool:
+        """Announces are refused while the torrent is in a frozen state."""
+        return self.status in FROZEN_STATUSES
+
+
+class TorrentFile(models.Model):
+    """One file of a torrent (padding files are not listed)."""
+
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="files")
+    path = models.TextField()
+    size = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["path", "id"]
+        indexes = [models.Index(fields=["torrent", "path"], name="torrentfile_torrent_path")]
+
+
+class TorrentStatusChange(models.Model):
+    """Who moved a torrent from one status to another, and when."""
+
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="status_changes")
+    moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    old_status = models.CharField(max_length=20, choices=TorrentStatus.choices)
+    new_status = models.CharField(max_length=20, choices=TorrentStatus.choices)
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+
+class Comment(models.Model):
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["torrent", "created_at"], name="comment_torrent_created")]
+
+
+class Bookmark(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookmarks")
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="bookmarks")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "torrent"], name="bookmark_unique_user_torrent")]
+
+
+class Peer(models.Model):
+    """A live client in a torrent's swarm, identified by (torrent, peer_id)."""
+
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="peers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peers")
+    peer_id = models.BinaryField(max_length=20)
+    ip = models.GenericIPAddressField()
+    port = models.PositiveIntegerField()
+    uploaded = models.BigIntegerField(default=0)
+    downloaded = models.BigIntegerField(default=0)
+    left = models.BigIntegerField(default=0)
+    is_seeder = models.BooleanField(default=False)
+    user_agent = models.CharField(max_length=255, blank=True)
+    key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_announce = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["torrent", "peer_id"], name="peer_unique_torrent_peer_id")]
+        indexes = [models.Index(fields=["torrent", "is_seeder"], name="peer_torrent_seeder")]
+
+
+class Snatch(models.Model):
+    """A user's history with one torrent: traffic, seed time, completion."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snatches")
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="snatches")
+    uploaded = models.BigIntegerField(default=0)
+    downloaded = models.BigIntegerField(default=0)
+    left = models.BigIntegerField(null=True, blank=True)
+    seed_time = models.BigIntegerField(default=0, help_text="seconds")
+    is_seeding = models.BooleanField(default=False)
+    is_leeching = models.BooleanField(default=False)
+    first_announce = models.DateTimeField()
+    last_announce = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_announce", "-id"]
+        verbose_name_plural = "snatches"
+        constraints = [models.UniqueConstraint(fields=["user", "torrent"], name="snatch_unique_user_torrent")]
