@@ -1,0 +1,37 @@
+"""Who may see, upload to and download from a forum.
+
+One place for the forum access levels, shared by the API, the tracker and
+the pages.
+"""
+
+from typing import Any
+
+from tracker.models import AccessLevel, Forum
+
+
+def user_level(user: Any) -> AccessLevel:
+    """The access level `user` holds: guest, user, moderator or admin."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return AccessLevel.GUEST
+    if getattr(user, "is_admin", False):
+        return AccessLevel.ADMIN
+    if getattr(user, "is_moderator", False):
+        return AccessLevel.MODERATOR
+    return AccessLevel.USER
+
+
+def can_view_forum(user: Any, forum: Forum) -> bool:
+    """May `user` see `forum` and its torrents?"""
+    return user_level(user) >= forum.view_level
+
+
+def can_upload_to_forum(user: Any, forum: Forum) -> bool:
+    """May `user` register a torrent in `forum`?"""
+    level = user_level(user)
+    return forum.allows_torrents and level >= AccessLevel.USER and level >= forum.upload_level and level >= forum.view_level
+
+
+def can_download_from_forum(user: Any, forum: Forum) -> bool:
+    """May `user` download (and announce) torrents of `forum`? Guests never may."""
+    level = user_level(user)
+    return level >= AccessLevel.USER and level >= forum.download_level and level >= forum.view_level
