@@ -2,9 +2,7 @@
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import authenticate, logout
-from django_ratelimit.core import get_usage
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -17,8 +15,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.authentication import user_may_authenticate
 from accounts.models import User
 from accounts.serializers import LoginSerializer, LogoutSerializer, MeSerializer, RefreshSerializer, TokenResponseSerializer
+from accounts.services import login_failure_record, login_failures_exceeded
 from api.errors import InvalidCredentials, RateLimitExceeded, TokenInvalid
-from api.net import client_ip
 
 
 def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str, Any]:
@@ -31,19 +29,6 @@ def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str,
     if user is not None:
         payload["user"] = MeSerializer(user).data
     return payload
-
-
-def _login_failures(request: Request, key: str, *, increment: bool) -> dict[str, Any] | None:
-    try:
-        return get_usage(
-            request._request,
-            group="login-failures",
-            key=lambda _g, _r: key,
-            rate=f"{settings.LOGIN_FAILURE_LIMIT}/m",
-            increment=increment,
-        )
-    except Exception:
-        return None
 
 
 class LoginView(APIView):
@@ -62,18 +47,12 @@ class LoginView(APIView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         username = serializer.validated_data["username"]
-        keys = [f"ip:{client_ip(request._request)}", f"user:{username.lower()}"]
-        for key in keys:
-            usage = _login_failures(request, key, increment=False)
-            if usage and usage["count"] >= usage["limit"]:
-                raise RateLimitExceeded(
-                    "Too many failed logins. Try again later.",
-                    headers={"Retry-After": str(max(1, int(usage["time_left"])))},
-                )
+        retry_after = login_failures_exceeded(request=request._request, username=username)
+        if retry_after is not None:
+            raise RateLimitExceeded("Too many failed logins. Try again later.", headers={"Retry-After": str(retry_after)})
         user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
         if user is None or not user_may_authenticate(user):
-            for key in keys:
-                _login_failures(request, key, increment=True)
+            login_failure_record(request=request._request, username=username)
             raise InvalidCredentials()
         refresh = RefreshToken.for_user(user)
         User.objects.filter(pk=user.pk).update(last_login=refresh.current_time)
