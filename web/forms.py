@@ -3,7 +3,7 @@
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, UserCreationForm
 from django.utils.translation import ngettext
 
 from accounts.models import User
@@ -11,7 +11,15 @@ from accounts.services import login_failure_record, login_failures_exceeded
 from tracker.models import Forum
 
 
-class LoginForm(AuthenticationForm):
+class PlainLabels:
+    """Labels without Django's trailing colon: the stylesheet sets them apart."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(PlainLabels, AuthenticationForm):
     """Django's login form with the API's lock-out and its refusal of banned users.
 
     The failure counts are the API's (accounts.services), so five failures on
@@ -49,7 +57,7 @@ class LoginForm(AuthenticationForm):
         return any(error.code == "locked_out" for error in self.errors.as_data().get("__all__", []))
 
 
-class PasskeyResetForm(forms.Form):
+class PasskeyResetForm(PlainLabels, forms.Form):
     """The confirmation of a passkey reset: a box the user must tick."""
 
     confirm = forms.BooleanField(
@@ -83,7 +91,7 @@ def _category_choices(forums: list[Forum]) -> list[tuple[Any, str]]:
     return [("", "All categories"), *seen.items()]
 
 
-class BrowseForm(forms.Form):
+class BrowseForm(PlainLabels, forms.Form):
     """The browse page's query: the API's `search`, `forum`, `category`, `sort`, `order` and `page`."""
 
     search = forms.CharField(label="Search", required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"}))
@@ -111,7 +119,7 @@ class BrowseForm(forms.Form):
         return self.cleaned_data["page"] or 1
 
 
-class RegisterForm(UserCreationForm):
+class RegisterForm(PlainLabels, UserCreationForm):
     """A new member: username, email and a password Django's validators accept."""
 
     email = forms.EmailField(label="Email", required=True, help_text="Only for password resets by an admin; never shown to others.")
@@ -119,3 +127,7 @@ class RegisterForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
+
+
+class ChangePasswordForm(PlainLabels, PasswordChangeForm):
+    """Django's password change form, labelled like the other forms."""

@@ -1,6 +1,10 @@
 """Small display filters for the pages."""
 
+from datetime import datetime, timedelta
+
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -21,3 +25,13 @@ def ratio_class(value: float | None) -> str:
     if value >= 0.5:
         return "fair"
     return "poor"
+
+
+@register.filter
+def age(value: datetime | None) -> str:
+    """How long ago `value` was, in words: 'just now', '5 minutes ago', '3 days ago'."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value, depth=1)} ago"

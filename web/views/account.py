@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.services import user_passkey_reset
 from web import selectors
 from web.access import member_required
-from web.forms import LoginForm, PasskeyResetForm, RegisterForm
+from web.forms import ChangePasswordForm, LoginForm, PasskeyResetForm, RegisterForm
 
 
 class LoginView(auth_views.LoginView):
@@ -32,6 +32,7 @@ class LoginView(auth_views.LoginView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     """GET/POST /password/: change one's password (Django's validators apply)."""
 
+    form_class = ChangePasswordForm
     success_url = reverse_lazy("web:password-change-done")
 
     def form_invalid(self, form: Any) -> HttpResponse:
