@@ -17,7 +17,11 @@ class TorrentFilter(django_filters.FilterSet):
     uploader = django_filters.NumberFilter(field_name="uploader_id", min_value=1)
     status = django_filters.ChoiceFilter(choices=TorrentStatus.choices)
     freeleech = django_filters.ChoiceFilter(choices=Freeleech.choices)
-    seeded = django_filters.BooleanFilter(method="filter_seeded", label="Has seeders (true) or none (false)")
+    seeded = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")],
+        method="filter_seeded",
+        label="Has seeders (true) or none (false)",
+    )
     info_hash = django_filters.CharFilter(method="filter_info_hash", label="v1 (40 hex) or v2 (64 hex) info hash", validators=[_HEX])
     min_size = django_filters.NumberFilter(field_name="size", lookup_expr="gte", min_value=0)
     max_size = django_filters.NumberFilter(field_name="size", lookup_expr="lte", min_value=0)
@@ -28,10 +32,8 @@ class TorrentFilter(django_filters.FilterSet):
         model = Torrent
         fields: list[str] = []
 
-    def filter_seeded(self, queryset: QuerySet[Torrent], name: str, value: bool | None) -> QuerySet[Torrent]:
-        if value is None:
-            return queryset
-        return queryset.filter(seeders__gt=0) if value else queryset.filter(seeders=0)
+    def filter_seeded(self, queryset: QuerySet[Torrent], name: str, value: str) -> QuerySet[Torrent]:
+        return queryset.filter(seeders__gt=0) if value in ("true", "1") else queryset.filter(seeders=0)
 
     def filter_info_hash(self, queryset: QuerySet[Torrent], name: str, value: str) -> QuerySet[Torrent]:
         value = value.lower()

@@ -10,6 +10,12 @@ from tests.factories import ForumFactory, TorrentFactory, UserFactory, make_meta
 from tracker.models import AccessLevel
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """PBKDF2 costs about a second per user on this machine; these tests are not about hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def forum(db: Any) -> Any:
     return ForumFactory()
