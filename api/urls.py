@@ -11,4 +11,5 @@ urlpatterns = [
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"", include("accounts.urls")),
+    re_path(r"", include("tracker.urls")),
 ]
