@@ -3,6 +3,7 @@
 from typing import Any
 from urllib.parse import quote_from_bytes
 
+import pytest
 from fastbencode import bdecode
 
 
@@ -33,3 +34,9 @@ def reply(response: Any) -> dict:
     assert response["Content-Type"].startswith("text/plain")
     assert response["Cache-Control"] == "no-store"
     return bdecode(response.content)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    """Users are made by the dozen here; hashing their passwords slowly tests nothing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
