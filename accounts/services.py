@@ -4,11 +4,15 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
-from accounts.models import User, generate_passkey
+from accounts.models import Role, User, generate_passkey
 from api.cache import cache_delete
+from api.errors import Conflict, Forbidden, ValidationFailed
 from api.net import client_ip
 
 logger = logging.getLogger("accounts")
@@ -75,3 +79,34 @@ def login_failure_record(*, request: HttpRequest, username: str) -> None:
     """Count one failed login against `username` and against the client IP."""
     for key in _login_failure_keys(request, username):
         _login_failure_usage(request, key, increment=True)
+
+
+def user_register(*, username: str, email: str, password: str) -> User:
+    """Create a member with role user; the password must pass Django's validators (422 otherwise).
+
+    Closed registration (REGISTRATION_OPEN=0): 403. A taken username: 409.
+    """
+    if not settings.REGISTRATION_OPEN:
+        raise Forbidden("Registration is closed.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("This username is taken.", details={"username": ["This username is taken."]})
+    user = User(username=username, email=email, role=Role.USER)
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(details={"password": list(exc.messages)}) from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict("This username is taken.", details={"username": ["This username is taken."]}) from None
+    return user
+
+
+def user_set_role(*, user: User, role: str) -> User:
+    """Give `user` the role user, moderator or admin."""
+    user.role = role
+    user.save(update_fields=["role"])
+    cache_delete(passkey_cache_key(user.passkey))
+    return user

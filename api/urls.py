@@ -18,4 +18,5 @@ urlpatterns = [
     re_path(r"^docs/?$", csp_override(DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     re_path(r"^redoc/?$", csp_override(DOCS_CSP)(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
     re_path(r"", include("accounts.urls")),
+    re_path(r"", include("tracker.urls")),
 ]
