@@ -3,12 +3,11 @@
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.utils.translation import ngettext
 
-from accounts.models import User
 from accounts.services import login_failure_record, login_failures_exceeded
-from tracker.models import Forum
+from tracker.models import Forum, Freeleech, TorrentStatus
 
 
 class PlainLabels:
@@ -119,15 +118,67 @@ class BrowseForm(PlainLabels, forms.Form):
         return self.cleaned_data["page"] or 1
 
 
-class RegisterForm(PlainLabels, UserCreationForm):
-    """A new member: username, email and a password Django's validators accept."""
+class RegisterForm(PlainLabels, forms.Form):
+    """A new member: the API's fields (username, email, password) plus the password typed twice.
 
-    email = forms.EmailField(label="Email", required=True, help_text="Only for password resets by an admin; never shown to others.")
+    The password rules and the taken-username check are the service's
+    (accounts.services.user_register); their messages land next to these fields.
+    """
 
-    class Meta(UserCreationForm.Meta):
-        model = User
-        fields = ("username", "email")
+    username = forms.RegexField(
+        label="Username",
+        regex=r"^[\w.@+-]+\Z",
+        min_length=3,
+        max_length=150,
+        help_text="3 to 150 characters: letters, digits and @ . + - _ only.",
+        error_messages={"invalid": "Use only letters, digits and @ . + - _."},
+    )
+    email = forms.EmailField(label="Email", max_length=254, help_text="Never shown to other members.")
+    password = forms.CharField(label="Password", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
+    password_again = forms.CharField(label="Password again", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("password") and data.get("password_again") and data["password"] != data["password_again"]:
+            self.add_error("password_again", "The two passwords differ.")
+        return data
 
 
 class ChangePasswordForm(PlainLabels, PasswordChangeForm):
     """Django's password change form, labelled like the other forms."""
+
+
+class CommentForm(PlainLabels, forms.Form):
+    """A comment's text (the API's limit: 10,000 characters)."""
+
+    text = forms.CharField(label="Your comment", max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"].strip()
+        if not text:
+            raise forms.ValidationError("Write something first.", code="blank")
+        return text
+
+
+class UploadForm(PlainLabels, forms.Form):
+    """The upload: the API's fields (forum, file, name, description); the service validates the .torrent."""
+
+    forum = forms.TypedChoiceField(label="Forum", coerce=int)
+    file = forms.FileField(label=".torrent file", allow_empty_file=True, widget=forms.ClearableFileInput(attrs={"accept": ".torrent"}))
+    name = forms.CharField(label="Name", max_length=255, required=False, help_text="Leave empty to use the name inside the .torrent.")
+    description = forms.CharField(label="Description", max_length=100_000, required=False, widget=forms.Textarea(attrs={"rows": 8}))
+
+    def __init__(self, *args: Any, forums: list[Forum], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["forum"].choices = [("", "Choose a forum"), *_forum_choices(forums)[1:]]
+        self.forums = {forum.pk: forum for forum in forums}
+
+    def clean_forum(self) -> Forum:
+        return self.forums[self.cleaned_data["forum"]]
+
+
+class ModerateForm(PlainLabels, forms.Form):
+    """A moderator's controls: the torrent's status and freeleech."""
+
+    status = forms.ChoiceField(label="Status", choices=TorrentStatus.choices)
+    freeleech = forms.ChoiceField(label="Freeleech", choices=Freeleech.choices)

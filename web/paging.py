@@ -1,13 +1,11 @@
-"""Page-number pagination for the pages, with the API's cached totals."""
+"""Page-number pagination for the pages."""
 
-import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-
-from api.pagination import cached_count
 
 PER_PAGE = 50
 
@@ -48,21 +46,19 @@ class Page:
         return sorted(near | {1, self.total_pages})
 
 
-def page_get(queryset: QuerySet[Any], *, number: int, per_page: int = PER_PAGE, count_key: str) -> Page:
+def page_get(queryset: QuerySet[Any], *, number: int, per_page: int = PER_PAGE, count: Callable[[QuerySet[Any]], int]) -> Page:
     """Slice page `number` out of `queryset`, with as exact a total as is cheap.
 
     A short page tells the total exactly, so small lists are never counted
     and a new torrent shows at once. Otherwise the total is counted once per
-    cache window (it may lag a few seconds, like the API's `meta.total`);
-    `count_key` names the filters that built the queryset, so different
-    filters never share a total.
+    `count(queryset)` is asked, which may answer from a cache (the torrent
+    list's cached count, as for the API's `meta.total`).
     """
     offset = (number - 1) * per_page
     items = list(queryset[offset : offset + per_page])
     if len(items) < per_page and (items or offset == 0):
         return Page(items=items, number=number, per_page=per_page, total=offset + len(items))
-    key = "web-count:" + hashlib.sha256(count_key.encode()).hexdigest()[:32]
-    total = cached_count(queryset, key=key)
+    total = count(queryset)
     if items:
         total = max(total, offset + len(items))
     return Page(items=items, number=number, per_page=per_page, total=total)

@@ -1,12 +1,15 @@
 """The site in headless Chromium: what a member does, start to finish."""
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastbencode import bdecode, bencode
 
 from tests.browser.conftest import screenshot
-from tests.factories import PASSWORD, CategoryFactory, ForumFactory, TorrentFactory, UserFactory
-from tracker.models import TorrentFile
+from tests.factories import PASSWORD, CategoryFactory, ForumFactory, TorrentFactory, UserFactory, make_metainfo
+from tracker.models import Torrent, TorrentFile
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +36,7 @@ def _catalogue(uploader: Any) -> dict[str, Any]:
     return {"debian": debian, "distros": distros}
 
 
-def test_a_member_logs_in_searches_opens_a_torrent_resets_the_passkey_and_logs_out(live_server, page, problems):
+def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs_out(live_server, page, problems, tmp_path: Path):
     member = UserFactory(username="alice", uploaded=5 * 1024**3, downloaded=2 * 1024**3)
     data = _catalogue(UserFactory(username="uploader"))
     old_passkey = member.passkey
@@ -62,10 +65,46 @@ def test_a_member_logs_in_searches_opens_a_torrent_resets_the_passkey_and_logs_o
     page.get_by_role("link", name="debian-13.0.0-amd64-netinst.iso").click()
     page.wait_for_url(f"{live_server.url}/torrents/{data['debian'].pk}/")
     assert page.get_by_text("<b>not bold</b>").is_visible()
+    page.get_by_label("Your comment").fill("Thanks! Seeding <for> a week.")
+    page.get_by_role("button", name="Post comment").click()
+    assert page.get_by_text("Thanks! Seeding <for> a week.").is_visible()
+    page.get_by_role("button", name="☆ Bookmark").click()
+    assert page.get_by_role("button", name="★ Bookmarked · remove").is_visible()
     screenshot(page, "torrent")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download .torrent").click()
+    download = download_info.value
+    assert download.suggested_filename == "debian-13.0.0-amd64-netinst.iso.torrent"
+    meta = bdecode(Path(download.path()).read_bytes())
+    assert meta[b"announce"].decode().endswith(f"/announce/{old_passkey}")
+    assert hashlib.sha1(bencode(meta[b"info"])).hexdigest() == data["debian"].info_hash
+
+    metainfo, info_hash = make_metainfo("my-home-videos-2026", length=5_000_000)
+    upload = tmp_path / "my-home-videos-2026.torrent"
+    upload.write_bytes(metainfo)
+    page.get_by_role("link", name="Upload").click()
+    page.get_by_label("Forum").select_option(label="Linux distributions")
+    page.get_by_label(".torrent file").set_input_files(str(upload))
+    page.get_by_label("Description").fill("Family videos, public domain.")
+    screenshot(page, "upload")
+    page.get_by_role("button", name="Upload").click()
+    assert page.get_by_text("is registered").is_visible()
+    assert Torrent.objects.get(name="my-home-videos-2026").info_hash == info_hash
+    page.get_by_role("link", name="Browse").click()
+    assert page.get_by_role("link", name="my-home-videos-2026").is_visible()
+    screenshot(page, "browse-member")
+
+    page.get_by_role("link", name="Upload").click()
+    page.get_by_label("Forum").select_option(label="Linux distributions")
+    page.get_by_label(".torrent file").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload").click()
+    assert page.get_by_text("already registered").is_visible()
+    screenshot(page, "upload-error")
 
     page.get_by_role("link", name="alice").click()
     assert page.get_by_text(old_passkey).first.is_visible()
+    assert page.get_by_role("link", name="debian-13.0.0-amd64-netinst.iso").is_visible()  # the bookmark
     screenshot(page, "profile")
     page.get_by_role("link", name="Reset passkey…").click()
     page.get_by_role("button", name="Reset my passkey").click()

@@ -10,7 +10,8 @@ from tests.factories import PASSWORD
 @pytest.mark.django_db
 def test_register_creates_the_account_and_logs_it_in(client):
     response = client.post(
-        "/register/", {"username": "newbie", "email": "newbie@example.test", "password1": "kettle-Orbit-42", "password2": "kettle-Orbit-42"}
+        "/register/",
+        {"username": "newbie", "email": "newbie@example.test", "password": "kettle-Orbit-42", "password_again": "kettle-Orbit-42"},
     )
     assert response.status_code == 302
     assert response["Location"] == "/profile/"
@@ -21,24 +22,43 @@ def test_register_creates_the_account_and_logs_it_in(client):
 
 
 @pytest.mark.django_db
-def test_register_shows_each_problem_next_to_its_field(client, user):
-    response = client.post(
-        "/register/", {"username": user.username, "email": "not-an-email", "password1": "password", "password2": "other"}
-    )
+def test_register_shows_each_problem_next_to_its_field(client):
+    form = {"username": "a b", "email": "not-an-email", "password": "password", "password_again": "other"}
+    response = client.post("/register/", form)
     assert response.status_code == 422
     html = response.content.decode()
     assert 'id="id_username_error"' in html
-    assert "A user with that username already exists." in html
+    assert "Use only letters, digits and @ . + - _." in html
     assert "Enter a valid email address." in html
-    assert "The two password fields didn" in html
+    assert "The two passwords differ." in html
+    assert User.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_register_shows_the_services_conflict_on_the_username(client, user):
+    form = {
+        "username": user.username.upper(),
+        "email": "x@example.test",
+        "password": "kettle-Orbit-42",
+        "password_again": "kettle-Orbit-42",
+    }
+    response = client.post("/register/", form)
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="id_username_error"' in html
+    assert "This username is taken." in html
     assert User.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_register_refuses_a_common_password(client):
-    response = client.post("/register/", {"username": "bob", "email": "bob@example.test", "password1": "password", "password2": "password"})
+    response = client.post(
+        "/register/", {"username": "bob", "email": "bob@example.test", "password": "password", "password_again": "password"}
+    )
     assert response.status_code == 422
-    assert "This password is too common." in response.content.decode()
+    html = response.content.decode()
+    assert "This password is too common." in html
+    assert 'id="id_password_error"' in html
 
 
 @pytest.mark.django_db
@@ -57,7 +77,7 @@ def test_register_sends_a_member_to_their_profile(member_client):
 @pytest.mark.django_db
 def test_register_without_csrf_token_is_refused(csrf_client):
     response = csrf_client.post(
-        "/register/", {"username": "a", "email": "a@example.test", "password1": "kettle-Orbit-42", "password2": "kettle-Orbit-42"}
+        "/register/", {"username": "a", "email": "a@example.test", "password": "kettle-Orbit-42", "password_again": "kettle-Orbit-42"}
     )
     assert response.status_code == 403
     assert not User.objects.filter(username="a").exists()

@@ -2,9 +2,10 @@
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tests.factories import TorrentFactory, UserFactory
-from tracker.models import Bookmark
+from tracker.models import Bookmark, Snatch
 
 
 @pytest.mark.django_db
@@ -104,3 +105,50 @@ def test_another_members_passkey_is_never_shown(user):
     client = Client()
     client.force_login(other)
     assert user.passkey not in client.get("/profile/").content.decode()
+
+
+def _snatch(user, name, **fields):
+    now = timezone.now()
+    return Snatch.objects.create(
+        user=user, torrent=TorrentFactory(name=name, uploader=user), first_announce=now, last_announce=now, **fields
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("tab", "expected"),
+    [
+        ("all", {"seeding-one", "leeching-one", "done-one"}),
+        ("seeding", {"seeding-one"}),
+        ("leeching", {"leeching-one"}),
+        ("completed", {"done-one"}),
+    ],
+)
+def test_profile_history_tabs(member_client, user, tab, expected):
+    _snatch(user, "seeding-one", is_seeding=True, uploaded=5 * 1024**2, seed_time=90_061)
+    _snatch(user, "leeching-one", is_leeching=True)
+    _snatch(user, "done-one", completed_at=timezone.now())
+    _snatch(UserFactory(), "someone-elses")
+    html = member_client.get("/profile/", {"history": tab}).content.decode()
+    history = html.split('id="history-heading"')[1].split('id="bookmarks-heading"')[0]
+    shown = {name for name in ("seeding-one", "leeching-one", "done-one", "someone-elses") if name in history}
+    assert shown == expected
+    if tab == "seeding":
+        assert "5.0\xa0MB" in history and "1d 1h" in history
+
+
+@pytest.mark.django_db
+def test_profile_ignores_an_unknown_history_tab(member_client, user):
+    _snatch(user, "kept", is_seeding=True)
+    response = member_client.get("/profile/", {"history": "bogus"})
+    assert response.status_code == 200
+    assert "kept" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_profile_with_history_runs_in_bounded_queries(member_client, user, django_assert_max_num_queries):
+    for n in range(10):
+        _snatch(user, f"h{n}", is_seeding=True)
+        Bookmark.objects.create(user=user, torrent=TorrentFactory(uploader=user))
+    with django_assert_max_num_queries(6):
+        assert member_client.get("/profile/").status_code == 200

@@ -11,9 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
-from accounts.services import user_passkey_reset
-from web import selectors
+from accounts.services import user_passkey_reset, user_register
+from api.errors import ApiError
+from tracker.selectors import bookmark_list
+from tracker.services import announce_url_for
+from tracker.swarm_selectors import snatch_history
 from web.access import member_required
+from web.errors import form_add_api_error
 from web.forms import ChangePasswordForm, LoginForm, PasskeyResetForm, RegisterForm
 
 
@@ -41,19 +45,26 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
-def announce_url(passkey: str) -> str:
-    """The personal announce URL written into the member's .torrent files."""
-    return f"{settings.TRACKER_ANNOUNCE_URL}/announce/{passkey}"
+HISTORY_TABS = [("all", "All"), ("seeding", "Seeding"), ("leeching", "Leeching"), ("completed", "Completed")]
+HISTORY_ROWS = 100
+BOOKMARK_ROWS = 100
 
 
 @member_required
 def profile(request: HttpRequest) -> HttpResponse:
-    """GET /profile/: passkey, transfer totals, history, bookmarks, API access."""
+    """GET /profile/: passkey, transfer totals, history (?history=seeding|leeching|completed), bookmarks, API access."""
     user = request.user
+    history_filter = request.GET.get("history", "all")
+    if history_filter not in dict(HISTORY_TABS):
+        history_filter = "all"
+    filters = {} if history_filter == "all" else {history_filter: True}
     context = {
-        "announce_url": announce_url(user.passkey),  # type: ignore[union-attr]
+        "announce_url": announce_url_for(user),
         "api_login_url": request.build_absolute_uri("/api/login"),
-        "bookmarks": selectors.bookmark_list(user=user),
+        "history": list(snatch_history(user=user, filters=filters)[:HISTORY_ROWS]),  # type: ignore[arg-type]
+        "history_filter": history_filter,
+        "history_tabs": HISTORY_TABS,
+        "bookmarks": list(bookmark_list(user=user)[:BOOKMARK_ROWS]),
         "nav": "profile",
     }
     return render(request, "web/profile.html", context)
@@ -75,7 +86,7 @@ def passkey_reset(request: HttpRequest) -> HttpResponseBase:
 
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponseBase:
-    """GET/POST /register/: open a new account and log it in; 404 while registration is closed."""
+    """GET/POST /register/: open a new account (accounts.services.user_register) and log it in; 404 while registration is closed."""
     if not settings.REGISTRATION_OPEN:
         raise Http404("Registration is closed.")
     if request.user.is_authenticated:
@@ -83,9 +94,15 @@ def register(request: HttpRequest) -> HttpResponseBase:
     form = RegisterForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
-            user = form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome, {user.username}! Your account is ready.")
-            return redirect("web:profile")
+            try:
+                user = user_register(
+                    username=form.cleaned_data["username"], email=form.cleaned_data["email"], password=form.cleaned_data["password"]
+                )
+            except ApiError as exc:
+                form_add_api_error(form, exc)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, f"Welcome, {user.username}! Your account is ready.")
+                return redirect("web:profile")
         return render(request, "registration/register.html", {"form": form, "nav": "register"}, status=422)
     return render(request, "registration/register.html", {"form": form, "nav": "register"})
