@@ -93,7 +93,7 @@ def phone(chromium: Any, problems: PageProblems) -> Iterator[Any]:
     yield from _context(chromium, problems, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Save the whole page as artifacts/screenshots/<name>.png (not committed)."""
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """Save the page as artifacts/screenshots/<name>.png (not committed)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
