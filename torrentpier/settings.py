@@ -182,6 +182,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "api.filters.ContractFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.RateLimitThrottle"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.EnvelopeAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
