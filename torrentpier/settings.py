@@ -99,6 +99,11 @@ try:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
 except Exception as exc:  # dj-database-url raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+if _db.get("ENGINE") not in ("django.db.backends.sqlite3", "django.db.backends.postgresql") or not _db.get("NAME"):
+    # The URL itself is not echoed: it may hold a password.
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must be sqlite:///path/to/file.sqlite3 or postgres://user@host:5432/dbname; got a {DATABASE_URL.split(':')[0]!r} URL"
+    )
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE transactions plus a
     # busy timeout make concurrent writers wait instead of failing with
