@@ -1,5 +1,6 @@
 """Login, token refresh, logout and the current user."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -50,7 +51,11 @@ def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str,
     return payload
 
 
+logger = logging.getLogger("accounts")
+
+
 def _login_failures(request: Request, key: str, *, increment: bool) -> dict[str, Any] | None:
+    """The failed-login count for `key` this minute (None when the cache is down: fail open)."""
     try:
         return get_usage(
             request._request,
@@ -60,6 +65,7 @@ def _login_failures(request: Request, key: str, *, increment: bool) -> dict[str,
             increment=increment,
         )
     except Exception:
+        logger.warning("login-failure cache unreachable; not limiting", exc_info=True)
         return None
 
 
@@ -73,7 +79,9 @@ class LoginView(APIView):
     authentication_classes: list[Any] = []
 
     @extend_schema(
-        request=LoginSerializer, responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="INVALID_CREDENTIALS")}, auth=[]
+        request=LoginSerializer,
+        responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="Wrong username or password (INVALID_CREDENTIALS)")},
+        auth=[],
     )
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
@@ -102,7 +110,14 @@ class RefreshView(APIView):
 
     authentication_classes: list[Any] = []
 
-    @extend_schema(request=RefreshSerializer, responses={200: TokenResponseSerializer}, auth=[])
+    @extend_schema(
+        request=RefreshSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            401: OpenApiResponse(description="Invalid, expired or revoked refresh token (TOKEN_INVALID)"),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
