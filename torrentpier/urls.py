@@ -11,6 +11,7 @@ urlpatterns = [
     re_path(r"^api/v(?P<version>\d+)(?:/.*)?$", VersionNotFoundView.as_view()),
     path("api/", include(("api.urls", "api"), namespace="api")),
     re_path(r"^api(?:/.*)?$", ApiNotFoundView.as_view()),
+    path("", include("tracker.announce.urls")),
 ]
 
 handler400 = "api.views.handler400"
