@@ -11,6 +11,7 @@ urlpatterns = [
     # One schema for both mounts (the v1 alias documents the same operations). No ReDoc page:
     # its template loads fonts from Google, and the docs must work offline.
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url="/api/schema?format=json"), name="docs"),
+    re_path(r"", include("tracker.swarm_urls")),
     re_path(r"", include("accounts.urls")),
     re_path(r"", include("tracker.urls")),
 ]
