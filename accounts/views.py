@@ -65,7 +65,9 @@ class LoginView(APIView):
     authentication_classes: list[Any] = []
 
     @extend_schema(
-        request=LoginSerializer, responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="INVALID_CREDENTIALS")}, auth=[]
+        request=LoginSerializer,
+        responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="Wrong username or password (INVALID_CREDENTIALS)")},
+        auth=[],
     )
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
@@ -88,7 +90,14 @@ class RefreshView(APIView):
 
     authentication_classes: list[Any] = []
 
-    @extend_schema(request=RefreshSerializer, responses={200: TokenResponseSerializer}, auth=[])
+    @extend_schema(
+        request=RefreshSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            401: OpenApiResponse(description="Invalid, expired or revoked refresh token (TOKEN_INVALID)"),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -55,7 +55,10 @@ class PagePagination(BasePagination):
         return response
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return schema
+        """The whole page body as the API sends it: envelope, data list and meta."""
+        from api.schema import page_envelope  # here: api.schema imports drf-spectacular, which loads this class
+
+        return page_envelope(schema)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [

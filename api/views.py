@@ -41,9 +41,11 @@ def _cache_ok() -> bool:
 
 
 class HelloView(APIView):
-    """GET /api/hello: liveness plus whether the database and cache answer."""
+    """GET /api/hello: liveness plus whether the database and cache answer.
 
-    authentication_classes: list[Any] = []
+    No login needed, but a logged-in caller is counted against their own
+    rate limit rather than their IP's.
+    """
 
     @extend_schema(
         responses=inline_serializer(

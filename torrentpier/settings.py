@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees (and envelopes) what every other layer answers under /api/.
+    "api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,7 +75,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "api.middleware.RateLimitHeadersMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
 
@@ -102,6 +103,11 @@ try:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
 except Exception as exc:  # dj-database-url raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+if _db.get("ENGINE") not in ("django.db.backends.sqlite3", "django.db.backends.postgresql") or not _db.get("NAME"):
+    # The URL itself is not echoed: it may hold a password.
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must be sqlite:///path/to/file.sqlite3 or postgres://user@host:5432/dbname; got a {DATABASE_URL.split(':')[0]!r} URL"
+    )
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE transactions plus a
     # busy timeout make concurrent writers wait instead of failing with
@@ -175,7 +181,7 @@ REST_FRAMEWORK = {
         # Bearer first: DRF takes the first class's WWW-Authenticate header,
         # which keeps a missing login a 401 rather than a 403.
         "accounts.authentication.BearerAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.EnvelopeRenderer"],
@@ -185,6 +191,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "api.filters.ContractFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.RateLimitThrottle"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.EnvelopeAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
@@ -221,8 +228,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["api.schema.preprocess_endpoints"],
 }
 
 # --- Tracker ----------------------------------------------------------------

@@ -161,6 +161,11 @@ def torrent_delete(*, actor: Any, torrent: Torrent) -> None:
     """Delete `torrent` (its files, peers, comments and bookmarks go too): uploader or moderator only."""
     if not _is_moderator(actor) and torrent.uploader_id != actor.pk:
         raise Forbidden("Only the uploader or a moderator may delete this torrent.")
+    torrent_remove(torrent=torrent)
+
+
+def torrent_remove(*, torrent: Torrent) -> None:
+    """Delete `torrent` without a permission check (operators' admin site, jobs); caches are dropped."""
     torrent_cache_invalidate(torrent)
     torrent.delete()
     _lists_changed()
@@ -273,3 +278,12 @@ def _save_unique(obj: Any) -> Any:
     except IntegrityError:
         raise Conflict("A category or forum with this name already exists.") from None
     return obj
+
+
+def torrent_set_freeleech(*, torrent: Torrent, freeleech: str) -> Torrent:
+    """Set `torrent`'s freeleech (none, silver, gold); the announce's cached copy is dropped."""
+    if freeleech != torrent.freeleech:
+        torrent.freeleech = freeleech
+        torrent.save(update_fields=["freeleech", "updated_at"])
+        torrent_cache_invalidate(torrent)
+    return torrent

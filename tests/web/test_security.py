@@ -50,11 +50,6 @@ def test_swagger_ui_works_under_the_policy(client, prefix):
     assert "/api/schema" in script.content.decode()
 
 
-@pytest.mark.django_db
-def test_redoc_page_renders(client):
-    assert client.get("/api/redoc").status_code == 200
-
-
 def _production_settings(**env: str) -> dict[str, object]:
     code = (
         "import json, django; from django.conf import settings; django.setup(); "
