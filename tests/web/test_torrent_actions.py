@@ -176,7 +176,24 @@ def test_peers_are_listed_with_hidden_names_hidden(client, torrent):
         torrent=torrent, user=shy, peer_id=b"-TR4050-bbbbbbbbbbbb", ip="10.0.0.2", port=51413, left=torrent.size // 4, last_announce=now
     )
     html = client.get(f"/torrents/{torrent.pk}/").content.decode()
-    assert "seedy" in html and "qBittorrent/4.6.5" in html
-    assert "shy" not in html and "hidden" in html
+    assert "seedy" in html and "qBittorrent 4.6.5" in html and "Transmission 4.0.5" in html
+    assert ">shy<" not in html and '<span class="muted">hidden</span>' in html
     assert "75%" in html
     assert "10.0.0.1" not in html and "51413" not in html
+
+
+@pytest.mark.django_db
+def test_moderators_see_every_peer_and_its_address(moderator_page_client, torrent):
+    shy = UserFactory(username="shy", hide_in_peers=True)
+    Peer.objects.create(
+        torrent=torrent,
+        user=shy,
+        peer_id=b"-TR4050-bbbbbbbbbbbb",
+        ip="10.0.0.2",
+        port=51413,
+        left=0,
+        is_seeder=True,
+        last_announce=timezone.now(),
+    )
+    html = moderator_page_client.get(f"/torrents/{torrent.pk}/").content.decode()
+    assert ">shy<" in html and "10.0.0.2:51413" in html

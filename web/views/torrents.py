@@ -20,6 +20,7 @@ from tracker import selectors, services
 from tracker.access import can_download_from_forum, can_upload_to_forum
 from tracker.models import Comment, Torrent
 from tracker.swarm_selectors import torrent_peers
+from tracker.swarm_serializers import PeerSerializer
 from tracker.views import _attachment
 from web.access import member_required
 from web.errors import api_errors_as_pages, form_add_api_error
@@ -58,6 +59,12 @@ def _may_change_comment(user: Any, comment: Comment) -> bool:
     return user.is_authenticated and (comment.author_id == user.pk or user.is_moderator)
 
 
+def _peers(user: Any, torrent: Torrent) -> list[dict[str, Any]]:
+    """The first peers as GET /api/torrents/<id>/peers shows them to `user` (hidden names, IPs for moderators)."""
+    context = {"is_moderator": getattr(user, "is_moderator", False), "viewer_id": user.pk, "size": torrent.size}
+    return list(PeerSerializer(torrent_peers(torrent=torrent)[:PEER_ROWS], many=True, context=context).data)
+
+
 def _render_torrent(
     request: HttpRequest,
     torrent: Torrent,
@@ -74,7 +81,7 @@ def _render_torrent(
         "torrent": torrent,
         "files": list(selectors.torrent_files(torrent=torrent)[:FILE_ROWS]),
         "comments": comments,
-        "peers": list(torrent_peers(torrent=torrent)[:PEER_ROWS]),
+        "peers": _peers(user, torrent),
         "magnet": services.torrent_magnet(user=user, torrent=torrent),
         "may_download": can_download_from_forum(user, torrent.forum),
     }
