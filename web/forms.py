@@ -62,6 +62,7 @@ class PasskeyResetForm(PlainLabels, forms.Form):
     confirm = forms.BooleanField(
         label="I understand that my current passkey stops working at once and I must re-download my .torrent files.",
         required=True,
+        error_messages={"required": "Tick the box to confirm."},
     )
 
 

@@ -108,7 +108,7 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
     screenshot(page, "profile")
     page.get_by_role("link", name="Reset passkey…").click()
     page.get_by_role("button", name="Reset my passkey").click()
-    assert page.get_by_text("This field is required.").is_visible()
+    assert page.get_by_text("Tick the box to confirm.").is_visible()
     page.get_by_label("I understand").check()
     screenshot(page, "passkey-reset")
     page.get_by_role("button", name="Reset my passkey").click()
