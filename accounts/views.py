@@ -1,12 +1,10 @@
 """Login, token refresh, logout and the current user."""
 
-import logging
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, logout
 from django.db.models import QuerySet
-from django_ratelimit.core import get_usage
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import IsAuthenticated
@@ -33,10 +31,16 @@ from accounts.serializers import (
     UserAdminUpdateSerializer,
     UserProfileSerializer,
 )
-from accounts.services import user_passkey_reset, user_register, user_set_banned, user_set_role
+from accounts.services import (
+    login_failure_record,
+    login_failures_exceeded,
+    user_passkey_reset,
+    user_register,
+    user_set_banned,
+    user_set_role,
+)
 from api.errors import Forbidden, InvalidCredentials, RateLimitExceeded, TokenInvalid
 from api.filters import ContractFilterBackend
-from api.net import client_ip
 
 
 def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str, Any]:
@@ -49,24 +53,6 @@ def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str,
     if user is not None:
         payload["user"] = MeSerializer(user).data
     return payload
-
-
-logger = logging.getLogger("accounts")
-
-
-def _login_failures(request: Request, key: str, *, increment: bool) -> dict[str, Any] | None:
-    """The failed-login count for `key` this minute (None when the cache is down: fail open)."""
-    try:
-        return get_usage(
-            request._request,
-            group="login-failures",
-            key=lambda _g, _r: key,
-            rate=f"{settings.LOGIN_FAILURE_LIMIT}/m",
-            increment=increment,
-        )
-    except Exception:
-        logger.warning("login-failure cache unreachable; not limiting", exc_info=True)
-        return None
 
 
 class LoginView(APIView):
@@ -87,18 +73,12 @@ class LoginView(APIView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         username = serializer.validated_data["username"]
-        keys = [f"ip:{client_ip(request._request)}", f"user:{username.lower()}"]
-        for key in keys:
-            usage = _login_failures(request, key, increment=False)
-            if usage and usage["count"] >= usage["limit"]:
-                raise RateLimitExceeded(
-                    "Too many failed logins. Try again later.",
-                    headers={"Retry-After": str(max(1, int(usage["time_left"])))},
-                )
+        retry_after = login_failures_exceeded(request=request._request, username=username)
+        if retry_after is not None:
+            raise RateLimitExceeded("Too many failed logins. Try again later.", headers={"Retry-After": str(retry_after)})
         user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
         if user is None or not user_may_authenticate(user):
-            for key in keys:
-                _login_failures(request, key, increment=True)
+            login_failure_record(request=request._request, username=username)
             raise InvalidCredentials()
         refresh = RefreshToken.for_user(user)
         User.objects.filter(pk=user.pk).update(last_login=refresh.current_time)
