@@ -42,7 +42,8 @@ class ApiMiddleware:
     replaced by one with the matching code. A body declared larger than
     DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413 before it is read.
     Every response gets X-RateLimit-*; requests that never reached the DRF
-    throttle are counted here, so they use up the caller's budget too.
+    throttle are counted here, so they use up the caller's budget too, and
+    past the limit they are answered with 429 like any other.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
@@ -63,5 +64,11 @@ class ApiMiddleware:
                 if header in response:
                     replacement[header] = response[header]
             response = replacement
-        apply_headers(response, count_request(request))
+        counted_by_throttle = hasattr(request, "_ratelimit_usage")
+        usage = count_request(request)
+        if usage["should_limit"] and not counted_by_throttle:
+            # Past the limit every answer is 429, also for requests that DRF
+            # refused before its throttle ran (a failed login check, say).
+            response = json_error(request, ErrorCode.RATE_LIMIT_EXCEEDED)
+        apply_headers(response, usage)
         return response

@@ -133,3 +133,16 @@ def test_paths_outside_api_keep_django_pages(client):
     response = client.get("/definitely-not-here")
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
+def test_hello_costs_at_most_one_query(api_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(1):
+        assert api_client.get("/api/hello").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_unacceptable_accept_header_is_a_400_envelope(api_client):
+    response = api_client.get("/api/hello", HTTP_ACCEPT="text/html")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST"

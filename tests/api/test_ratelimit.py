@@ -195,3 +195,31 @@ def test_the_api_fails_open_when_the_cache_is_unreachable(unreachable_redis, api
     assert login.status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['data']['token']}")
     assert api_client.get("/api/me").status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(**REAL_LIMITS)
+def test_past_the_limit_every_answer_is_429(api_client):
+    wait_for_window_room("ip:127.0.0.1")
+    for _ in range(20):
+        api_client.get("/api/me")  # 401s, refused before DRF's throttle, still counted
+    assert api_client.get("/api/me").status_code == 429
+    bad_token = APIClient()
+    bad_token.credentials(HTTP_AUTHORIZATION="Bearer nonsense")
+    response = bad_token.get("/api/me")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert int(response["Retry-After"]) >= 1
+    assert api_client.get("/api/nowhere").status_code == 429
+    assert api_client.get("/api/v2/torrents").status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_logged_in_caller_on_an_unknown_path_is_counted_as_themselves(user_client):
+    response = user_client.get("/api/no/such/path")
+    assert response.status_code == 404
+    assert response["X-RateLimit-Limit"] == "100000"  # the authenticated limit under test settings
+    with override_settings(**REAL_LIMITS):
+        response = user_client.get("/api/v2/anything")
+        assert response.status_code == 404
+        assert response["X-RateLimit-Limit"] == "60"
