@@ -107,4 +107,4 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 def json_error(request: HttpRequest, code: ErrorCode, message: str | None = None) -> JsonResponse:
     """An error envelope for paths that never reach DRF (Django's handlers)."""
-    return JsonResponse(error_body(code, message), status=code.status)
+    return JsonResponse(error_body(code, message), status=code.status, json_dumps_params={"separators": (",", ":")})

@@ -5,7 +5,7 @@ import time
 from django_ratelimit.core import _get_window
 
 
-def wait_for_window_room(ident: str, seconds: float = 5.0) -> None:
+def wait_for_window_room(ident: str, seconds: float = 8.0) -> None:
     """Sleep past the end of `ident`'s current one-minute window if fewer than `seconds` remain.
 
     django-ratelimit counts in fixed windows; a test that makes N requests

@@ -58,7 +58,7 @@ def _start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byte
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a loaded CI machine boots slowly
     while time.monotonic() < deadline:
         match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text())
         if match:
