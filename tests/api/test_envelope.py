@@ -146,3 +146,18 @@ def test_an_unacceptable_accept_header_is_a_400_envelope(api_client):
     response = api_client.get("/api/hello", HTTP_ACCEPT="text/html")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_router_routes_answer_with_and_without_a_slash(api_client, user, slash):
+    listing = api_client.get(f"/api/test-things{slash}?sort=username")
+    assert listing.status_code == 200
+    assert listing.json()["meta"]["total"] == 1
+    detail = api_client.get(f"/api/v1/test-things/{user.pk}{slash}")
+    assert detail.json() == {"success": True, "data": {"id": user.pk, "username": user.username}}
+    missing = api_client.get(f"/api/test-things/999999{slash}")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NOT_FOUND"
+    assert api_client.delete(f"/api/test-things/{user.pk}{slash}").status_code == 405
