@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from api.errors import ErrorCode
 from api.exceptions import json_error
+from api.net import is_api_path
 from api.ratelimit import apply_headers, count_request
 
 # The first code listed for a status is the generic one (401 -> UNAUTHORIZED).
@@ -50,7 +51,7 @@ class ApiMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if not request.path.startswith("/api/"):
+        if not is_api_path(request.path):
             return self.get_response(request)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and _declared_length(request) > limit:

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from api.errors import ErrorCode, NotFound
 from api.exceptions import json_error
+from api.net import is_api_path
 
 logger = logging.getLogger("api")
 
@@ -104,7 +105,7 @@ class VersionNotFoundView(_CatchAll):
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -161,3 +161,10 @@ def test_router_routes_answer_with_and_without_a_slash(api_client, user, slash):
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "NOT_FOUND"
     assert api_client.delete(f"/api/test-things/{user.pk}{slash}").status_code == 405
+
+
+@pytest.mark.django_db
+def test_bare_api_gets_the_rate_limit_headers_too(api_client):
+    response = api_client.get("/api")
+    assert response.status_code == 404
+    assert response["X-RateLimit-Limit"].isdigit()
