@@ -86,6 +86,12 @@ def test_a_list_lists_401_and_422(paged_schema):
     assert {"200", "401", "422", "429"} <= set(responses)
 
 
+def test_a_detail_lists_404(paged_schema):
+    detail = paged_schema["paths"]["/api/test-things/{id}"]["get"]["responses"]
+    assert {"200", "401", "404", "429", "500"} <= set(detail)
+    assert detail["200"]["content"]["application/json"]["schema"]["required"] == ["success", "data"]
+
+
 def test_every_response_carries_the_rate_limit_headers(schema):
     for path, item in schema["paths"].items():
         for method, operation in item.items():
