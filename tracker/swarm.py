@@ -95,7 +95,8 @@ def peer_announce(
     `accepted` is False when the peer_id belongs to another user's peer in
     this swarm (nothing is changed then).
     """
-    params = {
+    moment = now or timezone.now()
+    params: dict[str, Any] = {
         "t": torrent_id,
         "u": user_id,
         "pid": peer_id,
@@ -107,13 +108,13 @@ def peer_announce(
         "seeder": is_seeder,
         "ua": user_agent[:255],
         "key": key[:64],
-        "now": now or timezone.now(),
+        "now": moment,
         "event": event,
         "free": freeleech,
         "numwant": numwant,
         "expiry": settings.TRACKER_PEER_EXPIRY,
     }
-    params["live"] = params["now"] - timedelta(seconds=settings.TRACKER_PEER_EXPIRY)
+    params["live"] = moment - timedelta(seconds=settings.TRACKER_PEER_EXPIRY)
     stopped = event == "stopped"
     params.update(
         seeding=is_seeder and not stopped,
@@ -153,7 +154,7 @@ def _pg_cursor() -> Any:
     connection.ensure_connection()
     raw = connection.connection
     raw.prepare_threshold = 0
-    return connection._prepare_cursor(psycopg.Cursor(raw))
+    return connection._prepare_cursor(psycopg.Cursor(raw))  # type: ignore[attr-defined]
 
 
 def _pg_params(params: dict[str, Any]) -> dict[str, Any]:
