@@ -1,6 +1,6 @@
 """Forms of the pages: they shape and validate input, the services decide."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
@@ -102,8 +102,8 @@ class BrowseForm(PlainLabels, forms.Form):
 
     def __init__(self, *args: Any, forums: list[Forum], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["forum"].choices = _forum_choices(forums)
-        self.fields["category"].choices = _category_choices(forums)
+        cast(forms.ChoiceField, self.fields["forum"]).choices = _forum_choices(forums)
+        cast(forms.ChoiceField, self.fields["category"]).choices = _category_choices(forums)
 
     def clean_search(self) -> str:
         return self.cleaned_data["search"].strip()
@@ -138,7 +138,7 @@ class RegisterForm(PlainLabels, forms.Form):
     password_again = forms.CharField(label="Password again", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("password") and data.get("password_again") and data["password"] != data["password_again"]:
             self.add_error("password_again", "The two passwords differ.")
         return data
@@ -170,7 +170,7 @@ class UploadForm(PlainLabels, forms.Form):
 
     def __init__(self, *args: Any, forums: list[Forum], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["forum"].choices = [("", "Choose a forum"), *_forum_choices(forums)[1:]]
+        cast(forms.ChoiceField, self.fields["forum"]).choices = [("", "Choose a forum"), *_forum_choices(forums)[1:]]
         self.forums = {forum.pk: forum for forum in forums}
 
     def clean_forum(self) -> Forum:

@@ -1,7 +1,9 @@
 """The pages, mounted at the site root."""
 
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from web.views import account, torrents
 
@@ -23,4 +25,6 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password-change-done"),
     path("profile/", account.profile, name="profile"),
     path("profile/passkey/", account.passkey_reset, name="passkey-reset"),
+    # Browsers ask for it on pages that name no icon (the admin's, the API docs').
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
 ]

@@ -49,22 +49,26 @@ def chromium() -> Iterator[Any]:
 
 
 class PageProblems:
-    """What went wrong in the browser: console errors (CSP violations among them) and failed requests."""
+    """What went wrong in the browser: console errors (CSP violations among them), script errors and failed loads."""
 
     def __init__(self) -> None:
         self.errors: list[str] = []
-
-    # A form sent back with its errors answers 422, which Chromium logs.
-    EXPECTED = "the server responded with a status of 422"
 
     def watch(self, page: Any) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("requestfailed", lambda request: self.errors.append(f"request failed: {request.url}"))
+        page.on("response", self._response)
 
     def _console(self, message: Any) -> None:
-        if message.type == "error" and self.EXPECTED not in message.text:
+        # Failed loads are reported with their URL by _response.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
             self.errors.append(message.text)
+
+    def _response(self, response: Any) -> None:
+        # A form sent back with its errors answers 422 (429 when locked out): expected.
+        if response.status >= 400 and response.status not in (422, 429):
+            self.errors.append(f"{response.status} {response.url}")
 
 
 @pytest.fixture
@@ -93,7 +97,7 @@ def phone(chromium: Any, problems: PageProblems) -> Iterator[Any]:
     yield from _context(chromium, problems, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Save the whole page as artifacts/screenshots/<name>.png (not committed)."""
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """Save the page as artifacts/screenshots/<name>.png (not committed)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

@@ -149,5 +149,20 @@ def test_api_docs_render_under_the_content_security_policy(live_server, page, pr
     page.goto(f"{live_server.url}/api/docs")
     page.locator(".swagger-ui .info .title").wait_for()
     assert "TorrentPier API" in page.locator(".swagger-ui .info .title").inner_text()
-    screenshot(page, "api-docs")
+    screenshot(page, "api-docs", full_page=False)
+    assert problems.errors == []
+
+
+def test_the_admin_site_works_under_the_content_security_policy(live_server, page, problems):
+    UserFactory(username="root", role="admin", is_staff=True, is_superuser=True)
+    _catalogue(UserFactory(username="dave"))
+    page.goto(f"{live_server.url}/login/?next=/admin/accounts/user/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/admin/accounts/user/")
+    assert page.get_by_role("link", name="dave").is_visible()
+    page.get_by_role("link", name="dave").click()
+    page.get_by_label("Username").wait_for()
+    screenshot(page, "admin-user", full_page=False)
     assert problems.errors == []

@@ -22,6 +22,7 @@ def test_browse_lists_torrents_newest_first_with_their_figures(client, forum):
     assert names_in(html) == ["newer", "older"]
     assert '<td class="num seeders" data-label="Seeders">7</td>' in html
     assert '<td class="num leechers" data-label="Leechers">3</td>' in html
+    assert '<td class="num seeders zero" data-label="Seeders">0</td>' in html
     assert "2.0\xa0MB" in html
     assert "2 torrents" in html
 

@@ -84,3 +84,9 @@ def test_debug_keeps_plain_cookies_for_local_http():
     values = _production_settings(DEBUG="1")
     assert values["SESSION_COOKIE_SECURE"] is False
     assert values["SESSION_COOKIE_NAME"] == "sessionid"
+
+
+def test_favicon_ico_points_at_the_served_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert client.get(response["Location"]).status_code == 200
