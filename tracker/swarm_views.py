@@ -23,6 +23,7 @@ class TorrentPeersView(ListAPIView):
 
     serializer_class = PeerSerializer
     permission_classes = [IsAuthenticated]
+    queryset = Peer.objects.none()  # for the schema generator; get_queryset decides
 
     def get_queryset(self) -> QuerySet[Peer]:
         torrent = Torrent.objects.select_related("forum").filter(pk=self.kwargs["pk"]).first()
