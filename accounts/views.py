@@ -103,7 +103,8 @@ class RefreshView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             old = RefreshToken(serializer.validated_data["refresh_token"])
-            user = User.objects.filter(pk=old.payload.get(jwt_settings.USER_ID_CLAIM)).first()
+            user_id = old.payload.get(jwt_settings.USER_ID_CLAIM)
+            user = User.objects.filter(pk=user_id).first() if user_id is not None else None
             if user is None or not user_may_authenticate(user):
                 raise TokenInvalid()
             old.blacklist()

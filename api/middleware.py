@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from api.errors import ErrorCode
 from api.exceptions import json_error
+from api.net import is_api_path
 from api.ratelimit import apply_headers, count_request
 
 # The first code listed for a status is the generic one (401 -> UNAUTHORIZED).
@@ -42,14 +43,15 @@ class ApiMiddleware:
     replaced by one with the matching code. A body declared larger than
     DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413 before it is read.
     Every response gets X-RateLimit-*; requests that never reached the DRF
-    throttle are counted here, so they use up the caller's budget too.
+    throttle are counted here, so they use up the caller's budget too, and
+    past the limit they are answered with 429 like any other.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if not request.path.startswith("/api/"):
+        if not is_api_path(request.path):
             return self.get_response(request)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and _declared_length(request) > limit:
@@ -63,5 +65,11 @@ class ApiMiddleware:
                 if header in response:
                     replacement[header] = response[header]
             response = replacement
-        apply_headers(response, count_request(request))
+        counted_by_throttle = hasattr(request, "_ratelimit_usage")
+        usage = count_request(request)
+        if usage["should_limit"] and not counted_by_throttle:
+            # Past the limit every answer is 429, also for requests that DRF
+            # refused before its throttle ran (a failed login check, say).
+            response = json_error(request, ErrorCode.RATE_LIMIT_EXCEEDED)
+        apply_headers(response, usage)
         return response

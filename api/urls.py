@@ -16,7 +16,7 @@ urlpatterns = [
     # One schema for both mounts (the v1 alias documents the same operations). No ReDoc page:
     # its template loads fonts from Google, and the docs must work offline.
     # Swagger UI's init script is a separate file (the split view), so only
-    # its inline <style> and data: images need the page's policy relaxed.
+    # its inline <style> and data: images need the policy relaxed.
     re_path(r"^docs/?$", csp_override(DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url="/api/schema?format=json")), name="docs"),
     re_path(r"", include("tracker.swarm_urls")),
     re_path(r"", include("accounts.urls")),

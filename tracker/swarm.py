@@ -95,7 +95,8 @@ def peer_announce(
     `accepted` is False when the peer_id belongs to another user's peer in
     this swarm (nothing is changed then).
     """
-    params = {
+    moment = now or timezone.now()
+    params: dict[str, Any] = {
         "t": torrent_id,
         "u": user_id,
         "pid": peer_id,
@@ -107,13 +108,13 @@ def peer_announce(
         "seeder": is_seeder,
         "ua": user_agent[:255],
         "key": key[:64],
-        "now": now or timezone.now(),
+        "now": moment,
         "event": event,
         "free": freeleech,
         "numwant": numwant,
         "expiry": settings.TRACKER_PEER_EXPIRY,
     }
-    params["live"] = params["now"] - timedelta(seconds=settings.TRACKER_PEER_EXPIRY)
+    params["live"] = moment - timedelta(seconds=settings.TRACKER_PEER_EXPIRY)
     stopped = event == "stopped"
     params.update(
         seeding=is_seeder and not stopped,
@@ -140,10 +141,33 @@ def _with_deadlock_retry(func: Any, *args: Any) -> Any:
     raise AssertionError("unreachable")
 
 
+def _pg_cursor() -> Any:
+    """A server-binding cursor whose statements are prepared once per connection.
+
+    Django's default psycopg cursor binds client-side and can't prepare; the
+    announce statement is long, so re-parsing and re-planning it on every
+    call would cost more than running it. Other queries on the connection
+    keep Django's cursor (client-side binding never prepares).
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.prepare_threshold = 0
+    return connection._prepare_cursor(psycopg.Cursor(raw))  # type: ignore[attr-defined]
+
+
+def _pg_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Integers as int8, so one prepared plan serves every announce whatever the values' sizes."""
+    from psycopg.types.numeric import Int8
+
+    return {k: Int8(v) if type(v) is int else v for k, v in params.items()}
+
+
 def _announce_pg(params: dict[str, Any]) -> AnnounceResult:
     sql = PG_STOP if params["event"] == "stopped" else PG_ANNOUNCE
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _pg_cursor() as cursor:
+        cursor.execute(sql, _pg_params(params))
         rows = cursor.fetchall()
     if not rows:
         return AnnounceResult(False, 0, 0, 0, [])

@@ -77,6 +77,11 @@ SELECT {accepted} AS accepted,
        COALESCE((SELECT completed FROM t), tor.completed),
        host(sel.ip), sel.port, sel.peer_id
 FROM tracker_torrent AS tor
+-- Commit this statement's transaction asynchronously (no WAL flush wait). A
+-- server crash may lose the last fraction of a second of announces, but each
+-- is all-or-nothing and counters are cumulative: the peer row keeps its older
+-- figures and the next announce credits the difference, exactly once.
+CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 LEFT JOIN LATERAL (
     SELECT pp.ip, pp.port, pp.peer_id FROM tracker_peer AS pp
     WHERE pp.torrent_id = %(t)s AND pp.peer_id <> %(pid)s AND pp.last_announce >= %(live)s

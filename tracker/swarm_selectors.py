@@ -76,14 +76,14 @@ def announce_lookup(*, passkey: str, info_hash_hex: str | None) -> tuple[Announc
     except Exception:
         logger.warning("cache get_many failed", exc_info=True)
         cached = {}
-    user = cached.get(user_key)
+    user: Any = cached.get(user_key)
     if user is None:
         user = _user_load(passkey)
         _cache_set(user_key, user, LOOKUP_TIMEOUT if user else MISSING_TIMEOUT)
-    torrent = cached.get(torrent_key) if torrent_key else MISSING
-    if torrent is None and info_hash_hex:
+    torrent: Any = cached.get(torrent_key) if torrent_key else MISSING
+    if torrent is None and torrent_key and info_hash_hex:
         torrent = _torrent_load(info_hash_hex)
-        _cache_set(torrent_key, torrent, LOOKUP_TIMEOUT if torrent else MISSING_TIMEOUT)  # type: ignore[arg-type]
+        _cache_set(torrent_key, torrent, LOOKUP_TIMEOUT if torrent else MISSING_TIMEOUT)
     return (user or None), (torrent or None)
 
 

@@ -23,6 +23,7 @@ class TorrentPeersView(ListAPIView):
 
     serializer_class = PeerSerializer
     permission_classes = [IsAuthenticated]
+    queryset = Peer.objects.none()  # for the schema generator; get_queryset decides
 
     def get_queryset(self) -> QuerySet[Peer]:
         torrent = Torrent.objects.select_related("forum").filter(pk=self.kwargs["pk"]).first()
@@ -32,12 +33,14 @@ class TorrentPeersView(ListAPIView):
         return torrent_peers(torrent=torrent)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
         user = self.request.user
-        context.update(
-            is_moderator=getattr(user, "is_moderator", False), viewer_id=user.pk, size=getattr(self, "torrent", None) and self.torrent.size
-        )
-        return context
+        torrent = getattr(self, "torrent", None)
+        return {
+            **super().get_serializer_context(),
+            "is_moderator": getattr(user, "is_moderator", False),
+            "viewer_id": user.pk,
+            "size": torrent.size if torrent else 0,
+        }
 
 
 _HISTORY_FILTERS = [

@@ -133,3 +133,38 @@ def test_paths_outside_api_keep_django_pages(client):
     response = client.get("/definitely-not-here")
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
+def test_hello_costs_at_most_one_query(api_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(1):
+        assert api_client.get("/api/hello").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_unacceptable_accept_header_is_a_400_envelope(api_client):
+    response = api_client.get("/api/hello", HTTP_ACCEPT="text/html")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_router_routes_answer_with_and_without_a_slash(api_client, user, slash):
+    listing = api_client.get(f"/api/test-things{slash}?sort=username")
+    assert listing.status_code == 200
+    assert listing.json()["meta"]["total"] == 1
+    detail = api_client.get(f"/api/v1/test-things/{user.pk}{slash}")
+    assert detail.json() == {"success": True, "data": {"id": user.pk, "username": user.username}}
+    missing = api_client.get(f"/api/test-things/999999{slash}")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NOT_FOUND"
+    assert api_client.delete(f"/api/test-things/{user.pk}{slash}").status_code == 405
+
+
+@pytest.mark.django_db
+def test_bare_api_gets_the_rate_limit_headers_too(api_client):
+    response = api_client.get("/api")
+    assert response.status_code == 404
+    assert response["X-RateLimit-Limit"].isdigit()

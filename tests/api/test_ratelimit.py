@@ -10,7 +10,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from api.net import client_ip
-from tests.api.ratelimit_helpers import wait_for_window_room
+from tests.api.ratelimit_helpers import in_one_window
 from tests.factories import PASSWORD
 
 REAL_LIMITS = {"API_RATE_LIMIT_AUTHENTICATED": 60, "API_RATE_LIMIT_ANONYMOUS": 20}
@@ -23,7 +23,10 @@ def _headers(response):
 @pytest.mark.django_db
 @override_settings(**REAL_LIMITS)
 def test_headers_on_success_and_on_every_kind_of_error(api_client):
-    wait_for_window_room("ip:127.0.0.1")
+    in_one_window("ip:127.0.0.1", lambda: _check_headers_on_every_kind_of_answer(api_client))
+
+
+def _check_headers_on_every_kind_of_answer(api_client):
     responses = [
         api_client.get("/api/hello"),  # 200
         api_client.get("/api/unknown/path"),  # 404 from the catch-all
@@ -49,7 +52,10 @@ def test_headers_on_success_and_on_every_kind_of_error(api_client):
 @pytest.mark.django_db
 @override_settings(**REAL_LIMITS)
 def test_the_21st_anonymous_request_in_a_minute_is_429_with_retry_after(api_client):
-    wait_for_window_room("ip:127.0.0.1")
+    in_one_window("ip:127.0.0.1", lambda: _check_the_21st_is_429(api_client))
+
+
+def _check_the_21st_is_429(api_client):
     for expected_left in range(19, -1, -1):
         response = api_client.get("/api/hello")
         assert response.status_code == 200
@@ -76,30 +82,37 @@ def test_the_61st_authenticated_request_in_a_minute_is_429(user):
     client = APIClient()
     response = client.post("/api/login", {"username": user.username, "password": PASSWORD}, format="json")
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['data']['token']}")
-    wait_for_window_room(f"user:{user.pk}")
-    for expected_left in range(59, -1, -1):
+
+    def sixty_then_429():
+        for expected_left in range(59, -1, -1):
+            response = client.get("/api/me")
+            assert response.status_code == 200
+            assert _headers(response)[:2] == (60, expected_left)
         response = client.get("/api/me")
-        assert response.status_code == 200
-        assert _headers(response)[:2] == (60, expected_left)
-    response = client.get("/api/me")
-    assert response.status_code == 429
-    assert response.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
-    assert int(response["Retry-After"]) >= 1
+        assert response.status_code == 429
+        assert response.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+        assert int(response["Retry-After"]) >= 1
+
+    in_one_window(f"user:{user.pk}", sixty_then_429)
 
 
 @pytest.mark.django_db
 @override_settings(**REAL_LIMITS)
 def test_a_user_is_counted_as_themselves_not_as_their_ip(user):
-    wait_for_window_room("ip:127.0.0.1")
     anonymous = APIClient()
     token = anonymous.post("/api/login", {"username": user.username, "password": PASSWORD}, format="json").json()["data"]["token"]
-    while anonymous.get("/api/hello").status_code != 429:
-        pass
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    response = client.get("/api/hello")
-    assert response.status_code == 200
-    assert _headers(response)[0] == 60
+
+    def ip_exhausted_user_not():
+        for _ in range(20):
+            anonymous.get("/api/hello")
+        assert anonymous.get("/api/hello").status_code == 429
+        response = client.get("/api/hello")
+        assert response.status_code == 200
+        assert _headers(response)[0] == 60
+
+    in_one_window("ip:127.0.0.1", ip_exhausted_user_not)
 
 
 @pytest.mark.django_db
@@ -115,18 +128,23 @@ def test_a_session_user_is_counted_as_themselves(user):
 @pytest.mark.django_db
 @override_settings(**REAL_LIMITS, TRUSTED_PROXIES=[])
 def test_x_forwarded_for_is_ignored_without_trusted_proxies(api_client):
-    wait_for_window_room("ip:203.0.113.9")
-    for n in range(20):
-        response = api_client.get("/api/hello", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
-        assert response.status_code == 200
-    response = api_client.get("/api/hello", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.250")
-    assert response.status_code == 429
+    def one_bucket_whatever_the_header_says():
+        for n in range(20):
+            response = api_client.get("/api/hello", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+            assert response.status_code == 200
+        response = api_client.get("/api/hello", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.250")
+        assert response.status_code == 429
+
+    in_one_window("ip:203.0.113.9", one_bucket_whatever_the_header_says)
 
 
 @pytest.mark.django_db
 @override_settings(**REAL_LIMITS, TRUSTED_PROXIES=[ipaddress.ip_network("10.0.0.0/8")])
 def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(api_client):
-    wait_for_window_room("ip:198.51.100.1")
+    in_one_window("ip:198.51.100.1", lambda: _check_trusted_proxy(api_client))
+
+
+def _check_trusted_proxy(api_client):
     for _ in range(20):
         assert api_client.get("/api/hello", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 200
     assert api_client.get("/api/hello", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 429
@@ -195,3 +213,34 @@ def test_the_api_fails_open_when_the_cache_is_unreachable(unreachable_redis, api
     assert login.status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['data']['token']}")
     assert api_client.get("/api/me").status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(**REAL_LIMITS)
+def test_past_the_limit_every_answer_is_429(api_client):
+    in_one_window("ip:127.0.0.1", lambda: _check_past_the_limit(api_client))
+
+
+def _check_past_the_limit(api_client):
+    for _ in range(20):
+        api_client.get("/api/me")  # 401s, refused before DRF's throttle, still counted
+    assert api_client.get("/api/me").status_code == 429
+    bad_token = APIClient()
+    bad_token.credentials(HTTP_AUTHORIZATION="Bearer nonsense")
+    response = bad_token.get("/api/me")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert int(response["Retry-After"]) >= 1
+    assert api_client.get("/api/nowhere").status_code == 429
+    assert api_client.get("/api/v2/torrents").status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_logged_in_caller_on_an_unknown_path_is_counted_as_themselves(user_client):
+    response = user_client.get("/api/no/such/path")
+    assert response.status_code == 404
+    assert response["X-RateLimit-Limit"] == "100000"  # the authenticated limit under test settings
+    with override_settings(**REAL_LIMITS):
+        response = user_client.get("/api/v2/anything")
+        assert response.status_code == 404
+        assert response["X-RateLimit-Limit"] == "60"

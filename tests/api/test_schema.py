@@ -86,6 +86,12 @@ def test_a_list_lists_401_and_422(paged_schema):
     assert {"200", "401", "422", "429"} <= set(responses)
 
 
+def test_a_detail_lists_404(paged_schema):
+    detail = paged_schema["paths"]["/api/test-things/{id}"]["get"]["responses"]
+    assert {"200", "401", "404", "429", "500"} <= set(detail)
+    assert detail["200"]["content"]["application/json"]["schema"]["required"] == ["success", "data"]
+
+
 def test_every_response_carries_the_rate_limit_headers(schema):
     for path, item in schema["paths"].items():
         for method, operation in item.items():
@@ -124,10 +130,12 @@ def test_the_docs_page_loads_only_local_assets(api_client):
     html = response.content.decode()
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert assets
-    # Swagger UI's own init script comes from the docs view itself (no inline script, for the CSP).
+    # Local static files, and Swagger UI's init script served by the docs view itself.
     assert all(url.startswith(("/static/", "/api/docs?script")) for url in assets), assets
     assert "//" not in "".join(assets)
     assert "cdn" not in html.lower()
-    assert "/api/schema" in api_client.get("/api/docs", {"script": ""}).content.decode()
+    script = api_client.get("/api/docs?script=")
+    assert script.status_code == 200
+    assert b"/api/schema" in script.content
     for url in assets:
         assert api_client.get(url).status_code == 200, url

@@ -7,8 +7,8 @@ so that the /api/ catch-all does not swallow them.
 from typing import Any
 
 from django.db import DatabaseError
-from django.urls import path, re_path
-from rest_framework import generics, serializers
+from django.urls import include, path, re_path
+from rest_framework import generics, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from api.errors import Conflict
 from api.filters import ContractFilterBackend
+from api.routers import OptionalSlashRouter
 from torrentpier.urls import handler400, handler403, handler404, handler500  # noqa: F401  (Django reads them from here)
 from torrentpier.urls import urlpatterns as real_urlpatterns
 
@@ -57,6 +58,18 @@ class ConflictView(APIView):
         raise Conflict("A torrent with this info_hash is already registered.", details={"info_hash": ["Already registered."]})
 
 
+class UserViewSet(viewsets.ReadOnlyModelViewSet):
+    """A router-registered resource: list and detail."""
+
+    queryset = User.objects.all()
+    serializer_class = UsernameSerializer
+    sort_fields = {"username": "username"}
+
+
+router = OptionalSlashRouter()
+router.register("test-things", UserViewSet, basename="test-thing")
+
+
 def plain_django_boom(request: Any) -> Any:
     """A plain Django view (no DRF) that fails."""
     raise RuntimeError(LEAKY_MESSAGE)
@@ -67,5 +80,6 @@ urlpatterns = [
     re_path(r"^api/(?:v1/)?test-boom/?$", BoomView.as_view()),
     re_path(r"^api/(?:v1/)?test-conflict/?$", ConflictView.as_view()),
     path("api/test-plain-boom", plain_django_boom),
+    re_path(r"^api/(?:v1/)?", include(router.urls)),
     *real_urlpatterns,
 ]

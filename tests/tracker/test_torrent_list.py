@@ -24,6 +24,7 @@ def catalogue(forum):
     b = TorrentFactory(forum=forum, name="Debian netinst", size=300, description="A small ubuntu alternative", freeleech="gold")
     c = TorrentFactory(forum=other_forum, name="Arch", size=900, seeders=1, leechers=7, completed=2, status=TorrentStatus.APPROVED)
     TorrentFile.objects.create(torrent=c, path="iso/archlinux-UBUNTU-compat.txt", size=1)
+    Torrent.objects.filter(pk=c.pk).update(files_text="iso/archlinux-UBUNTU-compat.txt")
     Torrent.objects.filter(pk=a.pk).update(created_at=timezone.now() - timedelta(days=3))
     Torrent.objects.filter(pk=b.pk).update(created_at=timezone.now() - timedelta(days=2))
     return {"a": a.pk, "b": b.pk, "c": c.pk, "forum": forum, "other_forum": other_forum}

@@ -178,3 +178,12 @@ def test_with_required_approval_a_users_torrent_waits_for_a_moderator(user_clien
 
     assert bearer(APIClient(), other).get(f"/api/torrents/{body['id']}").status_code == 404
     assert upload(moderator_client, forum, new_metainfo("b")[0]).json()["data"]["status"] == TorrentStatus.APPROVED
+
+
+def test_file_paths_are_searchable_after_upload(user_client, api_client, forum):
+    files = [{b"length": 10, b"path": [b"CD1", b"Track-Alpha.flac"]}, {b"length": 20, b"path": [b"cover.jpg"]}]
+    info = {b"files": files, b"name": b"Album", b"piece length": 16384, b"pieces": b"p" * 20}
+    created = upload(user_client, forum, bencode({b"info": info})).json()["data"]
+    found = api_client.get("/api/torrents?search=track-alpha").json()["data"]
+    assert [t["id"] for t in found] == [created["id"]]
+    assert Torrent.objects.get(pk=created["id"]).files_text == "CD1/Track-Alpha.flac\ncover.jpg"

@@ -6,8 +6,10 @@ the client gets HTTP 200 with a bencoded `failure reason`, never a 500 page.
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -80,7 +82,8 @@ def _torrent_check(user: AnnounceUser, torrent: AnnounceTorrent | None) -> Annou
         raise AnnounceRejected("Torrent not registered")
     if torrent.is_frozen:
         raise AnnounceRejected("Torrent frozen and can not be downloaded")
-    if not can_download_from_forum(_Level(user.level), _Level(view_level=torrent.view_level, download_level=torrent.download_level)):
+    forum: Any = _Level(view_level=torrent.view_level, download_level=torrent.download_level)
+    if not can_download_from_forum(_Level(user.level), forum):
         raise AnnounceRejected("You are not allowed to download torrents from this forum")
     return torrent
 
@@ -107,6 +110,10 @@ def announce(request: HttpRequest, passkey: str | None = None) -> HttpResponse:
         passkey = uk[0].decode("latin-1") if uk else None
     passkey = passkey_check(passkey)
     query = announce_query_parse(raw_query)
+    # Skip CONN_HEALTH_CHECKS' extra `SELECT 1` round trip here: if the
+    # connection died, this one announce fails (the client retries) and
+    # Django drops the broken connection when the request ends.
+    connection.health_check_done = True  # type: ignore[attr-defined]
     user, torrent = announce_lookup(passkey=passkey, info_hash_hex=query.info_hash.hex())
     user = _user_check(user)
     torrent = _torrent_check(user, torrent)
