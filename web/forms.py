@@ -183,3 +183,19 @@ class ModerateForm(PlainLabels, forms.Form):
 
     status = forms.ChoiceField(label="Status", choices=TorrentStatus.choices)
     freeleech = forms.ChoiceField(label="Freeleech", choices=Freeleech.choices)
+
+
+class TorrentEditForm(PlainLabels, forms.Form):
+    """What the uploader may change (tracker.services.torrent_update): name, description, forum."""
+
+    name = forms.CharField(label="Name", max_length=255)
+    description = forms.CharField(label="Description", max_length=100_000, required=False, widget=forms.Textarea(attrs={"rows": 10}))
+    forum = forms.TypedChoiceField(label="Forum", coerce=int)
+
+    def __init__(self, *args: Any, forums: list[Forum], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["forum"]).choices = _forum_choices(forums)[1:]
+        self.forums = {forum.pk: forum for forum in forums}
+
+    def clean_forum(self) -> Forum:
+        return self.forums[self.cleaned_data["forum"]]
