@@ -50,3 +50,22 @@ def test_torrent_page_runs_in_bounded_queries(member_client, torrent, user, djan
         Peer.objects.create(torrent=torrent, user=UserFactory(), peer_id=peer_id, ip="10.0.0.1", port=6881 + n, left=n, last_announce=now)
     with django_assert_max_num_queries(8):
         assert member_client.get(f"/torrents/{torrent.pk}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_every_page_runs_in_bounded_queries(member_client, user, forum, django_assert_max_num_queries):
+    torrents = [TorrentFactory(forum=forum, uploader=user) for _ in range(5)]
+    comment = Comment.objects.create(torrent=torrents[0], author=user, text="hi")
+    pages = [
+        "/",
+        "/upload/",
+        "/profile/",
+        "/profile/passkey/",
+        "/password/",
+        f"/torrents/{torrents[0].pk}/",
+        f"/torrents/{torrents[0].pk}/edit/",
+        f"/comments/{comment.pk}/edit/",
+    ]
+    for path in pages:
+        with django_assert_max_num_queries(8):
+            assert member_client.get(path).status_code == 200, path
