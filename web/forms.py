@@ -133,10 +133,17 @@ class RegisterForm(PlainLabels, forms.Form):
         max_length=150,
         help_text="3 to 150 characters: letters, digits and @ . + - _ only.",
         error_messages={"invalid": "Use only letters, digits and @ . + - _."},
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
     )
-    email = forms.EmailField(label="Email", max_length=254, help_text="Never shown to other members.")
-    password = forms.CharField(label="Password", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
-    password_again = forms.CharField(label="Password again", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
+    email = forms.EmailField(
+        label="Email", max_length=254, help_text="Never shown to other members.", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = forms.CharField(
+        label="Password", max_length=4096, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password_again = forms.CharField(
+        label="Password again", max_length=4096, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
