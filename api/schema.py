@@ -22,6 +22,7 @@ from rest_framework.permissions import AllowAny
 from api.errors import ErrorCode
 
 JSON = "application/json"
+NO_BODY = "No response body"  # drf-spectacular's description of a response declared without a body
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 RATE_LIMIT_HEADERS = {
@@ -162,7 +163,10 @@ class EnvelopeAutoSchema(AutoSchema):
         elif any(p.get("in") == "query" for p in operation.get("parameters", [])):
             statuses.append(422)
         authenticators = getattr(self.view, "authentication_classes", [])
-        permissions = self.view.get_permissions() if hasattr(self.view, "get_permissions") else []
+        try:
+            permissions = self.view.get_permissions()
+        except Exception:  # a get_permissions() that needs a real request
+            permissions = [cls() for cls in getattr(self.view, "permission_classes", [])]
         needs_login = any(not isinstance(p, AllowAny) for p in permissions)
         if authenticators or needs_login:
             statuses.append(401)
@@ -181,7 +185,10 @@ class EnvelopeAutoSchema(AutoSchema):
         ref = self._error_component().ref
         schema = {"allOf": [ref, {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"enum": codes}}}}}]}
         response["content"] = {JSON: {"schema": schema}}
-        description = (response.get("description") or _DESCRIPTIONS.get(status, "Error.")).rstrip(".")
+        description = response.get("description") or ""
+        if not description or description == NO_BODY:  # declared as `{404: None}`
+            description = _DESCRIPTIONS.get(status, "Error.")
+        description = description.rstrip(".")
         response["description"] = f"{description}. Codes: {', '.join(codes)}."
 
     def _add_headers(self, status_code: str, response: dict[str, Any]) -> None:

@@ -136,3 +136,11 @@ def test_the_docs_page_loads_only_local_assets(api_client):
     assert "/api/schema" in html
     for url in assets:
         assert api_client.get(url).status_code == 200, url
+
+
+def test_declared_error_statuses_get_the_envelope_too(paged_schema):
+    conflict = paged_schema["paths"]["/api/test-conflict"]["post"]["responses"]["409"]
+    assert conflict["description"] == "The torrent is registered already. Codes: CONFLICT."
+    assert conflict["content"]["application/json"]["schema"]["allOf"][0] == {"$ref": "#/components/schemas/ErrorEnvelope"}
+    gone = paged_schema["paths"]["/api/test-conflict"]["post"]["responses"]["404"]
+    assert gone["description"] == "No such resource, or not one the caller may see. Codes: NOT_FOUND."
