@@ -57,7 +57,9 @@ def _error_envelope_schema() -> dict[str, Any]:
         "type": "object",
         "description": "Every error response of the API.",
         "properties": {
-            "success": {"type": "boolean", "enum": [False]},
+            # No `enum: [false]` here or below: drf-spectacular's enum hook would
+            # extract both into clashing "SuccessEnum" components.
+            "success": {"type": "boolean", "description": "Always false."},
             "error": {
                 "type": "object",
                 "properties": {
@@ -80,7 +82,7 @@ def success_envelope(data_schema: dict[str, Any]) -> dict[str, Any]:
     """`{success: true, data: <data_schema>}`."""
     return {
         "type": "object",
-        "properties": {"success": {"type": "boolean", "enum": [True]}, "data": data_schema},
+        "properties": {"success": {"type": "boolean", "description": "Always true."}, "data": data_schema},
         "required": ["success", "data"],
     }
 
