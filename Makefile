@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	DEBUG=1 $(BIN)/mypy accounts api tracker torrentpier
+	DEBUG=1 $(BIN)/mypy accounts api tracker torrentpier web
 
 bench: install
 	$(BIN)/python -m tests.perf $(BENCH_ARGS)

@@ -59,7 +59,7 @@ def _error_envelope_schema() -> dict[str, Any]:
         "properties": {
             # No `enum: [false]` here or below: drf-spectacular's enum hook would
             # extract both into clashing "SuccessEnum" components.
-            "success": {"type": "boolean", "description": "Always false."},
+            "success": {"type": "boolean", "description": "Always false for an error."},
             "error": {
                 "type": "object",
                 "properties": {

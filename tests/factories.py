@@ -61,3 +61,8 @@ class TorrentFactory(factory.django.DjangoModelFactory):
     file_count = 1
     metainfo = factory.LazyAttribute(lambda o: make_metainfo(o.name, o.size)[0])
     info_hash = factory.LazyAttribute(lambda o: make_metainfo(o.name, o.size)[1])
+
+
+def make_hybrid_hashes(name: str) -> tuple[str, str]:
+    """A (v1 SHA-1 hex, v2 SHA-256 hex) pair for a hybrid torrent in tests that need no real metainfo."""
+    return hashlib.sha1(f"v1:{name}".encode()).hexdigest(), hashlib.sha256(f"v2:{name}".encode()).hexdigest()

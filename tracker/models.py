@@ -88,6 +88,9 @@ class Torrent(models.Model):
     file_count = models.PositiveIntegerField(default=0)
     is_private = models.BooleanField(default=True)
     metainfo = models.BinaryField()
+    # The file paths, one per line (at most FILES_TEXT_MAX characters), written at
+    # registration: search matches name, description and this column of one row.
+    files_text = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED, db_index=True)
     freeleech = models.CharField(max_length=10, choices=Freeleech.choices, default=Freeleech.NONE)
     seeders = models.PositiveIntegerField(default=0)
@@ -189,6 +192,14 @@ class Peer(models.Model):
     key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_announce = models.DateTimeField(db_index=True)
+    # The figures as of the previous announce (NULL after the first one). The
+    # announce upsert copies them under the row lock, so credits and
+    # seeder/leecher changes are computed from the locked row in one statement.
+    prev_uploaded = models.BigIntegerField(null=True, blank=True, editable=False)
+    prev_downloaded = models.BigIntegerField(null=True, blank=True, editable=False)
+    prev_left = models.BigIntegerField(null=True, blank=True, editable=False)
+    prev_is_seeder = models.BooleanField(null=True, blank=True, editable=False)
+    prev_announce = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["torrent", "peer_id"], name="peer_unique_torrent_peer_id")]
@@ -209,6 +220,9 @@ class Snatch(models.Model):
     first_announce = models.DateTimeField()
     last_announce = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
+    # How often the user finished downloading it (a re-download counts again);
+    # the torrent's `completed` counts only the first, when this becomes 1.
+    times_completed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-last_announce", "-id"]

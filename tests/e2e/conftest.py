@@ -1,0 +1,42 @@
+"""A live tracker for real BitTorrent clients: the Django app served on 127.0.0.1 in the test database."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.db import connections
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _StaticFilesHandler
+
+
+class _SerialServerThread(LiveServerThread):
+    """Django's live server, answering one request at a time.
+
+    The threaded live server would share the in-memory SQLite connection
+    between request threads; serial requests keep each announce's
+    transaction whole. Real clients retry, so a short wait costs nothing.
+    """
+
+    def _create_server(self, connections_override: Any = None) -> WSGIServer:
+        return WSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
+
+
+@pytest.fixture
+def tracker_url(transactional_db: Any, settings: Any) -> Iterator[str]:
+    """Base URL of a live tracker (http://127.0.0.1:<free port>) on the test database."""
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+    override = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
+    thread = _SerialServerThread("127.0.0.1", _StaticFilesHandler, connections_override=override, port=0)
+    thread.daemon = True
+    for conn in override.values():
+        conn.inc_thread_sharing()
+    thread.start()
+    thread.is_ready.wait(timeout=30)
+    if thread.error:
+        raise thread.error
+    try:
+        yield f"http://127.0.0.1:{thread.port}"
+    finally:
+        thread.terminate()
+        for conn in override.values():
+            conn.dec_thread_sharing()

@@ -1,0 +1,208 @@
+"""Benchmark the announce: gunicorn + PostgreSQL + Redis against opentracker, same wrk load.
+
+    python -m tests.perf.announce [--duration 12] [--connections 32] [--workers 2] [--threads 8]
+
+Creates the PostgreSQL database `perf_tracker` afresh (and flushes Redis db 5),
+registers 1,000 torrents and 200 users, starts gunicorn and opentracker
+(whitelist mode with the same hashes) on free ports on 127.0.0.1, loads each
+with wrk for a bounded time, and prints announces per second, the ratio and
+p50/p99 latency. It never passes or fails on time; it reports.
+"""
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote_from_bytes
+
+ROOT = Path(__file__).resolve().parents[3]
+LUA = Path(__file__).with_name("announce.lua")
+DB_NAME = "perf_tracker"
+DB_URL = f"postgres://root@127.0.0.1:5432/{DB_NAME}"
+REDIS_URL = "redis://127.0.0.1:6379/5"
+TORRENTS = 1000
+USERS = 200
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": DB_URL,
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": "perf-only-secret-key",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "warning",
+        "DB_CONN_MAX_AGE": "600",
+    }
+
+
+def prepare_database() -> tuple[list[bytes], list[str]]:
+    """A fresh perf database with TORRENTS torrents and USERS users; returns (info hashes, passkeys)."""
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "root", "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"], check=True
+    )
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "root", "-d", "postgres", "-qc", f"CREATE DATABASE {DB_NAME}"], check=True)
+    subprocess.run(["redis-cli", "-n", "5", "FLUSHDB"], check=True, stdout=subprocess.DEVNULL)
+    env = server_env()
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    script = f"""
+import hashlib
+from accounts.models import User, generate_passkey
+from tracker.models import Category, Forum, Torrent
+owner = User.objects.create(username="perf-owner", passkey=generate_passkey())
+users = User.objects.bulk_create([User(username=f"perf{{i}}", passkey=generate_passkey(), password="!") for i in range({USERS})])
+forum = Forum.objects.create(category=Category.objects.create(name="Perf"), name="Perf")
+Torrent.objects.bulk_create([
+    Torrent(forum=forum, uploader=owner, name=f"perf-{{i}}", info_hash=hashlib.sha1(f"perf-{{i}}".encode()).hexdigest(), metainfo=b"")
+    for i in range({TORRENTS})
+])
+print(",".join(u.passkey for u in users))
+"""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    passkeys = out.stdout.strip().splitlines()[-1].split(",")
+    hashes = [hashlib.sha1(f"perf-{i}".encode()).digest() for i in range(TORRENTS)]
+    return hashes, passkeys
+
+
+def lua_script(directory: Path, hashes: list[bytes], passkeys: list[str], mode: str) -> Path:
+    path = directory / f"announce-{mode}.lua"
+    head = "hashes = {" + ",".join(f'"{quote_from_bytes(h, safe="")}"' for h in hashes) + "}\n"
+    head += "passkeys = {" + ",".join(f'"{p}"' for p in passkeys) + "}\n"
+    head += f'mode = "{mode}"\n'
+    path.write_text(head + LUA.read_text())
+    return path
+
+
+def wait_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up within {timeout}s")
+
+
+def run_wrk(port: int, script: Path, *, duration: int, connections: int, threads: int) -> dict[str, float]:
+    """Warm up for 2 s, then measure for `duration` s; returns requests/s, p50/p99 (ms) and failures."""
+    base = f"http://127.0.0.1:{port}"
+    subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", "2s", "-s", str(script), base], capture_output=True, timeout=30
+    )
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "5s", "-s", str(script), base]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    result = re.search(r"RESULT failures=(\d+) responses=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)", out)
+    assert result, out
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "failures": int(result.group(1)),
+        "responses": int(result.group(2)),
+        "p50": float(result.group(3)),
+        "p99": float(result.group(4)),
+        "socket_errors": errors.group(1) if errors else "none",
+    }
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def bench_django(args: argparse.Namespace, script: Path, passkeys: list[str], hashes: list[bytes]) -> dict[str, float]:
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "gunicorn", "torrentpier.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+        "--threads", str(args.threads), "--backlog", "2048", "--log-level", "warning",
+    ]  # fmt: skip
+    if args.threads > 1:
+        cmd += ["-k", "gthread"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env(), start_new_session=True)
+    try:
+        probe = f"http://127.0.0.1:{port}/announce/{passkeys[0]}?info_hash={quote_from_bytes(hashes[0], safe='')}"
+        probe += "&peer_id=-PR0001-000000000000&port=6881&uploaded=0&downloaded=0&left=0&event=stopped"
+        wait_ready(probe)
+        return run_wrk(port, script, duration=args.duration, connections=args.connections, threads=args.wrk_threads)
+    finally:
+        stop(proc)
+
+
+def bench_opentracker(args: argparse.Namespace, script: Path, hashes: list[bytes], workdir: Path) -> dict[str, float]:
+    whitelist = workdir / "whitelist"
+    whitelist.write_text("".join(h.hex() + "\n" for h in hashes))
+    # opentracker drops root for `nobody` after chrooting into workdir: let it read the list.
+    workdir.chmod(0o755)
+    whitelist.chmod(0o644)
+    port = free_port()
+    # opentracker chroots into -d, so the whitelist is named relative to it.
+    cmd = ["opentracker", "-i", "127.0.0.1", "-p", str(port), "-P", str(port), "-w", whitelist.name, "-d", str(workdir)]
+    proc = subprocess.Popen(cmd, cwd=workdir, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/stats")
+        time.sleep(1)  # the whitelist loads in a thread
+        return run_wrk(port, script, duration=args.duration, connections=args.connections, threads=args.wrk_threads)
+    finally:
+        stop(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=12, help="seconds of measured load per server (default 12)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
+    parser.add_argument(
+        "--threads", type=int, default=8, help="threads per worker (default 8; >1 uses gthread, which keeps connections alive)"
+    )
+    args = parser.parse_args()
+    for tool in ("wrk", "opentracker", "psql", "redis-cli"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not installed")
+    hashes, passkeys = prepare_database()
+    keep = os.environ.get("PERF_KEEP_DIR")
+    with tempfile.TemporaryDirectory(prefix="perf-announce-", delete=not keep) as tmp:
+        if keep:
+            print("scripts in", tmp)
+        workdir = Path(tmp)
+        django = bench_django(args, lua_script(workdir, hashes, passkeys, "django"), passkeys, hashes)
+        opentracker = bench_opentracker(args, lua_script(workdir, hashes, passkeys, "opentracker"), hashes, workdir)
+    print(f"\nload: wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, {TORRENTS} torrents, a new peer per announce")
+    print(f"tracker: gunicorn -w {args.workers} --threads {args.threads}, PostgreSQL {DB_NAME} + Redis db 5")
+    for name, r in (("torrentpier", django), ("opentracker", opentracker)):
+        print(
+            f"{name:12s} {r['rps']:10.0f} announces/s  p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  "
+            f"failures {r['failures']}/{r['responses']}  socket errors: {r['socket_errors']}"
+        )
+    ratio = django["rps"] / opentracker["rps"] if opentracker["rps"] else 0.0
+    print(f"ratio: {ratio:.3f} x opentracker (goal >= 0.12)")
+
+
+if __name__ == "__main__":
+    main()

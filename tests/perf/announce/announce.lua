@@ -1,0 +1,50 @@
+-- wrk script: realistic announces over the benchmark's torrents, every request from a brand-new peer.
+-- The runner prepends `hashes` (percent-encoded info hashes), `passkeys` and `mode` ("django" or "opentracker").
+local threads = {}
+counter = 0
+failures = 0
+responses = 0
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+end
+
+function request()
+  counter = counter + 1
+  local info_hash = hashes[math.random(#hashes)]
+  local peer_id = string.format("-qB4650-%02d%010d", id, counter)
+  local left = 0
+  if math.random() < 0.7 then left = math.random(1, 1000000000) end
+  local path
+  if mode == "django" then
+    path = "/announce/" .. passkeys[math.random(#passkeys)] .. "?"
+  else
+    path = "/announce?"
+  end
+  path = path .. "info_hash=" .. info_hash .. "&peer_id=" .. peer_id .. "&port=" .. math.random(1025, 65000)
+    .. "&uploaded=0&downloaded=0&left=" .. left .. "&corrupt=0&key=" .. string.format("%08X", counter)
+    .. "&event=started&numwant=50&compact=1&no_peer_id=1"
+  return wrk.format("GET", path, {["User-Agent"] = "qBittorrent/4.6.5"})
+end
+
+function response(status, headers, body)
+  responses = responses + 1
+  if status ~= 200 or string.find(body, "failure reason", 1, true) then
+    failures = failures + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local f, r = 0, 0
+  for _, thread in ipairs(threads) do
+    f = f + thread:get("failures")
+    r = r + thread:get("responses")
+  end
+  io.write(string.format("RESULT failures=%d responses=%d p50_ms=%.3f p99_ms=%.3f\n", f, r,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end

@@ -1,0 +1,1 @@
+"""The BitTorrent tracker endpoints: announce and scrape (plain Django views, bencoded)."""

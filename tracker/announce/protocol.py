@@ -1,0 +1,210 @@
+"""The wire side of announce and scrape: raw query parsing, validation, bencoded replies.
+
+Django's `request.GET` decodes the query string as UTF-8 and mangles the
+binary `info_hash` and `peer_id`, so everything here reads the raw
+QUERY_STRING and percent-decodes it to bytes.
+"""
+
+import ipaddress
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from django.conf import settings
+from django.http import HttpResponse
+from fastbencode import bencode
+
+EVENTS = frozenset({b"", b"started", b"completed", b"stopped", b"paused"})
+# TorrentPier's list of ports abused by other P2P networks (Kazaa, eDonkey, Gnutella, WinMX).
+BLOCKED_PORTS = frozenset({1214, 4662, 6346, 6347, 6699})
+MAX_COUNTER = 2**63 - 1
+PASSKEY_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+class AnnounceRejected(Exception):
+    """A request the tracker refuses; the message goes to the client as `failure reason`."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceQuery:
+    """A validated announce request."""
+
+    info_hash: bytes
+    peer_id: bytes
+    port: int
+    uploaded: int
+    downloaded: int
+    left: int
+    event: str
+    compact: bool
+    no_peer_id: bool
+    numwant: int
+    key: str
+    ip_param: str | None
+
+    @property
+    def is_stopped(self) -> bool:
+        return self.event == "stopped"
+
+    @property
+    def is_seeder(self) -> bool:
+        """Seeders have nothing left; a paused peer (BEP 21 partial seed) downloads nothing either."""
+        return self.left == 0 or self.event == "paused"
+
+
+def query_parse(query_string: str) -> dict[str, list[bytes]]:
+    """Split a raw query string into name -> list of percent-decoded byte values."""
+    try:
+        raw = query_string.encode("latin-1")  # WSGI hands the bytes over as latin-1
+    except UnicodeEncodeError:
+        raw = query_string.encode("utf-8", "surrogateescape")
+    params: dict[str, list[bytes]] = {}
+    for part in raw.split(b"&"):
+        if not part:
+            continue
+        name, _, value = part.partition(b"=")
+        params.setdefault(unquote_to_bytes(name).decode("latin-1"), []).append(unquote_to_bytes(value))
+    return params
+
+
+def _first(params: dict[str, list[bytes]], name: str) -> bytes | None:
+    values = params.get(name)
+    return values[0] if values else None
+
+
+def _counter(params: dict[str, list[bytes]], name: str, *, required: bool = True) -> int:
+    raw = _first(params, name)
+    if raw is None or raw == b"":
+        if required:
+            raise AnnounceRejected(f"Invalid {name} value")
+        return 0
+    if not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_COUNTER:
+        raise AnnounceRejected(f"Invalid {name} value")
+    return int(raw)
+
+
+def _hash(raw: bytes | None, name: str) -> bytes:
+    if raw is None or len(raw) != 20:
+        raise AnnounceRejected(f"Invalid {name}")
+    return raw
+
+
+def announce_query_parse(query_string: str) -> AnnounceQuery:
+    """Validate an announce query string, or raise AnnounceRejected with TorrentPier-style wording."""
+    params = query_parse(query_string)
+    info_hash = _hash(_first(params, "info_hash"), "info_hash")
+    peer_id = _hash(_first(params, "peer_id"), "peer_id")
+    event_raw = _first(params, "event") or b""
+    if event_raw not in EVENTS:
+        raise AnnounceRejected("Invalid event")
+    event = event_raw.decode()
+    port_raw = _first(params, "port")
+    if port_raw is None or not port_raw.isdigit() or len(port_raw) > 5:
+        raise AnnounceRejected("Invalid port")
+    port = int(port_raw)
+    stopped = event == "stopped"
+    if port > 65535 or (port == 0 and not stopped):
+        raise AnnounceRejected("Invalid port")
+    if not stopped and (port < 1024 or port in BLOCKED_PORTS):
+        raise AnnounceRejected(f"Port {port} is blocked: use another port in your client")
+    uploaded = _counter(params, "uploaded")
+    downloaded = _counter(params, "downloaded")
+    left = _counter(params, "left")
+    numwant_raw = _first(params, "numwant")
+    numwant = settings.TRACKER_NUMWANT_DEFAULT
+    if numwant_raw and numwant_raw.isdigit() and len(numwant_raw) <= 6:
+        numwant = int(numwant_raw)
+    numwant = 0 if stopped else min(numwant, settings.TRACKER_NUMWANT_MAX)
+    key_raw = _first(params, "key") or b""
+    ip_raw = _first(params, "ip")
+    return AnnounceQuery(
+        info_hash=info_hash,
+        peer_id=peer_id,
+        port=port,
+        uploaded=uploaded,
+        downloaded=downloaded,
+        left=left,
+        event=event,
+        compact=_first(params, "compact") != b"0",
+        no_peer_id=_first(params, "no_peer_id") == b"1",
+        numwant=numwant,
+        key=key_raw[:32].hex(),  # aria2's key is binary; hex keeps it printable
+        ip_param=ip_raw.decode("latin-1") if ip_raw else None,
+    )
+
+
+def scrape_hashes_parse(query_string: str) -> list[bytes]:
+    """The `info_hash` values of a scrape (BEP 48), validated and capped."""
+    hashes = query_parse(query_string).get("info_hash", [])
+    if not hashes:
+        raise AnnounceRejected("Specify at least one info_hash (full scrape is not supported)")
+    if len(hashes) > settings.TRACKER_SCRAPE_MAX_HASHES:
+        raise AnnounceRejected(f"Too many info_hash values (at most {settings.TRACKER_SCRAPE_MAX_HASHES})")
+    for value in hashes:
+        _hash(value, "info_hash")
+    return list(dict.fromkeys(hashes))
+
+
+def passkey_check(passkey: str | None) -> str:
+    """The passkey if it looks like one; the lookup decides whether it exists."""
+    if not passkey or not PASSKEY_RE.match(passkey):
+        raise AnnounceRejected("Please LOG IN and RE-DOWNLOAD this torrent (passkey not found)")
+    return passkey
+
+
+def address_parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP address (IPv4-mapped IPv6 unwrapped), or None if `value` is not one."""
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        return addr.ipv4_mapped
+    return addr
+
+
+def interval_with_jitter() -> int:
+    """The announce interval plus up to 5% random jitter, so a swarm's announces spread out."""
+    interval = settings.TRACKER_ANNOUNCE_INTERVAL
+    return interval + random.randint(0, interval // 20)
+
+
+def bencoded(payload: dict[bytes, Any]) -> HttpResponse:
+    """A tracker reply: bencoded (keys sorted), text/plain, never cached."""
+    response = HttpResponse(bencode(payload), content_type="text/plain")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def failure(message: str) -> HttpResponse:
+    """A refusal the way clients expect it: HTTP 200 with `failure reason`."""
+    return bencoded(
+        {
+            b"failure reason": message.encode(),
+            b"interval": settings.TRACKER_ANNOUNCE_INTERVAL,
+            b"min interval": settings.TRACKER_MIN_INTERVAL,
+        }
+    )
+
+
+def peers_encode(peers: list[tuple[str, int, bytes]], *, compact: bool, no_peer_id: bool) -> dict[bytes, Any]:
+    """`peers` (and `peers6`) for the reply: compact strings (BEP 23, BEP 7) or the BEP 3 dict list."""
+    if not compact:
+        entries = []
+        for ip, port, peer_id in peers:
+            entry: dict[bytes, Any] = {b"ip": ip.encode(), b"port": port}
+            if not no_peer_id:
+                entry[b"peer id"] = bytes(peer_id)
+            entries.append(entry)
+        return {b"peers": entries}
+    v4 = bytearray()
+    v6 = bytearray()
+    for ip, port, _peer_id in peers:
+        addr = ipaddress.ip_address(ip)
+        if addr.version == 4:
+            v4 += addr.packed + port.to_bytes(2, "big")
+        else:
+            v6 += addr.packed + port.to_bytes(2, "big")
+    return {b"peers": bytes(v4), b"peers6": bytes(v6)}

@@ -1,0 +1,303 @@
+"""Writes on the swarm: the announce (peer upsert + transfer accounting + peer selection), scrape, expiry.
+
+Accounting rules, in one place:
+- a peer's counters are compared with the ones stored at its previous
+  announce; the difference is credited. A counter that went down means the
+  client restarted: the new value is credited (never a negative).
+- a brand-new peer is credited nothing for the counters it starts with
+  (UNIT3D's rule): they may come from another tracker or a previous session
+  we already credited, and we cannot tell which.
+- freeleech: gold credits no download, silver half. Snatches record the real
+  traffic; the user's totals get the credited figures.
+- `completed` counts once per (user, torrent): on `event=completed`, or when
+  `left` reaches 0 (aria2 never sends `completed`).
+
+On PostgreSQL the whole announce is one statement (a chain of data-modifying
+CTEs): the peer upsert locks the peer row and copies its previous figures
+into `prev_*` columns, and every other change is computed from what that
+upsert returns, so concurrent duplicates of one peer serialize on the row
+and nothing is counted twice. Elsewhere (SQLite) the same rules run in
+Python inside one transaction, which SQLite's IMMEDIATE mode serializes.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from tracker.models import Freeleech, Peer, Snatch, Torrent
+from tracker.swarm_pg import PG_ANNOUNCE, PG_EXPIRE, PG_STOP
+
+DEADLOCK_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceResult:
+    """What the announce answers: the swarm's counts and the chosen peers (ip, port, peer_id)."""
+
+    accepted: bool
+    seeders: int
+    leechers: int
+    completed: int
+    peers: list[tuple[str, int, bytes]]
+
+
+def transfer_credit(*, new: int, previous: int | None) -> int:
+    """Bytes to credit for a counter now at `new` that stood at `previous` (None: a brand-new peer)."""
+    if previous is None:
+        return 0
+    return new - previous if new >= previous else new
+
+
+def download_credit(*, delta: int, freeleech: str) -> int:
+    """The part of a download delta that counts against the user under the torrent's freeleech."""
+    if freeleech == Freeleech.GOLD:
+        return 0
+    if freeleech == Freeleech.SILVER:
+        return delta // 2
+    return delta
+
+
+def _is_completing(*, left: int, prev_left: int | None, event: str, snatch_left: int | None) -> bool:
+    """Did this announce finish the download? `left` reached 0, or the client said so."""
+    if left != 0:
+        return False
+    if prev_left is not None:
+        return prev_left > 0
+    return event == "completed" or (snatch_left is not None and snatch_left > 0)
+
+
+def peer_announce(
+    *,
+    user_id: int,
+    torrent_id: int,
+    freeleech: str,
+    peer_id: bytes,
+    ip: str,
+    port: int,
+    uploaded: int,
+    downloaded: int,
+    left: int,
+    event: str,
+    is_seeder: bool,
+    numwant: int,
+    key: str = "",
+    user_agent: str = "",
+    now: datetime | None = None,
+) -> AnnounceResult:
+    """Record one announce of (torrent, peer_id) and pick up to `numwant` peers for it.
+
+    `accepted` is False when the peer_id belongs to another user's peer in
+    this swarm (nothing is changed then).
+    """
+    moment = now or timezone.now()
+    params: dict[str, Any] = {
+        "t": torrent_id,
+        "u": user_id,
+        "pid": peer_id,
+        "ip": ip,
+        "port": port,
+        "up": uploaded,
+        "down": downloaded,
+        "left": left,
+        "seeder": is_seeder,
+        "ua": user_agent[:255],
+        "key": key[:64],
+        "now": moment,
+        "event": event,
+        "free": freeleech,
+        "numwant": numwant,
+        "expiry": settings.TRACKER_PEER_EXPIRY,
+    }
+    params["live"] = moment - timedelta(seconds=settings.TRACKER_PEER_EXPIRY)
+    stopped = event == "stopped"
+    params.update(
+        seeding=is_seeder and not stopped,
+        leeching=not is_seeder and not stopped,
+        s_in=int(is_seeder and not stopped),
+        l_in=int(not is_seeder and not stopped),
+        state=None if stopped else is_seeder,
+    )
+    if connection.vendor == "postgresql":
+        return _with_deadlock_retry(_announce_pg, params)
+    return _announce_portable(params)
+
+
+def _with_deadlock_retry(func: Any, *args: Any) -> Any:
+    from django.db import OperationalError
+    from psycopg.errors import DeadlockDetected
+
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return func(*args)
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _pg_cursor() -> Any:
+    """A server-binding cursor whose statements are prepared once per connection.
+
+    Django's default psycopg cursor binds client-side and can't prepare; the
+    announce statement is long, so re-parsing and re-planning it on every
+    call would cost more than running it. Other queries on the connection
+    keep Django's cursor (client-side binding never prepares).
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.prepare_threshold = 0
+    return connection._prepare_cursor(psycopg.Cursor(raw))  # type: ignore[attr-defined]
+
+
+def _pg_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Integers as int8, so one prepared plan serves every announce whatever the values' sizes."""
+    from psycopg.types.numeric import Int8
+
+    return {k: Int8(v) if type(v) is int else v for k, v in params.items()}
+
+
+def _announce_pg(params: dict[str, Any]) -> AnnounceResult:
+    sql = PG_STOP if params["event"] == "stopped" else PG_ANNOUNCE
+    with _pg_cursor() as cursor:
+        cursor.execute(sql, _pg_params(params))
+        rows = cursor.fetchall()
+    if not rows:
+        return AnnounceResult(False, 0, 0, 0, [])
+    accepted, seeders, leechers, completed = rows[0][:4]
+    peers = [(ip, port, bytes(pid)) for *_, ip, port, pid in rows if ip is not None]
+    return AnnounceResult(bool(accepted), seeders, leechers, completed, peers)
+
+
+def _announce_portable(p: dict[str, Any]) -> AnnounceResult:
+    stopped = p["event"] == "stopped"
+    with transaction.atomic():
+        peer = Peer.objects.filter(torrent_id=p["t"], peer_id=p["pid"]).first()
+        if peer is not None and peer.user_id != p["u"]:
+            return AnnounceResult(False, 0, 0, 0, [])
+        if stopped and peer is None:
+            counts = Torrent.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
+            return AnnounceResult(True, *counts, [])
+        prev = peer
+        if stopped:
+            Peer.objects.filter(pk=peer.pk).delete()  # type: ignore[union-attr]
+        elif peer is None:
+            Peer.objects.create(
+                torrent_id=p["t"], user_id=p["u"], peer_id=p["pid"], ip=p["ip"], port=p["port"], uploaded=p["up"],
+                downloaded=p["down"], left=p["left"], is_seeder=p["seeder"], user_agent=p["ua"], key=p["key"],
+                last_announce=p["now"],
+            )  # fmt: skip
+        else:
+            Peer.objects.filter(pk=peer.pk).update(
+                prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
+                prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce, ip=p["ip"], port=p["port"],
+                uploaded=p["up"], downloaded=p["down"], left=p["left"], is_seeder=p["seeder"], user_agent=p["ua"],
+                key=p["key"], last_announce=p["now"],
+            )  # fmt: skip
+        _account_portable(p, prev, stopped)
+        counts = Torrent.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
+        peers: list[tuple[str, int, bytes]] = []
+        if p["numwant"] > 0 and not stopped:
+            qs = Peer.objects.filter(torrent_id=p["t"], last_announce__gte=p["live"]).exclude(peer_id=p["pid"])
+            if p["seeder"]:
+                qs = qs.filter(is_seeder=False)
+            peers = [(ip, port, bytes(pid)) for ip, port, pid in qs.order_by("?").values_list("ip", "port", "peer_id")[: p["numwant"]]]
+    return AnnounceResult(True, *counts, peers)
+
+
+def _account_portable(p: dict[str, Any], prev: Peer | None, stopped: bool) -> None:
+    """Credit the user, update the snatch and the torrent's counts (SQLite path of the PG statement)."""
+    up = transfer_credit(new=p["up"], previous=prev.uploaded if prev else None)
+    down = transfer_credit(new=p["down"], previous=prev.downloaded if prev else None)
+    credit_down = download_credit(delta=down, freeleech=p["free"])
+    if up or credit_down:
+        User.objects.filter(pk=p["u"]).update(uploaded=F("uploaded") + up, downloaded=F("downloaded") + credit_down)
+    seed = 0
+    if prev is not None and prev.is_seeder:
+        seed = int(min(max((p["now"] - prev.last_announce).total_seconds(), 0), p["expiry"]))
+    snatch = Snatch.objects.filter(user_id=p["u"], torrent_id=p["t"]).first()
+    completing = _is_completing(
+        left=p["left"], prev_left=prev.left if prev else None, event=p["event"], snatch_left=snatch.left if snatch else None
+    )
+    seeding, leeching = (False, False) if stopped else (p["seeder"], not p["seeder"])
+    first_completion = completing and (snatch is None or snatch.times_completed == 0)
+    if snatch is None:
+        Snatch.objects.create(
+            user_id=p["u"], torrent_id=p["t"], uploaded=up, downloaded=down, left=p["left"], seed_time=seed,
+            is_seeding=seeding, is_leeching=leeching, first_announce=p["now"], last_announce=p["now"],
+            completed_at=p["now"] if completing else None, times_completed=int(completing),
+        )  # fmt: skip
+    else:
+        Snatch.objects.filter(pk=snatch.pk).update(
+            uploaded=F("uploaded") + up, downloaded=F("downloaded") + down, left=p["left"], seed_time=F("seed_time") + seed,
+            is_seeding=seeding, is_leeching=leeching, last_announce=p["now"],
+            completed_at=snatch.completed_at or (p["now"] if completing else None),
+            times_completed=F("times_completed") + int(completing),
+        )  # fmt: skip
+    was_seeder = None if prev is None else prev.is_seeder
+    now_seeder = None if stopped else p["seeder"]
+    seeders = int(now_seeder is True) - int(was_seeder is True)
+    leechers = int(now_seeder is False) - int(was_seeder is False)
+    if seeders or leechers or first_completion:
+        Torrent.objects.filter(pk=p["t"]).update(
+            seeders=F("seeders") + seeders, leechers=F("leechers") + leechers, completed=F("completed") + int(first_completion)
+        )
+
+
+def torrent_scrape(*, info_hashes: list[bytes]) -> dict[bytes, tuple[int, int, int]]:
+    """BEP 48 figures per requested 20-byte hash: (complete, downloaded, incomplete); unknown hashes left out."""
+    wanted = {h.hex(): h for h in info_hashes}
+    rows = Torrent.objects.filter(Q(info_hash__in=wanted) | Q(info_hash_v2_short__in=wanted)).values_list(
+        "info_hash", "info_hash_v2_short", "seeders", "completed", "leechers"
+    )
+    files: dict[bytes, tuple[int, int, int]] = {}
+    for v1, v2_short, seeders, completed, leechers in rows:
+        for hex_hash in (v1, v2_short):
+            if hex_hash in wanted:
+                files[wanted[hex_hash]] = (seeders, completed, leechers)
+    return files
+
+
+def peers_expire(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Remove peers not seen for TRACKER_PEER_EXPIRY seconds; the torrents' counts follow exactly.
+
+    Returns how many peers were removed. Works in batches so that no
+    statement holds many locks for long.
+    """
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.TRACKER_PEER_EXPIRY)
+    removed = 0
+    while True:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                _with_deadlock_retry(cursor.execute, PG_EXPIRE, {"cutoff": cutoff, "batch": batch_size})
+                count = cursor.fetchone()[0]
+        else:
+            count = _expire_portable(cutoff, batch_size)
+        removed += count
+        if count < batch_size:
+            return removed
+
+
+def _expire_portable(cutoff: datetime, batch_size: int) -> int:
+    with transaction.atomic():
+        rows = list(Peer.objects.filter(last_announce__lt=cutoff).values_list("id", "torrent_id", "user_id", "is_seeder")[:batch_size])
+        if not rows:
+            return 0
+        Peer.objects.filter(pk__in=[r[0] for r in rows]).delete()
+        per_torrent: dict[int, list[int]] = {}
+        for _pk, torrent_id, _user_id, is_seeder in rows:
+            counts = per_torrent.setdefault(torrent_id, [0, 0])
+            counts[0 if is_seeder else 1] += 1
+        for torrent_id, (seeders, leechers) in per_torrent.items():
+            Torrent.objects.filter(pk=torrent_id).update(seeders=F("seeders") - seeders, leechers=F("leechers") - leechers)
+        for _pk, torrent_id, user_id, _s in rows:
+            if not Peer.objects.filter(torrent_id=torrent_id, user_id=user_id).exists():
+                Snatch.objects.filter(torrent_id=torrent_id, user_id=user_id).update(is_seeding=False, is_leeching=False)
+    return len(rows)

@@ -1,0 +1,159 @@
+"""The announce and the expiry as single PostgreSQL statements (see tracker.swarm for the rules).
+
+Each announce is one round trip: the peer upsert (or delete, on `stopped`)
+takes the peer's row lock and hands back the figures of its previous
+announce; the credits, the snatch upsert, the torrent counts and the peer
+selection are all computed from that in the same statement.
+"""
+
+# Shared by announce and stop: `p` yields the previous figures of the peer
+# (NULL for a brand-new one), or no row when nothing was changed.
+_ACCOUNTING = """
+x AS (
+    SELECT
+        CASE WHEN p.prev_uploaded IS NULL THEN 0
+             WHEN %(up)s::bigint >= p.prev_uploaded THEN %(up)s::bigint - p.prev_uploaded
+             ELSE %(up)s::bigint END AS up_delta,
+        CASE WHEN p.prev_downloaded IS NULL THEN 0
+             WHEN %(down)s::bigint >= p.prev_downloaded THEN %(down)s::bigint - p.prev_downloaded
+             ELSE %(down)s::bigint END AS down_delta,
+        p.prev_is_seeder,
+        CASE WHEN p.prev_is_seeder
+             THEN LEAST(GREATEST(EXTRACT(EPOCH FROM (%(now)s::timestamptz - p.prev_announce)), 0), %(expiry)s)::bigint
+             ELSE 0 END AS seed_delta,
+        (%(left)s::bigint = 0 AND CASE
+            WHEN p.prev_left IS NOT NULL THEN p.prev_left > 0
+            ELSE %(event)s = 'completed' OR EXISTS (
+                SELECT 1 FROM tracker_snatch WHERE user_id = %(u)s AND torrent_id = %(t)s AND "left" > 0)
+         END) AS completing
+    FROM p
+),
+c AS (
+    SELECT x.*, CASE %(free)s WHEN 'gold' THEN 0 WHEN 'silver' THEN x.down_delta / 2 ELSE x.down_delta END AS down_credit
+    FROM x
+),
+u AS (
+    UPDATE accounts_user AS au
+    SET uploaded = au.uploaded + c.up_delta, downloaded = au.downloaded + c.down_credit
+    FROM c
+    WHERE au.id = %(u)s AND (c.up_delta > 0 OR c.down_credit > 0)
+    RETURNING 1
+),
+s AS (
+    INSERT INTO tracker_snatch AS sn (
+        user_id, torrent_id, uploaded, downloaded, "left", seed_time, is_seeding, is_leeching,
+        first_announce, last_announce, completed_at, times_completed)
+    SELECT %(u)s, %(t)s, x.up_delta, x.down_delta, %(left)s, x.seed_delta, %(seeding)s, %(leeching)s,
+           %(now)s, %(now)s, CASE WHEN x.completing THEN %(now)s::timestamptz END, x.completing::int
+    FROM x
+    ON CONFLICT (user_id, torrent_id) DO UPDATE SET
+        uploaded = sn.uploaded + EXCLUDED.uploaded,
+        downloaded = sn.downloaded + EXCLUDED.downloaded,
+        "left" = EXCLUDED."left",
+        seed_time = sn.seed_time + EXCLUDED.seed_time,
+        is_seeding = EXCLUDED.is_seeding,
+        is_leeching = EXCLUDED.is_leeching,
+        last_announce = EXCLUDED.last_announce,
+        completed_at = COALESCE(sn.completed_at, EXCLUDED.completed_at),
+        times_completed = sn.times_completed + EXCLUDED.times_completed
+    RETURNING sn.times_completed
+),
+t AS (
+    UPDATE tracker_torrent AS tt SET
+        seeders = tt.seeders + %(s_in)s - (x.prev_is_seeder IS TRUE)::int,
+        leechers = tt.leechers + %(l_in)s - (x.prev_is_seeder IS FALSE)::int,
+        completed = tt.completed + (x.completing AND (SELECT times_completed FROM s) = 1)::int
+    FROM x
+    WHERE tt.id = %(t)s AND (
+        x.prev_is_seeder IS DISTINCT FROM %(state)s OR (x.completing AND (SELECT times_completed FROM s) = 1))
+    RETURNING tt.seeders, tt.leechers, tt.completed
+)
+"""
+
+_RESULT = """
+SELECT {accepted} AS accepted,
+       COALESCE((SELECT seeders FROM t), tor.seeders),
+       COALESCE((SELECT leechers FROM t), tor.leechers),
+       COALESCE((SELECT completed FROM t), tor.completed),
+       host(sel.ip), sel.port, sel.peer_id
+FROM tracker_torrent AS tor
+-- Commit this statement's transaction asynchronously (no WAL flush wait). A
+-- server crash may lose the last fraction of a second of announces, but each
+-- is all-or-nothing and counters are cumulative: the peer row keeps its older
+-- figures and the next announce credits the difference, exactly once.
+CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+LEFT JOIN LATERAL (
+    SELECT pp.ip, pp.port, pp.peer_id FROM tracker_peer AS pp
+    WHERE pp.torrent_id = %(t)s AND pp.peer_id <> %(pid)s AND pp.last_announce >= %(live)s
+      AND (NOT %(seeder)s OR NOT pp.is_seeder)
+    ORDER BY random() LIMIT %(numwant)s
+) AS sel ON true
+WHERE tor.id = %(t)s
+"""
+
+_UPSERT = """
+WITH p AS (
+    INSERT INTO tracker_peer AS pe (
+        torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, "left", is_seeder, user_agent, "key",
+        created_at, last_announce)
+    VALUES (%(t)s, %(u)s, %(pid)s, %(ip)s, %(port)s, %(up)s, %(down)s, %(left)s, %(seeder)s, %(ua)s, %(key)s,
+            %(now)s, %(now)s)
+    ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
+        prev_uploaded = pe.uploaded,
+        prev_downloaded = pe.downloaded,
+        prev_left = pe."left",
+        prev_is_seeder = pe.is_seeder,
+        prev_announce = pe.last_announce,
+        ip = EXCLUDED.ip,
+        port = EXCLUDED.port,
+        uploaded = EXCLUDED.uploaded,
+        downloaded = EXCLUDED.downloaded,
+        "left" = EXCLUDED."left",
+        is_seeder = EXCLUDED.is_seeder,
+        user_agent = EXCLUDED.user_agent,
+        "key" = EXCLUDED."key",
+        last_announce = EXCLUDED.last_announce
+    WHERE pe.user_id = EXCLUDED.user_id
+    RETURNING pe.prev_uploaded, pe.prev_downloaded, pe.prev_left, pe.prev_is_seeder, pe.prev_announce
+),"""
+
+_DELETE = """
+WITH p AS (
+    DELETE FROM tracker_peer
+    WHERE torrent_id = %(t)s AND peer_id = %(pid)s AND user_id = %(u)s
+    RETURNING uploaded AS prev_uploaded, downloaded AS prev_downloaded, "left" AS prev_left,
+              is_seeder AS prev_is_seeder, last_announce AS prev_announce
+),"""
+
+# Built from the constant fragments above; values only ever travel as parameters.
+PG_ANNOUNCE = _UPSERT + _ACCOUNTING + _RESULT.format(accepted="(SELECT count(*) FROM p)")
+PG_STOP = _DELETE + _ACCOUNTING + _RESULT.format(accepted="1")
+
+PG_EXPIRE = """
+WITH d AS (
+    DELETE FROM tracker_peer
+    WHERE id IN (
+        SELECT id FROM tracker_peer WHERE last_announce < %(cutoff)s
+        LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
+    RETURNING torrent_id, user_id, is_seeder
+),
+agg AS (
+    SELECT torrent_id, count(*) FILTER (WHERE is_seeder) AS s, count(*) FILTER (WHERE NOT is_seeder) AS l
+    FROM d GROUP BY torrent_id
+),
+t AS (
+    UPDATE tracker_torrent AS tt SET seeders = tt.seeders - agg.s, leechers = tt.leechers - agg.l
+    FROM agg WHERE tt.id = agg.torrent_id
+    RETURNING 1
+),
+sn AS (
+    UPDATE tracker_snatch AS sn SET is_seeding = false, is_leeching = false
+    FROM (SELECT DISTINCT user_id, torrent_id FROM d) AS g
+    WHERE sn.user_id = g.user_id AND sn.torrent_id = g.torrent_id
+      AND NOT EXISTS (
+        SELECT 1 FROM tracker_peer AS live
+        WHERE live.user_id = g.user_id AND live.torrent_id = g.torrent_id AND live.last_announce >= %(cutoff)s)
+    RETURNING 1
+)
+SELECT count(*) FROM d
+"""
