@@ -9,7 +9,7 @@ PORT ?= 8000
 .PHONY: run test lint typecheck bench install
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
-	@test -x $(BIN)/python || $$(scripts/find-python) -m venv $(VENV)
+	@test -x $(BIN)/python || { python=$$(scripts/find-python) && $$python -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	DEBUG=1 $(BIN)/mypy accounts api tracker torrentpier
+	DEBUG=1 $(BIN)/mypy accounts api tracker torrentpier web
 
 bench: install
 	$(BIN)/python -m tests.perf $(BENCH_ARGS)

@@ -16,7 +16,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["username", "email"]
     readonly_fields = ["passkey", "uploaded", "downloaded", "last_login", "date_joined"]
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         ("Tracker", {"fields": ("role", "passkey", "uploaded", "downloaded", "is_banned", "hide_in_peers")}),
     )
     actions = ["ban_users", "unban_users", "reset_passkeys"]

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from rest_framework.authentication import SessionAuthentication as DrfSessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.models import TokenUser
@@ -31,3 +32,16 @@ class BearerAuthentication(JWTAuthentication):
         if isinstance(user, TokenUser) or not user_may_authenticate(user):
             raise TokenInvalid()
         return user
+
+
+class SessionAuthentication(DrfSessionAuthentication):
+    """DRF's session authentication (CSRF enforced on unsafe methods) for active, unbanned users.
+
+    A session that belongs to a banned user counts as no login at all.
+    """
+
+    def authenticate(self, request: Any) -> tuple[Any, None] | None:
+        result = super().authenticate(request)
+        if result is not None and not user_may_authenticate(result[0]):
+            return None
+        return result

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import Role, User
 
 
 class LoginSerializer(serializers.Serializer):
@@ -55,3 +55,37 @@ class TokenResponseSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Any) -> Any:
         return instance
+
+
+class UserProfileSerializer(PublicUserSerializer):
+    """A member's public profile: no email, passkey or addresses."""
+
+    torrents_uploaded = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta(PublicUserSerializer.Meta):
+        fields = [*PublicUserSerializer.Meta.fields, "torrents_uploaded"]
+        read_only_fields = fields
+
+
+class UserAdminSerializer(UserProfileSerializer):
+    """What an admin sees after changing a member: the profile plus the ban flag."""
+
+    class Meta(UserProfileSerializer.Meta):
+        fields = [*UserProfileSerializer.Meta.fields, "is_banned"]
+        read_only_fields = fields
+
+
+class UserAdminUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_banned = serializers.BooleanField(required=False)
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150, min_length=3)
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"}, write_only=True)
+
+
+class PasskeySerializer(serializers.Serializer):
+    passkey = serializers.CharField()
+    announce_url = serializers.CharField()

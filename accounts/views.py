@@ -4,8 +4,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, logout
-from django_ratelimit.core import get_usage
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,9 +17,30 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.authentication import user_may_authenticate
 from accounts.models import User
-from accounts.serializers import LoginSerializer, LogoutSerializer, MeSerializer, RefreshSerializer, TokenResponseSerializer
-from api.errors import InvalidCredentials, RateLimitExceeded, TokenInvalid
-from api.net import client_ip
+from accounts.selectors import user_get_profile, user_list
+from accounts.serializers import (
+    LoginSerializer,
+    LogoutSerializer,
+    MeSerializer,
+    PasskeySerializer,
+    PublicUserSerializer,
+    RefreshSerializer,
+    RegisterSerializer,
+    TokenResponseSerializer,
+    UserAdminSerializer,
+    UserAdminUpdateSerializer,
+    UserProfileSerializer,
+)
+from accounts.services import (
+    login_failure_record,
+    login_failures_exceeded,
+    user_passkey_reset,
+    user_register,
+    user_set_banned,
+    user_set_role,
+)
+from api.errors import Forbidden, InvalidCredentials, RateLimitExceeded, TokenInvalid
+from api.filters import ContractFilterBackend
 
 
 def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str, Any]:
@@ -33,19 +55,6 @@ def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str,
     return payload
 
 
-def _login_failures(request: Request, key: str, *, increment: bool) -> dict[str, Any] | None:
-    try:
-        return get_usage(
-            request._request,
-            group="login-failures",
-            key=lambda _g, _r: key,
-            rate=f"{settings.LOGIN_FAILURE_LIMIT}/m",
-            increment=increment,
-        )
-    except Exception:
-        return None
-
-
 class LoginView(APIView):
     """POST /api/login: username + password -> a Bearer token and a refresh token.
 
@@ -56,24 +65,20 @@ class LoginView(APIView):
     authentication_classes: list[Any] = []
 
     @extend_schema(
-        request=LoginSerializer, responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="INVALID_CREDENTIALS")}, auth=[]
+        request=LoginSerializer,
+        responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="Wrong username or password (INVALID_CREDENTIALS)")},
+        auth=[],
     )
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         username = serializer.validated_data["username"]
-        keys = [f"ip:{client_ip(request._request)}", f"user:{username.lower()}"]
-        for key in keys:
-            usage = _login_failures(request, key, increment=False)
-            if usage and usage["count"] >= usage["limit"]:
-                raise RateLimitExceeded(
-                    "Too many failed logins. Try again later.",
-                    headers={"Retry-After": str(max(1, int(usage["time_left"])))},
-                )
+        retry_after = login_failures_exceeded(request=request._request, username=username)
+        if retry_after is not None:
+            raise RateLimitExceeded("Too many failed logins. Try again later.", headers={"Retry-After": str(retry_after)})
         user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
         if user is None or not user_may_authenticate(user):
-            for key in keys:
-                _login_failures(request, key, increment=True)
+            login_failure_record(request=request._request, username=username)
             raise InvalidCredentials()
         refresh = RefreshToken.for_user(user)
         User.objects.filter(pk=user.pk).update(last_login=refresh.current_time)
@@ -85,13 +90,21 @@ class RefreshView(APIView):
 
     authentication_classes: list[Any] = []
 
-    @extend_schema(request=RefreshSerializer, responses={200: TokenResponseSerializer}, auth=[])
+    @extend_schema(
+        request=RefreshSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            401: OpenApiResponse(description="Invalid, expired or revoked refresh token (TOKEN_INVALID)"),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             old = RefreshToken(serializer.validated_data["refresh_token"])
-            user = User.objects.filter(pk=old.payload.get(jwt_settings.USER_ID_CLAIM)).first()
+            user_id = old.payload.get(jwt_settings.USER_ID_CLAIM)
+            user = User.objects.filter(pk=user_id).first() if user_id is not None else None
             if user is None or not user_may_authenticate(user):
                 raise TokenInvalid()
             old.blacklist()
@@ -128,3 +141,68 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(request.user).data)
+
+
+class UserViewSet(viewsets.GenericViewSet):
+    """Members (logged in only): list with username search, public profile; admins change role and ban."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = UserProfileSerializer
+    filter_backends = [ContractFilterBackend]
+    search_fields = ["username"]
+    sort_fields = {"id": "id", "username": "username", "joined": "date_joined", "uploaded": "uploaded", "downloaded": "downloaded"}
+    default_sort = "id"
+    default_order = "asc"
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[User]:
+        return user_list()
+
+    @extend_schema(responses=PublicUserSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(PublicUserSerializer(page, many=True).data)
+
+    @extend_schema(responses=UserProfileSerializer, filters=False)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(UserProfileSerializer(user_get_profile(pk=pk)).data)
+
+    @extend_schema(request=UserAdminUpdateSerializer, responses=UserAdminSerializer, filters=False)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        if not getattr(request.user, "is_admin", False):
+            raise Forbidden("Only admins may change members.")
+        target = user_get_profile(pk=pk)
+        serializer = UserAdminUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if target.pk == request.user.pk and (data.get("is_banned") or data.get("role", target.role) != target.role):
+            raise Forbidden("Admins may not ban themselves or change their own role.")
+        if "role" in data:
+            user_set_role(user=target, role=data["role"])
+        if "is_banned" in data:
+            user_set_banned(user=target, banned=data["is_banned"])
+        return Response(UserAdminSerializer(user_get_profile(pk=pk)).data)
+
+
+class RegisterView(APIView):
+    """POST /api/register: a new member (when REGISTRATION_OPEN); 201 with the account."""
+
+    authentication_classes: list[Any] = []
+
+    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer}, auth=[])
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_register(**serializer.validated_data)
+        return Response(MeSerializer(user).data, status=201)
+
+
+class PasskeyView(APIView):
+    """POST /api/me/passkey: a new passkey; the old one stops working at once."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=PasskeySerializer)
+    def post(self, request: Request) -> Response:
+        passkey = user_passkey_reset(user=request.user)
+        return Response({"passkey": passkey, "announce_url": f"{settings.TRACKER_ANNOUNCE_URL}/announce/{passkey}"})

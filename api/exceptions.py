@@ -80,7 +80,7 @@ def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], di
     if isinstance(exc, drf.NotAcceptable):
         return ErrorCode.BAD_REQUEST, str(exc.detail), {}, {}
     if isinstance(exc, drf.Throttled):
-        headers = {"Retry-After": str(int(exc.wait or 60))}
+        headers = {"Retry-After": str(int(getattr(exc, "wait", None) or 60))}
         return ErrorCode.RATE_LIMIT_EXCEEDED, None, {}, headers
     if isinstance(exc, RequestDataTooBig):
         return ErrorCode.PAYLOAD_TOO_LARGE, None, {}, {}
@@ -107,4 +107,4 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 def json_error(request: HttpRequest, code: ErrorCode, message: str | None = None) -> JsonResponse:
     """An error envelope for paths that never reach DRF (Django's handlers)."""
-    return JsonResponse(error_body(code, message), status=code.status)
+    return JsonResponse(error_body(code, message), status=code.status, json_dumps_params={"separators": (",", ":")})

@@ -10,6 +10,11 @@ def _is_trusted(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(addr in net for net in settings.TRUSTED_PROXIES)
 
 
+def is_api_path(path: str) -> bool:
+    """Whether `path` is under the API (and so answers in the envelope)."""
+    return path == "/api" or path.startswith("/api/")
+
+
 def client_ip(request: HttpRequest) -> str:
     """Return the client address: REMOTE_ADDR, or X-Forwarded-For via a trusted proxy.
 

@@ -1,6 +1,7 @@
 """page/per_page pagination with the contract's meta block."""
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +34,7 @@ def parse_positive_int(params: Any, name: str, default: int) -> int:
 class PagePagination(BasePagination):
     """Slice a queryset by `page` and `per_page` (default 50, clamped to 100)."""
 
-    def paginate_queryset(self, queryset: QuerySet[Any] | list[Any], request: Request, view: Any = None) -> list[Any]:
+    def paginate_queryset(self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: Any = None) -> list[Any]:
         params = request.query_params
         self.page = parse_positive_int(params, "page", 1)
         self.per_page = min(parse_positive_int(params, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
@@ -55,7 +56,10 @@ class PagePagination(BasePagination):
         return response
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return schema
+        """The whole page body as the API sends it: envelope, data list and meta."""
+        from api.schema import page_envelope  # here: api.schema imports drf-spectacular, which loads this class
+
+        return page_envelope(schema)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
@@ -76,10 +80,10 @@ class PagePagination(BasePagination):
         ]
 
 
-def _count(queryset: QuerySet[Any] | list[Any]) -> int:
-    if isinstance(queryset, list):
-        return len(queryset)
-    return queryset.count()
+def _count(queryset: QuerySet[Any] | Sequence[Any]) -> int:
+    if isinstance(queryset, QuerySet):
+        return queryset.count()
+    return len(queryset)
 
 
 def cached_count(queryset: QuerySet[Any], *, key: str, timeout: int | None = None) -> int:

@@ -1,13 +1,212 @@
-"""OpenAPI schema generation (drf-spectacular) that knows our envelopes."""
+"""OpenAPI schema generation (drf-spectacular) that describes the API as it really answers.
+
+Every operation of every resource gets, without any per-view code:
+- its 2xx JSON body wrapped in the success envelope `{success, data}`
+  (lists: `{success, data, meta}`, built by PagePagination's schema);
+- the error responses it can produce, each an `ErrorEnvelope` whose `code`
+  is narrowed to the codes of that status;
+- the `X-RateLimit-*` headers on every response, `Retry-After` on 429.
+
+Views may still declare extra error statuses with `extend_schema(responses=
+{409: OpenApiResponse(description=...)})`; they get the error envelope too.
+"""
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.permissions import AllowAny
+
+from api.errors import ErrorCode
+
+JSON = "application/json"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed per minute for this caller (per user when authenticated, else per IP).",
+    "X-RateLimit-Remaining": "Requests left in the current window.",
+    "X-RateLimit-Reset": "When the current window ends, in Unix epoch seconds.",
+}
+RETRY_AFTER = "Seconds to wait before the next request is accepted."
+
+_DESCRIPTIONS = {
+    400: "Malformed request body (e.g. unparseable JSON).",
+    401: "Missing, invalid or expired credentials.",
+    403: "Authenticated but not allowed (or a missing CSRF token on a session request).",
+    404: "No such resource, or not one the caller may see.",
+    405: "Method not allowed.",
+    409: "Conflicts with an existing resource.",
+    413: "Request body too large.",
+    415: "Unsupported Content-Type.",
+    422: "Invalid body or query parameters; `details` maps each field to its messages.",
+    429: "Rate limit exceeded; see Retry-After.",
+    500: "Unexpected server error (details only in the server log).",
+}
+
+
+def codes_for_status(status: int) -> list[str]:
+    """The ErrorCode values sent with HTTP `status`."""
+    return [code.value for code in ErrorCode if code.status == status]
+
+
+def _error_envelope_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "Every error response of the API.",
+        "properties": {
+            "success": {"type": "boolean", "enum": [False]},
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "enum": [code.value for code in ErrorCode]},
+                    "message": {"type": "string"},
+                    "details": {
+                        "type": "object",
+                        "description": "Field name -> list of messages for VALIDATION_ERROR; `{}` when there is nothing to add.",
+                        "additionalProperties": True,
+                    },
+                },
+                "required": ["code", "message", "details"],
+            },
+        },
+        "required": ["success", "error"],
+    }
+
+
+def success_envelope(data_schema: dict[str, Any]) -> dict[str, Any]:
+    """`{success: true, data: <data_schema>}`."""
+    return {
+        "type": "object",
+        "properties": {"success": {"type": "boolean", "enum": [True]}, "data": data_schema},
+        "required": ["success", "data"],
+    }
+
+
+def page_envelope(list_schema: dict[str, Any]) -> dict[str, Any]:
+    """`{success: true, data: [...], meta: {current_page, per_page, total, total_pages}}`."""
+    schema = success_envelope(list_schema)
+    schema["properties"]["meta"] = {
+        "type": "object",
+        "properties": {
+            "current_page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "total": {"type": "integer", "minimum": 0},
+            "total_pages": {"type": "integer", "minimum": 1},
+        },
+        "required": ["current_page", "per_page", "total", "total_pages"],
+    }
+    schema["required"] = ["success", "data", "meta"]
+    return schema
+
+
+def preprocess_endpoints(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[tuple[str, str, str, Any]]:
+    """Document each operation once, at its canonical path.
+
+    /api/v1/... is an alias of /api/... (left out), and a path is written
+    without the optional trailing slash (both forms are served).
+    """
+    result = []
+    for path, path_regex, method, callback in endpoints:
+        if path.startswith("/api/v1/"):
+            continue
+        result.append((path.rstrip("/") or path, path_regex, method, callback))
+    return result
 
 
 class EnvelopeAutoSchema(AutoSchema):
-    """drf-spectacular's AutoSchema; envelope wrapping is added by the schema hooks."""
+    """drf-spectacular's AutoSchema plus our envelopes, error responses and rate-limit headers."""
+
+    _paginated = False
+
+    def _get_paginator(self) -> Any:
+        paginator = super()._get_paginator()
+        if paginator is not None:
+            # Seen inside _get_response_for_code: PagePagination has enveloped this body already.
+            self._paginated = True
+        return paginator
+
+    def _get_response_for_code(
+        self, serializer: Any, status_code: str, media_types: Any = None, direction: str = "response"
+    ) -> dict[str, Any]:
+        self._paginated = False
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        paginated, self._paginated = self._paginated, False
+        if direction != "response" or not status_code.startswith("2") or status_code == "204":
+            return response
+        body = response.get("content", {}).get(JSON)
+        if body is not None and not paginated and "schema" in body:
+            body["schema"] = success_envelope(body["schema"])
+        return response
+
+    def get_operation(self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses: dict[str, Any] = operation["responses"]
+        declared = {code for code in responses if code.isdigit() and int(code) >= 400}
+        for status in self.error_statuses(operation):
+            responses.setdefault(str(status), {})
+        for status_code, response in responses.items():
+            if status_code.isdigit() and int(status_code) >= 400:
+                self._describe_error(int(status_code), response, declared=status_code in declared)
+            self._add_headers(status_code, response)
+        return operation
+
+    def error_statuses(self, operation: dict[str, Any]) -> list[int]:
+        """Which error statuses this operation can answer with (beyond those the view declares)."""
+        statuses = [429, 500]
+        if "requestBody" in operation:
+            statuses += [400, 413, 415, 422]
+        elif any(p.get("in") == "query" for p in operation.get("parameters", [])):
+            statuses.append(422)
+        authenticators = getattr(self.view, "authentication_classes", [])
+        permissions = self.view.get_permissions() if hasattr(self.view, "get_permissions") else []
+        needs_login = any(not isinstance(p, AllowAny) for p in permissions)
+        if authenticators or needs_login:
+            statuses.append(401)
+        session = any(getattr(a, "enforce_csrf", None) for a in authenticators)
+        if needs_login or (session and self.method in UNSAFE_METHODS):
+            statuses.append(403)
+        if "{" in self.path:
+            statuses.append(404)
+        return sorted(set(statuses))
+
+    def _describe_error(self, status: int, response: dict[str, Any], *, declared: bool) -> None:
+        codes = codes_for_status(status) or [ErrorCode.SERVER_ERROR.value]
+        if status == 401 and not declared:
+            # Only the login view answers INVALID_CREDENTIALS, and it says so itself.
+            codes.remove(ErrorCode.INVALID_CREDENTIALS.value)
+        ref = self._error_component().ref
+        schema = {"allOf": [ref, {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"enum": codes}}}}}]}
+        response["content"] = {JSON: {"schema": schema}}
+        description = (response.get("description") or _DESCRIPTIONS.get(status, "Error.")).rstrip(".")
+        response["description"] = f"{description}. Codes: {', '.join(codes)}."
+
+    def _add_headers(self, status_code: str, response: dict[str, Any]) -> None:
+        headers = response.setdefault("headers", {})
+        for name, description in RATE_LIMIT_HEADERS.items():
+            headers[name] = self._header_component(name, description).ref
+        if status_code == "429":
+            headers["Retry-After"] = self._header_component("Retry-After", RETRY_AFTER).ref
+
+    def _error_component(self) -> ResolvedComponent:
+        component = ResolvedComponent(
+            name="ErrorEnvelope", type=ResolvedComponent.SCHEMA, schema=_error_envelope_schema(), object="ErrorEnvelope"
+        )
+        self.registry.register_on_missing(component)
+        return component
+
+    def _header_component(self, name: str, description: str) -> ResolvedComponent:
+        component = ResolvedComponent(
+            name=name,
+            type=ResolvedComponent.HEADER,
+            schema={"description": description, "schema": {"type": "integer", "minimum": 0}},
+            object=f"header:{name}",
+        )
+        self.registry.register_on_missing(component)
+        return component
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -18,3 +217,9 @@ class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class SessionAuthenticationScheme(SessionScheme):
+    """Our SessionAuthentication is DRF's session cookie, as drf-spectacular knows it."""
+
+    target_class = "accounts.authentication.SessionAuthentication"

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from api.errors import ErrorCode, NotFound
 from api.exceptions import json_error
+from api.net import is_api_path
 
 logger = logging.getLogger("api")
 
@@ -41,9 +42,11 @@ def _cache_ok() -> bool:
 
 
 class HelloView(APIView):
-    """GET /api/hello: liveness plus whether the database and cache answer."""
+    """GET /api/hello: liveness plus whether the database and cache answer.
 
-    authentication_classes: list[Any] = []
+    No login needed, but a logged-in caller is counted against their own
+    rate limit rather than their IP's.
+    """
 
     @extend_schema(
         responses=inline_serializer(
@@ -73,7 +76,9 @@ class HelloView(APIView):
 
 @extend_schema(exclude=True)
 class _CatchAll(APIView):
-    authentication_classes: list[Any] = []
+    """Answers 404 to every method. It authenticates like any view so that a
+    logged-in caller's request is counted against their own rate limit."""
+
     message = "Resource not found."
 
     def _raise(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -100,7 +105,7 @@ class VersionNotFoundView(_CatchAll):
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

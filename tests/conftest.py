@@ -1,8 +1,11 @@
 """Shared fixtures: users of each role, API clients, a clean cache per test."""
 
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
+import django_ratelimit.core
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -16,6 +19,25 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _steady_ratelimit_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold django-ratelimit's clock at the moment the test starts.
+
+    A test counts requests within one rate-limit window; if the window rolled
+    over half-way through (the windows are aligned to the wall clock), the
+    count would restart and the test would fail now and then. Servers started
+    in other processes keep the real clock.
+    """
+    now = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: now))
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """A cheap hasher in tests: PBKDF2's cost is the point in production and a waste here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -59,3 +81,9 @@ def moderator_client(moderator: Any) -> APIClient:
 @pytest.fixture
 def admin_client_api(admin_user: Any) -> APIClient:
     return bearer(APIClient(), admin_user)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Real PBKDF2 costs ~0.3 s per hash; the suite checks who may log in, not the hasher's strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

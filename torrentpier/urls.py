@@ -1,4 +1,4 @@
-"""Top-level routes: the API (current version at /api/ and /api/v1/), the admin, the tracker."""
+"""Top-level routes: the API (current version at /api/ and /api/v1/), the admin, the tracker, the pages."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include(("api.urls", "api"), namespace="api")),
     re_path(r"^api(?:/.*)?$", ApiNotFoundView.as_view()),
     path("", include("tracker.announce.urls")),
+    path("", include("web.urls")),
 ]
 
 handler400 = "api.views.handler400"

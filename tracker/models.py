@@ -88,6 +88,9 @@ class Torrent(models.Model):
     file_count = models.PositiveIntegerField(default=0)
     is_private = models.BooleanField(default=True)
     metainfo = models.BinaryField()
+    # The file paths, one per line (at most FILES_TEXT_MAX characters), written at
+    # registration: search matches name, description and this column of one row.
+    files_text = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED, db_index=True)
     freeleech = models.CharField(max_length=10, choices=Freeleech.choices, default=Freeleech.NONE)
     seeders = models.PositiveIntegerField(default=0)

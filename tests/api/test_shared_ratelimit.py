@@ -1,0 +1,130 @@
+"""Two server processes against one Redis share one rate-limit count."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.api.ratelimit_helpers import in_one_window
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def _redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_available() -> None:
+    if not _redis_answers():
+        if os.environ.get("REQUIRE_SYSTEM_TOOLS"):
+            pytest.fail("Redis is not answering on 127.0.0.1:6379 and REQUIRE_SYSTEM_TOOLS is set")
+        pytest.skip("Redis is not answering on 127.0.0.1:6379")
+
+
+def _start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start gunicorn on a port the OS picks; return the process and its base URL."""
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "torrentpier.wsgi:application",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-control-socket",
+            "--timeout",
+            "30",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60  # a loaded CI machine boots slowly
+    while time.monotonic() < deadline:
+        match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text())
+        if match:
+            return process, match.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"server did not start:\n{log.read_text()}")
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path, redis_available: None) -> Iterator[list[str]]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(BASE_DIR),
+        "DJANGO_SETTINGS_MODULE": "torrentpier.settings",
+        "SECRET_KEY": "two-servers-test",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "REDIS_URL": REDIS_URL,
+        # a prefix of its own: nothing else in this Redis shares the count
+        "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "API_RATE_LIMIT_ANONYMOUS": "20",
+        "API_RATE_LIMIT_AUTHENTICATED": "60",
+    }
+    servers = [_start_server(env, tmp_path / f"server-{name}.log") for name in ("a", "b")]
+    try:
+        yield [url for _, url in servers]
+    finally:
+        for process, _ in servers:
+            process.terminate()
+        for process, _ in servers:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _get(url: str) -> tuple[int, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_two_processes_share_one_count(two_servers):
+    server_a, server_b = two_servers
+
+    def twelve_on_a_then_b_counts_on():
+        remaining = []
+        for n in range(20):
+            status, headers = _get(f"{server_a if n < 12 else server_b}/api/hello")
+            assert status == 200, (n, status)
+            assert headers["X-RateLimit-Limit"] == "20"
+            remaining.append(int(headers["X-RateLimit-Remaining"]))
+        # 12 on A (19..8), then B goes on counting down from there (7..0)
+        assert remaining == list(range(19, -1, -1))
+        status, headers = _get(f"{server_b}/api/hello")
+        assert status == 429
+        assert 1 <= int(headers["Retry-After"]) <= 60
+        status, _ = _get(f"{server_a}/api/hello")
+        assert status == 429
+
+    # The servers' Redis keys carry their own prefix; the next window starts a fresh count by itself.
+    in_one_window("ip:127.0.0.1", twelve_on_a_then_b_counts_on, clear_cache=False)

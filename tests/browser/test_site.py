@@ -1,0 +1,168 @@
+"""The site in headless Chromium: what a member does, start to finish."""
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastbencode import bdecode, bencode
+
+from tests.browser.conftest import screenshot
+from tests.factories import PASSWORD, CategoryFactory, ForumFactory, TorrentFactory, UserFactory, make_metainfo
+from tracker.models import Torrent, TorrentFile
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _catalogue(uploader: Any) -> dict[str, Any]:
+    linux = CategoryFactory(name="Operating systems")
+    distros = ForumFactory(category=linux, name="Linux distributions")
+    bsd = ForumFactory(category=linux, name="BSD")
+    media = ForumFactory(category=CategoryFactory(name="Media"), name="Public-domain films")
+    debian = TorrentFactory(
+        forum=distros,
+        uploader=uploader,
+        name="debian-13.0.0-amd64-netinst.iso",
+        size=754_974_720,
+        seeders=42,
+        leechers=3,
+        completed=1200,
+        description="Debian 13 network installer.\n\nVerify the checksum before you burn it: <b>not bold</b>.",
+    )
+    TorrentFile.objects.create(torrent=debian, path="debian-13.0.0-amd64-netinst.iso", size=754_974_720)
+    TorrentFactory(forum=distros, uploader=uploader, name="archlinux-2026.11.01-x86_64", size=1_205_862_400, seeders=17, leechers=9)
+    TorrentFactory(forum=bsd, uploader=uploader, name="FreeBSD-15.0-RELEASE-amd64-disc1.iso", size=1_100_000_000, seeders=8, leechers=1)
+    TorrentFactory(forum=media, uploader=uploader, name="Night of the Living Dead (1968)", size=1_400_245_000, seeders=5, leechers=12)
+    return {"debian": debian, "distros": distros}
+
+
+def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs_out(live_server, page, problems, tmp_path: Path):
+    member = UserFactory(username="alice", uploaded=5 * 1024**3, downloaded=2 * 1024**3)
+    data = _catalogue(UserFactory(username="uploader"))
+    old_passkey = member.passkey
+
+    page.goto(f"{live_server.url}/")
+    assert page.get_by_role("heading", name="Torrents").is_visible()
+    screenshot(page, "browse-guest")
+
+    page.get_by_role("link", name="Log in").click()
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_text("Please enter a correct username and password").is_visible()
+    screenshot(page, "login-error")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.get_by_role("link", name="alice").is_visible()
+
+    page.get_by_role("searchbox").fill("debian")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 1
+    screenshot(page, "browse-search")
+
+    page.get_by_role("link", name="debian-13.0.0-amd64-netinst.iso").click()
+    page.wait_for_url(f"{live_server.url}/torrents/{data['debian'].pk}/")
+    assert page.get_by_text("<b>not bold</b>").is_visible()
+    page.get_by_label("Your comment").fill("Thanks! Seeding <for> a week.")
+    page.get_by_role("button", name="Post comment").click()
+    assert page.get_by_text("Thanks! Seeding <for> a week.").is_visible()
+    page.get_by_role("button", name="☆ Bookmark").click()
+    assert page.get_by_role("button", name="★ Bookmarked · remove").is_visible()
+    screenshot(page, "torrent")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download .torrent").click()
+    download = download_info.value
+    assert download.suggested_filename == "debian-13.0.0-amd64-netinst.iso.torrent"
+    meta = bdecode(Path(download.path()).read_bytes())
+    assert meta[b"announce"].decode().endswith(f"/announce/{old_passkey}")
+    assert hashlib.sha1(bencode(meta[b"info"])).hexdigest() == data["debian"].info_hash
+
+    metainfo, info_hash = make_metainfo("my-home-videos-2026", length=5_000_000)
+    upload = tmp_path / "my-home-videos-2026.torrent"
+    upload.write_bytes(metainfo)
+    page.get_by_role("link", name="Upload").click()
+    page.get_by_label("Forum").select_option(label="Linux distributions")
+    page.get_by_label(".torrent file").set_input_files(str(upload))
+    page.get_by_label("Description").fill("Family videos, public domain.")
+    screenshot(page, "upload")
+    page.get_by_role("button", name="Upload").click()
+    assert page.get_by_text("is registered").is_visible()
+    assert Torrent.objects.get(name="my-home-videos-2026").info_hash == info_hash
+    page.get_by_role("link", name="Browse").click()
+    assert page.get_by_role("link", name="my-home-videos-2026").is_visible()
+    screenshot(page, "browse-member")
+
+    page.get_by_role("link", name="Upload").click()
+    page.get_by_label("Forum").select_option(label="Linux distributions")
+    page.get_by_label(".torrent file").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload").click()
+    assert page.get_by_text("already registered").is_visible()
+    screenshot(page, "upload-error")
+
+    page.get_by_role("link", name="alice").click()
+    assert page.get_by_text(old_passkey).first.is_visible()
+    assert page.get_by_role("link", name="debian-13.0.0-amd64-netinst.iso").is_visible()  # the bookmark
+    screenshot(page, "profile")
+    page.get_by_role("link", name="Reset passkey…").click()
+    page.get_by_role("button", name="Reset my passkey").click()
+    assert page.get_by_text("This field is required.").is_visible()
+    page.get_by_label("I understand").check()
+    screenshot(page, "passkey-reset")
+    page.get_by_role("button", name="Reset my passkey").click()
+    page.wait_for_url(f"{live_server.url}/profile/")
+    assert page.get_by_text("Your passkey was reset").is_visible()
+    member.refresh_from_db()
+    assert member.passkey != old_passkey
+    assert page.get_by_text(member.passkey).first.is_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    assert page.get_by_role("link", name="Log in").is_visible()
+    page.goto(f"{live_server.url}/profile/")
+    assert page.url.startswith(f"{live_server.url}/login/")
+    assert problems.errors == []
+
+
+def test_pages_fit_a_phone(live_server, phone, problems):
+    UserFactory(username="bob")
+    _catalogue(UserFactory(username="carol"))
+    phone.goto(f"{live_server.url}/login/")
+    phone.get_by_label("Username").fill("bob")
+    phone.get_by_label("Password").fill(PASSWORD)
+    phone.get_by_role("button", name="Log in").click()
+    phone.wait_for_url(f"{live_server.url}/")
+    for path, name in [("/", "phone-browse"), ("/profile/", "phone-profile")]:
+        phone.goto(f"{live_server.url}{path}")
+        # nothing wider than the screen: no sideways scrolling
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(phone, name)
+    phone.goto(f"{live_server.url}/")
+    phone.get_by_role("link", name="Night of the Living Dead (1968)").click()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "phone-torrent")
+    assert problems.errors == []
+
+
+def test_api_docs_render_under_the_content_security_policy(live_server, page, problems):
+    page.goto(f"{live_server.url}/api/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "TorrentPier API" in page.locator(".swagger-ui .info .title").inner_text()
+    screenshot(page, "api-docs", full_page=False)
+    assert problems.errors == []
+
+
+def test_the_admin_site_works_under_the_content_security_policy(live_server, page, problems):
+    UserFactory(username="root", role="admin", is_staff=True, is_superuser=True)
+    _catalogue(UserFactory(username="dave"))
+    page.goto(f"{live_server.url}/login/?next=/admin/accounts/user/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/admin/accounts/user/")
+    assert page.get_by_role("link", name="dave").is_visible()
+    page.get_by_role("link", name="dave").click()
+    page.get_by_label("Username").wait_for()
+    screenshot(page, "admin-user", full_page=False)
+    assert problems.errors == []

@@ -1,0 +1,108 @@
+"""Categories and forums: public reads filtered by view level, admin-only writes."""
+
+import pytest
+
+from tests.factories import CategoryFactory, ForumFactory, TorrentFactory
+from tests.tracker.conftest import forum_with_levels
+from tracker.models import AccessLevel, Category, Forum
+
+pytestmark = pytest.mark.django_db
+
+
+def test_categories_list_only_visible_forums(api_client, user_client, django_assert_max_num_queries):
+    category = CategoryFactory(name="Linux")
+    public = ForumFactory(category=category, name="Distros")
+    ForumFactory(category=category, name="Staff", view_level=AccessLevel.MODERATOR)
+    with django_assert_max_num_queries(2):
+        response = api_client.get("/api/categories")
+    assert response.status_code == 200
+    [data] = response.json()["data"]
+    assert data["name"] == "Linux"
+    assert [f["name"] for f in data["forums"]] == ["Distros"]
+    assert data["forums"][0] == {
+        "id": public.pk,
+        "category": category.pk,
+        "name": "Distros",
+        "description": "",
+        "order": 0,
+        "allows_torrents": True,
+        "view_level": "guest",
+        "upload_level": "user",
+        "download_level": "user",
+    }
+
+
+def test_forum_list_and_detail_hide_forums_above_the_viewer(api_client, moderator_client):
+    public = ForumFactory()
+    staff = forum_with_levels(view=AccessLevel.MODERATOR)
+    assert [f["id"] for f in api_client.get("/api/forums").json()["data"]] == [public.pk]
+    assert api_client.get(f"/api/forums/{public.pk}").json()["data"]["id"] == public.pk
+    assert api_client.get(f"/api/forums/{staff.pk}").status_code == 404
+    assert moderator_client.get(f"/api/forums/{staff.pk}").status_code == 200
+    assert api_client.get("/api/forums/abc").status_code == 404
+
+
+def test_admins_create_update_and_delete(admin_client_api):
+    category = admin_client_api.post("/api/categories", {"name": "Video", "order": 2}, format="json")
+    assert category.status_code == 201
+    cid = category.json()["data"]["id"]
+    forum = admin_client_api.post(
+        "/api/forums", {"category": cid, "name": "Films", "view_level": "user", "download_level": "moderator"}, format="json"
+    )
+    assert forum.status_code == 201
+    fid = forum.json()["data"]["id"]
+    assert forum.json()["data"]["view_level"] == "user"
+    assert Forum.objects.get(pk=fid).download_level == AccessLevel.MODERATOR
+    patched = admin_client_api.patch(f"/api/forums/{fid}", {"name": "Movies", "allows_torrents": False}, format="json")
+    assert patched.json()["data"]["name"] == "Movies"
+    assert admin_client_api.patch(f"/api/categories/{cid}", {"name": "Videos"}, format="json").json()["data"]["name"] == "Videos"
+    assert admin_client_api.delete(f"/api/categories/{cid}").status_code == 409
+    assert admin_client_api.delete(f"/api/forums/{fid}").status_code == 204
+    assert admin_client_api.delete(f"/api/categories/{cid}").status_code == 204
+    assert not Category.objects.filter(pk=cid).exists()
+
+
+def test_a_forum_with_torrents_cannot_be_deleted(admin_client_api, torrent):
+    response = admin_client_api.delete(f"/api/forums/{torrent.forum_id}")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "CONFLICT"
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        ("/api/categories", {}, "name"),
+        ("/api/forums", {"name": "x"}, "category"),
+        ("/api/forums", {"name": "x", "category": 999}, "category"),
+        ("/api/forums", {"name": "x", "category": None, "view_level": "god"}, "view_level"),
+    ],
+)
+def test_bad_input_is_422(admin_client_api, path, payload, field):
+    response = admin_client_api.post(path, payload, format="json")
+    assert response.status_code == 422
+    assert field in response.json()["error"]["details"]
+
+
+def test_duplicate_names_are_409(admin_client_api):
+    category = CategoryFactory(name="Games")
+    ForumFactory(category=category, name="PC")
+    assert admin_client_api.post("/api/categories", {"name": "Games"}, format="json").status_code == 409
+    assert admin_client_api.post("/api/forums", {"category": category.pk, "name": "PC"}, format="json").status_code == 409
+
+
+def test_non_admins_may_not_write(api_client, user_client, moderator_client, forum):
+    for client, status in ((api_client, 401), (user_client, 403), (moderator_client, 403)):
+        assert client.post("/api/categories", {"name": "x"}, format="json").status_code == status
+        assert client.patch(f"/api/forums/{forum.pk}", {"name": "x"}, format="json").status_code == status
+        assert client.delete(f"/api/forums/{forum.pk}").status_code == status
+
+
+def test_restricting_a_forum_drops_cached_announce_lookups(admin_client_api, forum):
+    from django.core.cache import cache
+
+    from tracker.cachekeys import torrent_cache_key
+
+    torrent = TorrentFactory(forum=forum)
+    cache.set(torrent_cache_key(torrent.info_hash), 1, 600)
+    admin_client_api.patch(f"/api/forums/{forum.pk}", {"download_level": "admin"}, format="json")
+    assert cache.get(torrent_cache_key(torrent.info_hash)) is None

@@ -1,0 +1,195 @@
+"""Operators' pages for the catalogue: searchable, filterable lists without N+1 queries, and moderation actions.
+
+Changes made here go through tracker.services where they have side effects
+(status history, cache invalidation), exactly like the API's.
+"""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from tracker import services
+from tracker.cachekeys import torrent_cache_invalidate
+from tracker.models import Bookmark, Category, Comment, Forum, Freeleech, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "order", "forum_count"]
+    search_fields = ["name"]
+    ordering = ["order", "id"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
+        return super().get_queryset(request).annotate(forum_count=Count("forums"))
+
+    @admin.display(description="forums", ordering="forum_count")
+    def forum_count(self, obj: Category) -> int:
+        return int(getattr(obj, "forum_count", 0))
+
+
+@admin.register(Forum)
+class ForumAdmin(admin.ModelAdmin):
+    list_display = ["name", "category", "order", "allows_torrents", "view_level", "upload_level", "download_level"]
+    list_filter = ["category", "allows_torrents", "view_level", "upload_level", "download_level"]
+    list_select_related = ["category"]
+    search_fields = ["name", "description"]
+
+    def save_model(self, request: HttpRequest, obj: Forum, form: Any, change: bool) -> None:
+        if change:
+            data = {name: form.cleaned_data[name] for name in form.changed_data}
+            services.forum_update(forum=Forum.objects.get(pk=obj.pk), data=data)
+        else:
+            super().save_model(request, obj, form, change)
+
+
+class TorrentStatusChangeInline(admin.TabularInline):
+    model = TorrentStatusChange
+    extra = 0
+    can_delete = False
+    fields = ["changed_at", "moderator", "old_status", "new_status"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TorrentStatusChange]:
+        return super().get_queryset(request).select_related("moderator")
+
+
+@admin.register(Torrent)
+class TorrentAdmin(admin.ModelAdmin):
+    list_display = ["name", "forum", "uploader", "status", "freeleech", "size", "seeders", "leechers", "completed", "created_at"]
+    list_filter = ["status", "freeleech", "is_private", "forum__category", "forum"]
+    list_select_related = ["forum", "uploader"]
+    search_fields = ["name", "=info_hash", "=info_hash_v2", "uploader__username"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["uploader"]
+    readonly_fields = [
+        "info_hash",
+        "info_hash_v2",
+        "info_hash_v2_short",
+        "size",
+        "piece_length",
+        "file_count",
+        "is_private",
+        "seeders",
+        "leechers",
+        "completed",
+        "created_at",
+        "updated_at",
+    ]
+    exclude = ["metainfo"]
+    inlines = [TorrentStatusChangeInline]
+    # Django's delete_selected stays: it goes through delete_queryset below.
+    actions = ["approve", "close", "set_freeleech_none", "set_freeleech_silver", "set_freeleech_gold"]
+    show_full_result_count = False  # a full count of every torrent on each page costs too much
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Torrent]:
+        return super().get_queryset(request).defer("metainfo")
+
+    def save_model(self, request: HttpRequest, obj: Torrent, form: Any, change: bool) -> None:
+        """Edits record status changes and drop the announce's cached copy, like the API's."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        old = Torrent.objects.defer("metainfo").get(pk=obj.pk)
+        new_status = obj.status
+        obj.status = old.status
+        super().save_model(request, obj, form, change)
+        services.torrent_set_status(torrent=obj, status=new_status, moderator=request.user)
+        torrent_cache_invalidate(obj)
+
+    def delete_model(self, request: HttpRequest, obj: Torrent) -> None:
+        services.torrent_remove(torrent=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
+        for torrent in queryset:
+            services.torrent_remove(torrent=torrent)
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Torrent], status: str) -> None:
+        for torrent in queryset:
+            services.torrent_set_status(torrent=torrent, status=status, moderator=request.user)
+        self.message_user(request, f"{queryset.count()} torrent(s) set to {TorrentStatus(status).label}.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected torrents", permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
+        self._set_status(request, queryset, TorrentStatus.APPROVED)
+
+    @admin.action(description="Close selected torrents", permissions=["change"])
+    def close(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
+        self._set_status(request, queryset, TorrentStatus.CLOSED)
+
+    def _set_freeleech(self, request: HttpRequest, queryset: QuerySet[Torrent], freeleech: str) -> None:
+        for torrent in queryset:
+            services.torrent_set_freeleech(torrent=torrent, freeleech=freeleech)
+        self.message_user(request, f"Freeleech set to {freeleech}.", messages.SUCCESS)
+
+    @admin.action(description="Freeleech: none", permissions=["change"])
+    def set_freeleech_none(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
+        self._set_freeleech(request, queryset, Freeleech.NONE)
+
+    @admin.action(description="Freeleech: silver (half the download counted)", permissions=["change"])
+    def set_freeleech_silver(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
+        self._set_freeleech(request, queryset, Freeleech.SILVER)
+
+    @admin.action(description="Freeleech: gold (no download counted)", permissions=["change"])
+    def set_freeleech_gold(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
+        self._set_freeleech(request, queryset, Freeleech.GOLD)
+
+
+@admin.register(TorrentFile)
+class TorrentFileAdmin(admin.ModelAdmin):
+    list_display = ["path", "size", "torrent"]
+    list_select_related = ["torrent"]
+    search_fields = ["path"]
+    raw_id_fields = ["torrent"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TorrentFile]:
+        return super().get_queryset(request).defer("torrent__metainfo", "torrent__description")
+
+
+@admin.register(TorrentStatusChange)
+class TorrentStatusChangeAdmin(admin.ModelAdmin):
+    list_display = ["torrent", "old_status", "new_status", "moderator", "changed_at"]
+    list_filter = ["new_status", "old_status"]
+    list_select_related = ["torrent", "moderator"]
+    search_fields = ["torrent__name", "moderator__username"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TorrentStatusChange]:
+        return super().get_queryset(request).defer("torrent__metainfo", "torrent__description")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ["short_text", "torrent", "author", "created_at", "edited_at"]
+    list_filter = ["created_at"]
+    list_select_related = ["torrent", "author"]
+    search_fields = ["text", "author__username", "torrent__name"]
+    raw_id_fields = ["torrent", "author"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
+        return super().get_queryset(request).defer("torrent__metainfo", "torrent__description")
+
+    @admin.display(description="text")
+    def short_text(self, obj: Comment) -> str:
+        return obj.text if len(obj.text) <= 80 else obj.text[:79] + "…"
+
+
+@admin.register(Bookmark)
+class BookmarkAdmin(admin.ModelAdmin):
+    list_display = ["user", "torrent", "created_at"]
+    list_select_related = ["user", "torrent"]
+    search_fields = ["user__username", "torrent__name"]
+    raw_id_fields = ["user", "torrent"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bookmark]:
+        return super().get_queryset(request).defer("torrent__metainfo", "torrent__description")

@@ -1,0 +1,40 @@
+"""django-filter FilterSets of the catalogue's list endpoints (search/sort/order are in api.filters)."""
+
+import django_filters
+from django.core.validators import RegexValidator
+from django.db.models import Q, QuerySet
+
+from tracker.models import Freeleech, Torrent, TorrentStatus
+
+_HEX = RegexValidator(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$", "Must be 40 (v1) or 64 (v2) hexadecimal characters.")
+
+
+class TorrentFilter(django_filters.FilterSet):
+    """Filters of GET /api/torrents."""
+
+    forum = django_filters.NumberFilter(field_name="forum_id", min_value=1)
+    category = django_filters.NumberFilter(field_name="forum__category_id", min_value=1)
+    uploader = django_filters.NumberFilter(field_name="uploader_id", min_value=1)
+    status = django_filters.ChoiceFilter(choices=TorrentStatus.choices)
+    freeleech = django_filters.ChoiceFilter(choices=Freeleech.choices)
+    seeded = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")],
+        method="filter_seeded",
+        label="Has seeders (true) or none (false)",
+    )
+    info_hash = django_filters.CharFilter(method="filter_info_hash", label="v1 (40 hex) or v2 (64 hex) info hash", validators=[_HEX])
+    min_size = django_filters.NumberFilter(field_name="size", lookup_expr="gte", min_value=0)
+    max_size = django_filters.NumberFilter(field_name="size", lookup_expr="lte", min_value=0)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Torrent
+        fields: list[str] = []
+
+    def filter_seeded(self, queryset: QuerySet[Torrent], name: str, value: str) -> QuerySet[Torrent]:
+        return queryset.filter(seeders__gt=0) if value in ("true", "1") else queryset.filter(seeders=0)
+
+    def filter_info_hash(self, queryset: QuerySet[Torrent], name: str, value: str) -> QuerySet[Torrent]:
+        value = value.lower()
+        return queryset.filter(Q(info_hash=value) | Q(info_hash_v2=value) | Q(info_hash_v2_short=value))

@@ -1,0 +1,214 @@
+"""Reads of the catalogue: what a user may see, filtered, searched and sorted.
+
+The API views and the HTML pages both call these; every visibility rule
+lives here (forum view levels, unapproved torrents) so the two never drift.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import BooleanField, Count, Prefetch, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
+
+from accounts.models import User
+from api.cache import cache_get, cache_set
+from api.errors import NotFound, ValidationFailed
+from api.filters import parse_sort
+from api.pagination import cached_count
+from tracker.access import user_level
+from tracker.filters import TorrentFilter
+from tracker.models import AccessLevel, Bookmark, Category, Comment, Forum, Peer, Torrent, TorrentFile, TorrentStatus
+
+# Public sort name -> ORM field, for the torrent list (API and pages).
+TORRENT_SORTS = SimpleNamespace(
+    sort_fields={
+        "created_at": "created_at",
+        "name": "name",
+        "size": "size",
+        "seeders": "seeders",
+        "leechers": "leechers",
+        "completed": "completed",
+    },
+    default_sort="created_at",
+    default_order="desc",
+)
+TORRENT_LIST_GENERATION_KEY = "torrents:list-generation"
+
+
+def forum_list_visible(*, user: Any) -> QuerySet[Forum]:
+    """Forums `user` may see, in display order, with their category."""
+    return Forum.objects.filter(view_level__lte=user_level(user)).select_related("category")
+
+
+def forum_get_visible(*, user: Any, pk: Any) -> Forum:
+    """The forum `pk` if `user` may see it; otherwise 404."""
+    forum = forum_list_visible(user=user).filter(pk=_int_pk(pk)).first()
+    if forum is None:
+        raise NotFound("No such forum.")
+    return forum
+
+
+def category_list_visible(*, user: Any) -> QuerySet[Category]:
+    """Every category, each with only the forums `user` may see (prefetched as `visible_forums`)."""
+    return Category.objects.prefetch_related(Prefetch("forums", queryset=forum_list_visible(user=user), to_attr="visible_forums"))
+
+
+def category_get(*, user: Any, pk: Any) -> Category:
+    """The category `pk` (categories are public; their hidden forums are not listed)."""
+    category = category_list_visible(user=user).filter(pk=_int_pk(pk)).first()
+    if category is None:
+        raise NotFound("No such category.")
+    return category
+
+
+def torrent_visible_queryset(*, user: Any) -> QuerySet[Torrent]:
+    """Torrents `user` may see: in forums they may view, and approved unless they uploaded it or moderate.
+
+    The metainfo bytes are deferred: lists never need them.
+    """
+    level = user_level(user)
+    queryset = Torrent.objects.filter(forum__view_level__lte=level)
+    if level < AccessLevel.MODERATOR:
+        approved = Q(status=TorrentStatus.APPROVED)
+        queryset = queryset.filter(approved | Q(uploader=user) if level >= AccessLevel.USER else approved)
+    return queryset.select_related("forum__category", "uploader").defer("metainfo", "description")
+
+
+def torrent_get_visible(*, user: Any, pk: Any, with_metainfo: bool = False) -> Torrent:
+    """The torrent `pk` if `user` may see it (else 404), with its description."""
+    queryset = torrent_visible_queryset(user=user).defer(None).select_related("forum__category", "uploader")
+    if not with_metainfo:
+        queryset = queryset.defer("metainfo")
+    torrent = queryset.filter(pk=_int_pk(pk)).first()
+    if torrent is None:
+        raise NotFound("No such torrent.")
+    return torrent
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def torrent_search(*, queryset: QuerySet[Torrent], term: str) -> QuerySet[Torrent]:
+    """Narrow `queryset` to torrents whose name, description or a file path contains `term` (case-insensitive).
+
+    Three ILIKE tests on columns of the torrent row itself (file paths are
+    copied into `files_text` at registration), each with a pg_trgm GIN index
+    on PostgreSQL: the planner ORs the indexes for a rare term and walks
+    the sort order with a filter for a common one. SQLite's LIKE is
+    case-insensitive for ASCII and needs no index at our scale.
+    """
+    op = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
+    table = connection.ops.quote_name(Torrent._meta.db_table)
+    sql = " OR ".join(f"{table}.{column} {op} %s ESCAPE '\\'" for column in ("name", "description", "files_text"))
+    like = f"%{_escape_like(term)}%"
+    # The term is a bound parameter; only our own column names are in the SQL.
+    return queryset.filter(RawSQL(f"({sql})", [like, like, like], output_field=BooleanField()))  # noqa: S611
+
+
+def torrent_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Torrent]:
+    """Torrents `user` may see, narrowed by `filters` (the list's query parameters).
+
+    `filters` takes forum, category, uploader, status, freeleech, seeded,
+    info_hash, min_size, max_size, created_after, created_before, search,
+    sort and order; invalid values raise 422 with details.
+    """
+    params = filters or {}
+    filterset = TorrentFilter(params, queryset=torrent_visible_queryset(user=user))
+    if not filterset.is_valid():
+        raise ValidationFailed(details={k: [str(m) for m in v] for k, v in filterset.errors.items()})
+    queryset = filterset.qs
+    term = (params.get("search") or "").strip()
+    if term:
+        if len(term) > 200:
+            raise ValidationFailed(details={"search": ["search must be at most 200 characters."]})
+        queryset = torrent_search(queryset=queryset, term=term)
+    sort, order = parse_sort(params, TORRENT_SORTS)  # type: ignore[misc]
+    prefix = "-" if order == "desc" else ""
+    return queryset.order_by(f"{prefix}{TORRENT_SORTS.sort_fields[sort]}", f"{prefix}pk")
+
+
+def torrent_list_count(*, user: Any, queryset: QuerySet[Torrent], filters: Mapping[str, Any]) -> int:
+    """`meta.total` of a torrent list: counted once per (filters, viewer) and cached briefly.
+
+    The key carries a generation bumped by every registration, deletion and
+    status or forum change, so a user's own change shows at once; other
+    drift is bounded by API_COUNT_CACHE_SECONDS.
+    """
+    level = user_level(user)
+    # Below moderator the result also holds the viewer's own unapproved torrents.
+    viewer = f"{level}:{user.pk if AccessLevel.USER <= level < AccessLevel.MODERATOR else ''}"
+    relevant = sorted((k, params) for k, params in _items(filters) if k not in ("page", "per_page", "sort", "order"))
+    digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:32]
+    generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
+    return cached_count(queryset, key=f"torrents:count:{generation}:{viewer}:{digest}")
+
+
+def _items(params: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    getlist = getattr(params, "lists", None)
+    if getlist is not None:
+        return [(k, tuple(v)) for k, v in getlist()]
+    return list(params.items())
+
+
+def torrent_files(*, torrent: Torrent) -> QuerySet[TorrentFile]:
+    """The files of `torrent`, sorted by path."""
+    return TorrentFile.objects.filter(torrent=torrent).order_by("path", "id")
+
+
+def comment_list(*, torrent: Torrent) -> QuerySet[Comment]:
+    """Comments on `torrent`, oldest first, with their authors."""
+    return Comment.objects.filter(torrent=torrent).select_related("author").order_by("created_at", "id")
+
+
+def comment_get_visible(*, user: Any, pk: Any) -> Comment:
+    """The comment `pk` if `user` may see its torrent; otherwise 404."""
+    comment = Comment.objects.select_related("author", "torrent").filter(pk=_int_pk(pk)).first()
+    if comment is None or not torrent_visible_queryset(user=user).filter(pk=comment.torrent_id).exists():
+        raise NotFound("No such comment.")
+    return comment
+
+
+def bookmark_list(*, user: Any) -> QuerySet[Bookmark]:
+    """`user`'s bookmarks of torrents they may still see, newest first."""
+    visible = torrent_visible_queryset(user=user).values("pk")
+    return (
+        Bookmark.objects.filter(user=user, torrent__in=visible)
+        .select_related("torrent__forum__category", "torrent__uploader")
+        .defer("torrent__metainfo", "torrent__description")
+        .order_by("-created_at", "-id")
+    )
+
+
+def stats_get() -> dict[str, int]:
+    """Site totals: users, torrents, total size, seeders, leechers, peers (cached for a minute)."""
+    key = "stats:site"
+    cached = cache_get(key)
+    if cached is not None:
+        return dict(cached)
+    totals = Torrent.objects.aggregate(torrents=Count("id"), total_size=Sum("size"), seeders=Sum("seeders"), leechers=Sum("leechers"))
+    stats = {
+        "users": User.objects.filter(is_active=True).count(),
+        "torrents": totals["torrents"] or 0,
+        "total_size": totals["total_size"] or 0,
+        "seeders": totals["seeders"] or 0,
+        "leechers": totals["leechers"] or 0,
+        "peers": Peer.objects.count(),
+    }
+    cache_set(key, stats, getattr(settings, "STATS_CACHE_SECONDS", 60))
+    return stats
+
+
+def _int_pk(pk: Any) -> int:
+    """A primary key from a URL; anything else is simply not found."""
+    try:
+        value = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    if not 0 < value < 2**63:
+        raise NotFound()
+    return value

@@ -1,0 +1,160 @@
+"""Shapes of the catalogue's input and output. No business logic: services decide."""
+
+from typing import Any
+
+from django.utils.html import linebreaks
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tracker.models import AccessLevel, Bookmark, Category, Comment, Forum, Freeleech, Torrent, TorrentFile, TorrentStatus
+
+LEVEL_NAMES = {level.value: level.name.lower() for level in AccessLevel}
+
+
+@extend_schema_field({"type": "string", "pattern": "^(guest|user|moderator|admin)$", "description": "guest, user, moderator or admin"})
+class AccessLevelField(serializers.ChoiceField):
+    """An access level as its name: guest, user, moderator, admin."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=list(LEVEL_NAMES.values()), **kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return LEVEL_NAMES[int(value)]
+
+    def to_internal_value(self, data: Any) -> int:
+        name = super().to_internal_value(data)
+        return next(level for level, label in LEVEL_NAMES.items() if label == name)
+
+
+class ForumSerializer(serializers.ModelSerializer):
+    view_level = AccessLevelField(required=False)
+    upload_level = AccessLevelField(required=False)
+    download_level = AccessLevelField(required=False)
+
+    class Meta:
+        model = Forum
+        fields = ["id", "category", "name", "description", "order", "allows_torrents", "view_level", "upload_level", "download_level"]
+        # Uniqueness is the service's to decide (409), not a serializer's 422.
+        validators: list[Any] = []
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    forums = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "order", "forums"]
+        read_only_fields = ["forums"]
+        extra_kwargs = {"name": {"validators": []}}
+
+    @extend_schema_field(ForumSerializer(many=True))
+    def get_forums(self, obj: Category) -> list[dict[str, Any]]:
+        return ForumSerializer(getattr(obj, "visible_forums", []), many=True).data
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class ForumRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class TorrentListSerializer(serializers.ModelSerializer):
+    """A torrent in a list."""
+
+    forum = ForumRefSerializer()
+    category = ForumRefSerializer(source="forum.category")
+    uploader = UserRefSerializer()
+
+    class Meta:
+        model = Torrent
+        fields = [
+            "id",
+            "name",
+            "forum",
+            "category",
+            "uploader",
+            "info_hash",
+            "info_hash_v2",
+            "size",
+            "file_count",
+            "is_private",
+            "status",
+            "freeleech",
+            "seeders",
+            "leechers",
+            "completed",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class TorrentDetailSerializer(TorrentListSerializer):
+    """One torrent: the list fields plus description (raw and escaped HTML), piece length and magnet link."""
+
+    description_html = serializers.SerializerMethodField()
+    magnet = serializers.SerializerMethodField()
+
+    class Meta(TorrentListSerializer.Meta):
+        fields = [*TorrentListSerializer.Meta.fields, "description", "description_html", "piece_length", "magnet"]
+        read_only_fields = fields
+
+    def get_description_html(self, obj: Torrent) -> str:
+        return str(linebreaks(obj.description, autoescape=True))
+
+    def get_magnet(self, obj: Torrent) -> str:
+        return str(self.context.get("magnet", ""))
+
+
+class TorrentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    forum = serializers.IntegerField(min_value=1)
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=100_000, required=False, allow_blank=True, default="")
+
+
+class TorrentUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255, required=False)
+    description = serializers.CharField(max_length=100_000, required=False, allow_blank=True)
+    forum = serializers.PrimaryKeyRelatedField(queryset=Forum.objects.all(), required=False)
+    status = serializers.ChoiceField(choices=TorrentStatus.choices, required=False)
+    freeleech = serializers.ChoiceField(choices=Freeleech.choices, required=False)
+
+
+class TorrentFileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TorrentFile
+        fields = ["path", "size"]
+        read_only_fields = fields
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = UserRefSerializer(read_only=True)
+    text = serializers.CharField(max_length=10_000, trim_whitespace=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "torrent", "author", "text", "created_at", "edited_at"]
+        read_only_fields = ["id", "torrent", "author", "created_at", "edited_at"]
+
+
+class BookmarkSerializer(serializers.ModelSerializer):
+    torrent = TorrentListSerializer(read_only=True)
+
+    class Meta:
+        model = Bookmark
+        fields = ["torrent", "created_at"]
+        read_only_fields = fields
+
+
+class StatsSerializer(serializers.Serializer):
+    users = serializers.IntegerField()
+    torrents = serializers.IntegerField()
+    total_size = serializers.IntegerField()
+    seeders = serializers.IntegerField()
+    leechers = serializers.IntegerField()
+    peers = serializers.IntegerField()

@@ -1,0 +1,263 @@
+"""The catalogue's API: categories, forums, torrents, files, comments, bookmarks, stats.
+
+Views authenticate, authorize at request level, call one selector or
+service and serialize. Visibility and object permissions live in
+tracker.selectors and tracker.services.
+"""
+
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.errors import PayloadTooLarge, ValidationFailed
+from api.filters import ContractFilterBackend
+from api.pagination import PagePagination
+from tracker import selectors, services
+from tracker.filters import TorrentFilter
+from tracker.models import Category, Comment, Forum, Torrent
+from tracker.permissions import ReadOnlyOrAdmin, ReadOnlyOrAuthenticated
+from tracker.serializers import (
+    BookmarkSerializer,
+    CategorySerializer,
+    CommentSerializer,
+    ForumSerializer,
+    StatsSerializer,
+    TorrentDetailSerializer,
+    TorrentFileSerializer,
+    TorrentListSerializer,
+    TorrentUpdateSerializer,
+    TorrentUploadSerializer,
+)
+
+
+class CategoryViewSet(viewsets.ModelViewSet):
+    """Categories with the forums the caller may see; admins create, edit and delete."""
+
+    serializer_class = CategorySerializer
+    permission_classes = [ReadOnlyOrAdmin]
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Category]:
+        return selectors.category_list_visible(user=self.request.user)
+
+    def get_object(self) -> Category:
+        return selectors.category_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = services.category_create(data=serializer.validated_data)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = services.category_update(category=serializer.instance, data=serializer.validated_data)
+
+    def perform_destroy(self, instance: Category) -> None:
+        services.category_delete(category=instance)
+
+
+class ForumViewSet(viewsets.ModelViewSet):
+    """Forums the caller may see (a hidden forum is 404); admins create, edit and delete."""
+
+    serializer_class = ForumSerializer
+    permission_classes = [ReadOnlyOrAdmin]
+    pagination_class = None
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Forum]:
+        return selectors.forum_list_visible(user=self.request.user)
+
+    def get_object(self) -> Forum:
+        return selectors.forum_get_visible(user=self.request.user, pk=self.kwargs["pk"])
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = services.forum_create(data=serializer.validated_data)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = services.forum_update(forum=serializer.instance, data=serializer.validated_data)
+
+    def perform_destroy(self, instance: Forum) -> None:
+        services.forum_delete(forum=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(responses=TorrentListSerializer(many=True)),
+    retrieve=extend_schema(responses=TorrentDetailSerializer),
+    create=extend_schema(request={"multipart/form-data": TorrentUploadSerializer}, responses={201: TorrentDetailSerializer}),
+    partial_update=extend_schema(request=TorrentUpdateSerializer, responses=TorrentDetailSerializer),
+    destroy=extend_schema(responses={204: None}),
+)
+class TorrentViewSet(viewsets.GenericViewSet):
+    """Torrents: list (filters, search, sort), upload, detail, edit, delete, download, files, comments, bookmark."""
+
+    permission_classes = [ReadOnlyOrAuthenticated]
+    serializer_class = TorrentListSerializer
+    filter_backends = [DjangoFilterBackend, ContractFilterBackend]
+    filterset_class = TorrentFilter
+    search_fields = ["name", "description", "files__path"]
+    sort_fields = selectors.TORRENT_SORTS.sort_fields
+    default_sort = "created_at"
+    default_order = "desc"
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self) -> QuerySet[Torrent]:
+        return selectors.torrent_list(user=self.request.user, filters=self.request.query_params)
+
+    def filter_queryset(self, queryset: QuerySet[Torrent]) -> QuerySet[Torrent]:
+        """Filtering, search and sort are done by selectors.torrent_list; the backends only document them."""
+        return queryset
+
+    def count_queryset(self, queryset: QuerySet[Torrent]) -> int:
+        return selectors.torrent_list_count(user=self.request.user, queryset=queryset, filters=self.request.query_params)
+
+    def _torrent(self, *, with_metainfo: bool = False) -> Torrent:
+        return selectors.torrent_get_visible(user=self.request.user, pk=self.kwargs["pk"], with_metainfo=with_metainfo)
+
+    def _detail(self, torrent: Torrent, status: int = 200) -> Response:
+        magnet = services.torrent_magnet(user=self.request.user, torrent=torrent)
+        return Response(TorrentDetailSerializer(torrent, context={"magnet": magnet}).data, status=status)
+
+    def list(self, request: Request) -> Response:
+        queryset = self.get_queryset()
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(TorrentListSerializer(page, many=True).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = TorrentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        forum = Forum.objects.filter(pk=data["forum"]).first()
+        if forum is None:
+            raise ValidationFailed(details={"forum": ["No such forum."]})
+        upload = data["file"]
+        if upload.size > settings.TRACKER_MAX_TORRENT_SIZE:
+            # Refused before the upload is read into memory.
+            raise PayloadTooLarge(f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes.")
+        torrent = services.torrent_register(
+            uploader=request.user,
+            forum=forum,
+            metainfo_bytes=upload.read(),
+            name=data.get("name") or None,
+            description=data.get("description", ""),
+        )
+        return self._detail(selectors.torrent_get_visible(user=request.user, pk=torrent.pk), status=201)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return self._detail(self._torrent())
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        torrent = self._torrent()
+        serializer = TorrentUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.torrent_update(actor=request.user, torrent=torrent, data=serializer.validated_data)
+        return self._detail(selectors.torrent_get_visible(user=request.user, pk=torrent.pk))
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.torrent_delete(actor=request.user, torrent=self._torrent())
+        return Response(status=204)
+
+    @extend_schema(responses={(200, "application/x-bittorrent"): OpenApiTypes.BINARY, 401: OpenApiResponse(description="UNAUTHORIZED")})
+    @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated])
+    def download(self, request: Request, pk: str) -> HttpResponse:
+        """The .torrent with the caller's own announce URL."""
+        torrent = self._torrent(with_metainfo=True)
+        body = services.torrent_download_metainfo(user=request.user, torrent=torrent)
+        response = HttpResponse(body, content_type="application/x-bittorrent")
+        response["Content-Disposition"] = _attachment(f"{torrent.name}.torrent")
+        response["Content-Length"] = str(len(body))
+        return response
+
+    @extend_schema(responses=TorrentFileSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def files(self, request: Request, pk: str) -> Response:
+        """The torrent's files, sorted by path, paginated."""
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(selectors.torrent_files(torrent=self._torrent()), request, view=None)
+        return paginator.get_paginated_response(TorrentFileSerializer(page, many=True).data)
+
+    @extend_schema(methods=["get"], responses=CommentSerializer(many=True), filters=False)
+    @extend_schema(methods=["post"], request=CommentSerializer, responses={201: CommentSerializer})
+    @action(detail=True, methods=["get", "post"], filter_backends=[], parser_classes=[JSONParser, FormParser])
+    def comments(self, request: Request, pk: str) -> Response:
+        """GET: the torrent's comments, oldest first (paginated). POST: add one (logged in)."""
+        torrent = self._torrent()
+        if request.method == "POST":
+            serializer = CommentSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            comment = services.comment_create(author=request.user, torrent=torrent, text=serializer.validated_data["text"])
+            return Response(CommentSerializer(comment).data, status=201)
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(selectors.comment_list(torrent=torrent), request, view=None)
+        return paginator.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    @extend_schema(methods=["put"], request=None, responses={200: BookmarkSerializer})
+    @extend_schema(methods=["delete"], request=None, responses={204: None})
+    @action(detail=True, methods=["put", "delete"], permission_classes=[IsAuthenticated], filter_backends=[])
+    def bookmark(self, request: Request, pk: str) -> Response:
+        """PUT bookmarks the torrent, DELETE removes the bookmark; both idempotent."""
+        torrent = self._torrent()
+        if request.method == "DELETE":
+            services.bookmark_remove(user=request.user, torrent=torrent)
+            return Response(status=204)
+        bookmark = services.bookmark_add(user=request.user, torrent=torrent)
+        bookmark.torrent = torrent
+        return Response(BookmarkSerializer(bookmark).data)
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition header value safe for any torrent name (RFC 6266 / 5987)."""
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\/' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class CommentViewSet(mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """PATCH/DELETE /api/comments/{id}: the author or a moderator."""
+
+    serializer_class = CommentSerializer
+    permission_classes = [IsAuthenticated]
+    http_method_names = ["patch", "delete", "options"]
+    queryset = Comment.objects.none()  # for the schema; get_object decides
+
+    def get_object(self) -> Comment:
+        return selectors.comment_get_visible(user=self.request.user, pk=self.kwargs["pk"])
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        comment = self.get_object()
+        serializer = CommentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = services.comment_update(actor=request.user, comment=comment, text=serializer.validated_data["text"])
+        return Response(CommentSerializer(comment).data)
+
+    def perform_destroy(self, instance: Comment) -> None:
+        services.comment_delete(actor=self.request.user, comment=instance)
+
+
+class BookmarkListView(APIView):
+    """GET /api/bookmarks: the caller's bookmarks, newest first."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=BookmarkSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(selectors.bookmark_list(user=request.user), request, view=self)
+        return paginator.get_paginated_response(BookmarkSerializer(page, many=True).data)
+
+
+class StatsView(APIView):
+    """GET /api/stats: site totals."""
+
+    @extend_schema(responses=StatsSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(StatsSerializer(selectors.stats_get()).data)

@@ -1,0 +1,184 @@
+"""Forms of the pages: they shape and validate input, the services decide."""
+
+from typing import Any, cast
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.utils.translation import ngettext
+
+from accounts.services import login_failure_record, login_failures_exceeded
+from tracker.models import Forum, Freeleech, TorrentStatus
+
+
+class PlainLabels:
+    """Labels without Django's trailing colon: the stylesheet sets them apart."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(PlainLabels, AuthenticationForm):
+    """Django's login form with the API's lock-out and its refusal of banned users.
+
+    The failure counts are the API's (accounts.services), so five failures on
+    the page lock the API login out too, and the other way round.
+    """
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked_out": "Too many failed logins. Try again in %(seconds)s.",
+        "banned": "This account is banned.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        if username and self.request is not None:
+            retry_after = login_failures_exceeded(request=self.request, username=username)
+            if retry_after is not None:
+                seconds = ngettext("%(n)d second", "%(n)d seconds", retry_after) % {"n": retry_after}
+                raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out", params={"seconds": seconds})
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if username and self.request is not None:
+                login_failure_record(request=self.request, username=username)
+            raise
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if not user.can_log_in:
+            raise forms.ValidationError(self.error_messages["banned"], code="banned")
+
+    @property
+    def is_locked_out(self) -> bool:
+        """Did validation fail because of the lock-out (the page answers 429 then)?"""
+        return any(error.code == "locked_out" for error in self.errors.as_data().get("__all__", []))
+
+
+class PasskeyResetForm(PlainLabels, forms.Form):
+    """The confirmation of a passkey reset: a box the user must tick."""
+
+    confirm = forms.BooleanField(
+        label="I understand that my current passkey stops working at once and I must re-download my .torrent files.",
+        required=True,
+    )
+
+
+SORT_CHOICES = [
+    ("created_at", "Age"),
+    ("name", "Name"),
+    ("size", "Size"),
+    ("seeders", "Seeders"),
+    ("leechers", "Leechers"),
+    ("completed", "Completed"),
+]
+ORDER_CHOICES = [("desc", "Descending"), ("asc", "Ascending")]
+
+
+def _forum_choices(forums: list[Forum]) -> list[tuple[Any, Any]]:
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for forum in forums:
+        groups.setdefault(forum.category.name, []).append((forum.pk, forum.name))
+    return [("", "All forums"), *groups.items()]
+
+
+def _category_choices(forums: list[Forum]) -> list[tuple[Any, str]]:
+    seen: dict[int, str] = {}
+    for forum in forums:
+        seen.setdefault(forum.category_id, forum.category.name)
+    return [("", "All categories"), *seen.items()]
+
+
+class BrowseForm(PlainLabels, forms.Form):
+    """The browse page's query: the API's `search`, `forum`, `category`, `sort`, `order` and `page`."""
+
+    search = forms.CharField(label="Search", required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"}))
+    category = forms.TypedChoiceField(label="Category", required=False, coerce=int, empty_value=None)
+    forum = forms.TypedChoiceField(label="Forum", required=False, coerce=int, empty_value=None)
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
+    order = forms.ChoiceField(label="Order", required=False, choices=ORDER_CHOICES)
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, forums: list[Forum], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["forum"]).choices = _forum_choices(forums)
+        cast(forms.ChoiceField, self.fields["category"]).choices = _category_choices(forums)
+
+    def clean_search(self) -> str:
+        return self.cleaned_data["search"].strip()
+
+    def clean_sort(self) -> str:
+        return self.cleaned_data["sort"] or "created_at"
+
+    def clean_order(self) -> str:
+        return self.cleaned_data["order"] or "desc"
+
+    def clean_page(self) -> int:
+        return self.cleaned_data["page"] or 1
+
+
+class RegisterForm(PlainLabels, forms.Form):
+    """A new member: the API's fields (username, email, password) plus the password typed twice.
+
+    The password rules and the taken-username check are the service's
+    (accounts.services.user_register); their messages land next to these fields.
+    """
+
+    username = forms.RegexField(
+        label="Username",
+        regex=r"^[\w.@+-]+\Z",
+        min_length=3,
+        max_length=150,
+        help_text="3 to 150 characters: letters, digits and @ . + - _ only.",
+        error_messages={"invalid": "Use only letters, digits and @ . + - _."},
+    )
+    email = forms.EmailField(label="Email", max_length=254, help_text="Never shown to other members.")
+    password = forms.CharField(label="Password", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
+    password_again = forms.CharField(label="Password again", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password_again") and data["password"] != data["password_again"]:
+            self.add_error("password_again", "The two passwords differ.")
+        return data
+
+
+class ChangePasswordForm(PlainLabels, PasswordChangeForm):
+    """Django's password change form, labelled like the other forms."""
+
+
+class CommentForm(PlainLabels, forms.Form):
+    """A comment's text (the API's limit: 10,000 characters)."""
+
+    text = forms.CharField(label="Your comment", max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"].strip()
+        if not text:
+            raise forms.ValidationError("Write something first.", code="blank")
+        return text
+
+
+class UploadForm(PlainLabels, forms.Form):
+    """The upload: the API's fields (forum, file, name, description); the service validates the .torrent."""
+
+    forum = forms.TypedChoiceField(label="Forum", coerce=int)
+    file = forms.FileField(label=".torrent file", allow_empty_file=True, widget=forms.ClearableFileInput(attrs={"accept": ".torrent"}))
+    name = forms.CharField(label="Name", max_length=255, required=False, help_text="Leave empty to use the name inside the .torrent.")
+    description = forms.CharField(label="Description", max_length=100_000, required=False, widget=forms.Textarea(attrs={"rows": 8}))
+
+    def __init__(self, *args: Any, forums: list[Forum], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["forum"]).choices = [("", "Choose a forum"), *_forum_choices(forums)[1:]]
+        self.forums = {forum.pk: forum for forum in forums}
+
+    def clean_forum(self) -> Forum:
+        return self.forums[self.cleaned_data["forum"]]
+
+
+class ModerateForm(PlainLabels, forms.Form):
+    """A moderator's controls: the torrent's status and freeleech."""
+
+    status = forms.ChoiceField(label="Status", choices=TorrentStatus.choices)
+    freeleech = forms.ChoiceField(label="Freeleech", choices=Freeleech.choices)

@@ -1,0 +1,57 @@
+"""Small display filters for the pages."""
+
+from datetime import datetime, timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+register = template.Library()
+
+
+@register.filter
+def ratio(value: float | None) -> str:
+    """A share ratio for display: '∞' before anything was downloaded."""
+    if value is None:
+        return "∞"
+    return f"{value:.2f}"
+
+
+@register.filter
+def ratio_class(value: float | None) -> str:
+    """A CSS class saying whether a ratio is good, fair or poor."""
+    if value is None or value >= 1:
+        return "good"
+    if value >= 0.5:
+        return "fair"
+    return "poor"
+
+
+@register.filter
+def age(value: datetime | None) -> str:
+    """How long ago `value` was, in words: 'just now', '5 minutes ago', '3 days ago'."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value, depth=1)} ago"
+
+
+@register.filter
+def duration(seconds: int | None) -> str:
+    """A length of time in the two largest units: '3d 4h', '2h 5m', '45s'."""
+    seconds = int(seconds or 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{value}{unit}" for value, unit in parts if value][:2]
+    return " ".join(shown) or "0s"
+
+
+@register.filter
+def progress(left: int | None, size: int) -> int:
+    """Percent of a torrent a peer holds, from what it has `left` of `size` bytes."""
+    if not size or left is None:
+        return 100 if left == 0 else 0
+    return max(0, min(100, round(100 * (size - left) / size)))

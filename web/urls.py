@@ -1,0 +1,30 @@
+"""The pages, mounted at the site root."""
+
+from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
+from django.urls import path
+from django.views.generic import RedirectView
+
+from web.views import account, torrents
+
+app_name = "web"
+
+urlpatterns = [
+    path("", torrents.browse, name="browse"),
+    path("upload/", torrents.upload, name="upload"),
+    path("torrents/<int:torrent_id>/", torrents.torrent_detail, name="torrent"),
+    path("torrents/<int:torrent_id>/download/", torrents.torrent_download, name="torrent-download"),
+    path("torrents/<int:torrent_id>/bookmark/", torrents.torrent_bookmark, name="torrent-bookmark"),
+    path("torrents/<int:torrent_id>/moderate/", torrents.torrent_moderate, name="torrent-moderate"),
+    path("torrents/<int:torrent_id>/comments/", torrents.comment_add, name="comment-add"),
+    path("comments/<int:comment_id>/edit/", torrents.comment_edit, name="comment-edit"),
+    path("login/", account.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("register/", account.register, name="register"),
+    path("password/", account.PasswordChangeView.as_view(), name="password-change"),
+    path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password-change-done"),
+    path("profile/", account.profile, name="profile"),
+    path("profile/passkey/", account.passkey_reset, name="passkey-reset"),
+    # Browsers ask for it on pages that name no icon (the admin's, the API docs').
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
+]

@@ -1,0 +1,108 @@
+"""Log in, password change and the profile: the member's own pages."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_http_methods
+
+from accounts.services import user_passkey_reset, user_register
+from api.errors import ApiError
+from tracker.selectors import bookmark_list
+from tracker.services import announce_url_for
+from tracker.swarm_selectors import snatch_history
+from web.access import member_required
+from web.errors import form_add_api_error
+from web.forms import ChangePasswordForm, LoginForm, PasskeyResetForm, RegisterForm
+
+
+class LoginView(auth_views.LoginView):
+    """GET/POST /login/: session login with the API's failed-login lock-out."""
+
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)
+        response.status_code = 429 if form.is_locked_out else 422
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """GET/POST /password/: change one's password (Django's validators apply)."""
+
+    form_class = ChangePasswordForm
+    success_url = reverse_lazy("web:password-change-done")
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)
+        response.status_code = 422
+        return response
+
+
+HISTORY_TABS = [("all", "All"), ("seeding", "Seeding"), ("leeching", "Leeching"), ("completed", "Completed")]
+HISTORY_ROWS = 100
+BOOKMARK_ROWS = 100
+
+
+@member_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """GET /profile/: passkey, transfer totals, history (?history=seeding|leeching|completed), bookmarks, API access."""
+    user = request.user
+    history_filter = request.GET.get("history", "all")
+    if history_filter not in dict(HISTORY_TABS):
+        history_filter = "all"
+    filters = {} if history_filter == "all" else {history_filter: True}
+    context = {
+        "announce_url": announce_url_for(user),
+        "api_login_url": request.build_absolute_uri("/api/login"),
+        "history": list(snatch_history(user=user, filters=filters)[:HISTORY_ROWS]),  # type: ignore[arg-type]
+        "history_filter": history_filter,
+        "history_tabs": HISTORY_TABS,
+        "bookmarks": list(bookmark_list(user=user)[:BOOKMARK_ROWS]),
+        "nav": "profile",
+    }
+    return render(request, "web/profile.html", context)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def passkey_reset(request: HttpRequest) -> HttpResponseBase:
+    """GET /profile/passkey/: ask for confirmation; POST: give the member a new passkey."""
+    form = PasskeyResetForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.is_valid():
+            user_passkey_reset(user=request.user)  # type: ignore[arg-type]
+            messages.success(request, "Your passkey was reset. Download your .torrent files again to keep seeding.")
+            return redirect("web:profile")
+        return render(request, "web/passkey_reset.html", {"form": form}, status=422)
+    return render(request, "web/passkey_reset.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponseBase:
+    """GET/POST /register/: open a new account (accounts.services.user_register) and log it in; 404 while registration is closed."""
+    if not settings.REGISTRATION_OPEN:
+        raise Http404("Registration is closed.")
+    if request.user.is_authenticated:
+        return redirect("web:profile")
+    form = RegisterForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                user = user_register(
+                    username=form.cleaned_data["username"], email=form.cleaned_data["email"], password=form.cleaned_data["password"]
+                )
+            except ApiError as exc:
+                form_add_api_error(form, exc)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, f"Welcome, {user.username}! Your account is ready.")
+                return redirect("web:profile")
+        return render(request, "registration/register.html", {"form": form, "nav": "register"}, status=422)
+    return render(request, "registration/register.html", {"form": form, "nav": "register"})

@@ -1,0 +1,202 @@
+"""Browse, the torrent page and what can be done there, and the upload.
+
+Reads go through tracker.selectors / tracker.swarm_selectors and writes
+through tracker.services, the same functions the API calls; these views
+only turn forms into calls and errors into pages.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from api.errors import ApiError, ValidationFailed
+from tracker import selectors, services
+from tracker.access import can_download_from_forum, can_upload_to_forum
+from tracker.models import Comment, Torrent
+from tracker.swarm_selectors import torrent_peers
+from tracker.views import _attachment
+from web.access import member_required
+from web.errors import api_errors_as_pages, form_add_api_error
+from web.forms import BrowseForm, CommentForm, ModerateForm, UploadForm
+from web.paging import page_get
+
+FILE_ROWS = 500
+PEER_ROWS = 50
+BROWSE_FILTERS = ("search", "forum", "category", "sort", "order")
+
+
+@require_GET
+def browse(request: HttpRequest) -> HttpResponse:
+    """GET /: the torrents the visitor may see, searched, filtered, sorted and paginated like GET /api/torrents."""
+    forums = list(selectors.forum_list_visible(user=request.user))
+    form = BrowseForm(request.GET, forums=forums)
+    context: dict[str, Any] = {"form": form, "nav": "browse", "page": None}
+    if not form.is_valid():
+        return render(request, "web/browse.html", context, status=422)
+    filters = {name: form.cleaned_data[name] for name in BROWSE_FILTERS if form.cleaned_data[name] not in (None, "")}
+    try:
+        torrents = selectors.torrent_list(user=request.user, filters=filters)
+    except ValidationFailed as exc:
+        form_add_api_error(form, exc)
+        return render(request, "web/browse.html", context, status=422)
+    context["page"] = page_get(
+        torrents,
+        number=form.cleaned_data["page"],
+        count=lambda queryset: selectors.torrent_list_count(user=request.user, queryset=queryset, filters=filters),
+    )
+    return render(request, "web/browse.html", context)
+
+
+def _may_change_comment(user: Any, comment: Comment) -> bool:
+    # Mirrors tracker.services, which enforces it; here it only decides whether to offer the link.
+    return user.is_authenticated and (comment.author_id == user.pk or user.is_moderator)
+
+
+def _render_torrent(
+    request: HttpRequest,
+    torrent: Torrent,
+    *,
+    comment_form: CommentForm | None = None,
+    moderate_form: ModerateForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    comments = list(selectors.comment_list(torrent=torrent))
+    for comment in comments:
+        comment.may_change = _may_change_comment(user, comment)  # type: ignore[attr-defined]
+    context: dict[str, Any] = {
+        "torrent": torrent,
+        "files": list(selectors.torrent_files(torrent=torrent)[:FILE_ROWS]),
+        "comments": comments,
+        "peers": list(torrent_peers(torrent=torrent)[:PEER_ROWS]),
+        "magnet": services.torrent_magnet(user=user, torrent=torrent),
+        "may_download": can_download_from_forum(user, torrent.forum),
+    }
+    if user.is_authenticated:
+        context["bookmarked"] = selectors.bookmark_list(user=user).filter(torrent=torrent).exists()
+        context["comment_form"] = comment_form or CommentForm()
+        if user.is_moderator:  # type: ignore[union-attr]
+            context["moderate_form"] = moderate_form or ModerateForm(initial={"status": torrent.status, "freeleech": torrent.freeleech})
+    return render(request, "web/torrent_detail.html", context, status=status)
+
+
+@require_GET
+@api_errors_as_pages
+def torrent_detail(request: HttpRequest, torrent_id: int) -> HttpResponse:
+    """GET /torrents/<id>/: description, files, swarm, comments and what the visitor may do with it."""
+    return _render_torrent(request, selectors.torrent_get_visible(user=request.user, pk=torrent_id))
+
+
+@member_required
+@require_GET
+@api_errors_as_pages
+def torrent_download(request: HttpRequest, torrent_id: int) -> HttpResponse:
+    """GET /torrents/<id>/download/: the .torrent with the member's own announce URL (as GET /api/torrents/<id>/download)."""
+    torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id, with_metainfo=True)
+    body = services.torrent_download_metainfo(user=request.user, torrent=torrent)
+    response = HttpResponse(body, content_type="application/x-bittorrent")
+    response["Content-Disposition"] = _attachment(f"{torrent.name}.torrent")
+    response["Content-Length"] = str(len(body))
+    return response
+
+
+@member_required
+@require_POST
+@api_errors_as_pages
+def torrent_bookmark(request: HttpRequest, torrent_id: int) -> HttpResponse:
+    """POST /torrents/<id>/bookmark/: action=add bookmarks the torrent, action=remove forgets it."""
+    torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
+    if request.POST.get("action") == "remove":
+        services.bookmark_remove(user=request.user, torrent=torrent)
+        messages.success(request, "Bookmark removed.")
+    else:
+        services.bookmark_add(user=request.user, torrent=torrent)
+        messages.success(request, "Bookmarked. Your bookmarks are on your profile.")
+    return redirect("web:torrent", torrent_id=torrent.pk)
+
+
+@member_required
+@require_POST
+@api_errors_as_pages
+def torrent_moderate(request: HttpRequest, torrent_id: int) -> HttpResponse:
+    """POST /torrents/<id>/moderate/: a moderator sets status and freeleech (tracker.services.torrent_update)."""
+    torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
+    if not request.user.is_moderator:  # type: ignore[union-attr]
+        raise PermissionDenied("Only moderators may do this.")
+    form = ModerateForm(request.POST)
+    if not form.is_valid():
+        return _render_torrent(request, torrent, moderate_form=form, status=422)
+    services.torrent_update(actor=request.user, torrent=torrent, data=form.cleaned_data)
+    messages.success(request, "Torrent updated.")
+    return redirect("web:torrent", torrent_id=torrent.pk)
+
+
+@member_required
+@require_POST
+@api_errors_as_pages
+def comment_add(request: HttpRequest, torrent_id: int) -> HttpResponse:
+    """POST /torrents/<id>/comments/: add the member's comment."""
+    torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _render_torrent(request, torrent, comment_form=form, status=422)
+    comment = services.comment_create(author=request.user, torrent=torrent, text=form.cleaned_data["text"])
+    return redirect(reverse("web:torrent", args=[torrent.pk]) + f"#comment-{comment.pk}")
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+@api_errors_as_pages
+def comment_edit(request: HttpRequest, comment_id: int) -> HttpResponse:
+    """GET/POST /comments/<id>/edit/: its author (or a moderator) changes a comment's text."""
+    comment = selectors.comment_get_visible(user=request.user, pk=comment_id)
+    if not _may_change_comment(request.user, comment):
+        raise PermissionDenied("Only the author or a moderator may change this comment.")
+    form = CommentForm(request.POST if request.method == "POST" else None, initial={"text": comment.text})
+    if request.method == "POST":
+        if form.is_valid():
+            services.comment_update(actor=request.user, comment=comment, text=form.cleaned_data["text"])
+            return redirect(reverse("web:torrent", args=[comment.torrent_id]) + f"#comment-{comment.pk}")
+        return render(request, "web/comment_edit.html", {"form": form, "comment": comment}, status=422)
+    return render(request, "web/comment_edit.html", {"form": form, "comment": comment})
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+@api_errors_as_pages
+def upload(request: HttpRequest) -> HttpResponse:
+    """GET/POST /upload/: register a .torrent (tracker.services.torrent_register) and open its page.
+
+    The service's messages (bad bencode, a missing field, already registered,
+    too large) are shown next to the field they are about.
+    """
+    forums = [forum for forum in selectors.forum_list_visible(user=request.user) if can_upload_to_forum(request.user, forum)]
+    form = UploadForm(request.POST if request.method == "POST" else None, request.FILES or None, forums=forums)
+    context = {"form": form, "nav": "upload", "max_size": settings.TRACKER_MAX_TORRENT_SIZE}
+    if request.method == "GET":
+        return render(request, "web/upload.html", context)
+    if form.is_valid():
+        upload_file = form.cleaned_data["file"]
+        try:
+            if upload_file.size > settings.TRACKER_MAX_TORRENT_SIZE:
+                # Refused before the upload is read into memory, as the API does.
+                raise ValidationFailed(details={"file": [f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes."]})
+            torrent = services.torrent_register(
+                uploader=request.user,
+                forum=form.cleaned_data["forum"],
+                metainfo_bytes=upload_file.read(),
+                name=form.cleaned_data["name"] or None,
+                description=form.cleaned_data["description"],
+            )
+        except ApiError as exc:
+            form_add_api_error(form, exc, default_field="file")
+        else:
+            messages.success(request, f"“{torrent.name}” is registered. Download it from here to seed it with your passkey.")
+            return redirect("web:torrent", torrent_id=torrent.pk)
+    return render(request, "web/upload.html", context, status=422)
