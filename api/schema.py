@@ -56,7 +56,7 @@ def _error_envelope_schema() -> dict[str, Any]:
         "type": "object",
         "description": "Every error response of the API.",
         "properties": {
-            "success": {"type": "boolean", "enum": [False]},
+            "success": {"type": "boolean", "description": "Always false for an error."},
             "error": {
                 "type": "object",
                 "properties": {

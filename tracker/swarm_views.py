@@ -23,11 +23,9 @@ class TorrentPeersView(ListAPIView):
 
     serializer_class = PeerSerializer
     permission_classes = [IsAuthenticated]
-    queryset = Peer.objects.none()  # for the schema; get_queryset decides
+    queryset = Peer.objects.none()  # for the schema generator; get_queryset decides
 
     def get_queryset(self) -> QuerySet[Peer]:
-        if getattr(self, "swagger_fake_view", False):
-            return Peer.objects.none()
         torrent = Torrent.objects.select_related("forum").filter(pk=self.kwargs["pk"]).first()
         if torrent is None or not can_view_forum(self.request.user, torrent.forum):
             raise NotFound("Torrent not found.")
@@ -56,7 +54,6 @@ class HistoryView(ListAPIView):
 
     serializer_class = SnatchSerializer
     permission_classes = [IsAuthenticated]
-    queryset = Snatch.objects.none()  # for the schema; get_queryset decides
     filter_backends = [ContractFilterBackend]
     sort_fields = {
         "last_announce": "last_announce", "first_announce": "first_announce", "uploaded": "uploaded",
@@ -79,8 +76,6 @@ class HistoryView(ListAPIView):
         return owner
 
     def get_queryset(self) -> QuerySet[Snatch]:
-        if getattr(self, "swagger_fake_view", False):
-            return Snatch.objects.none()
         owner = self.history_owner()
         filters = HistoryFilterSerializer(data=self.request.query_params)
         if not filters.is_valid():

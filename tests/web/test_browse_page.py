@@ -41,6 +41,9 @@ def test_browse_searches_names_descriptions_and_file_names(client, forum):
     inside = TorrentFactory(forum=forum, name="bundle")
     TorrentFactory(forum=forum, name="unrelated")
     TorrentFile.objects.create(torrent=inside, path="iso/debian.iso", size=1)
+    # torrent_register copies the paths into files_text, the searched column
+    inside.files_text = "iso/debian.iso"
+    inside.save(update_fields=["files_text"])
     names = names_in(client.get("/", {"search": "debian"}).content.decode())
     assert sorted(names) == ["bundle", "debian netinst", "other"]
 

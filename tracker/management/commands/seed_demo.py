@@ -11,7 +11,9 @@ from django.db import transaction
 from fastbencode import bencode
 
 from accounts.models import Role, User
-from tracker.models import Category, Forum, Torrent, TorrentFile
+from api.errors import Conflict
+from tracker.models import Category, Forum
+from tracker.services import torrent_register
 
 PASSWORD_FILE = Path(settings.BASE_DIR) / ".demo-admin-password"
 
@@ -72,22 +74,11 @@ class Command(BaseCommand):
                 )
 
         for forum_name, name, files in DEMO_TORRENTS:
-            metainfo, info_hash = _demo_metainfo(name, files)
-            if Torrent.objects.filter(info_hash=info_hash.hex()).exists():
-                continue
-            torrent = Torrent.objects.create(
-                forum=forums[forum_name],
-                uploader=admin,
-                name=name,
-                description=f"Demo torrent: {name}.",
-                info_hash=info_hash.hex(),
-                size=sum(size for _, size in files),
-                piece_length=4 * 1024 * 1024,
-                file_count=len(files),
-                is_private=True,
-                metainfo=metainfo,
-            )
-            TorrentFile.objects.bulk_create(TorrentFile(torrent=torrent, path=path, size=size) for path, size in files)
+            metainfo, _ = _demo_metainfo(name, files)
+            try:
+                torrent_register(uploader=admin, forum=forums[forum_name], metainfo_bytes=metainfo, description=f"Demo torrent: {name}.")
+            except Conflict:
+                continue  # registered by an earlier run
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Admin login: admin / {password}")
