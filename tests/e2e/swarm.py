@@ -58,10 +58,9 @@ def session() -> Any:
     )
 
 
-def add(ses: Any, metainfo: bytes, save_path: Path, announce_url: str) -> Any:
-    """Add the torrent to `ses` with the user's own announce URL (as their downloaded .torrent has)."""
+def add(ses: Any, metainfo: bytes, save_path: Path) -> Any:
+    """Add a .torrent (as downloaded, with its own announce URL) to `ses`, saving under `save_path`."""
     params = lt.add_torrent_params()
     params.ti = lt.torrent_info(lt.bdecode(metainfo))
     params.save_path = str(save_path)
-    params.trackers = [announce_url]
     return ses.add_torrent(params)

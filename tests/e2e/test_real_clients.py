@@ -1,8 +1,9 @@
 """Real BitTorrent clients against the live tracker: libtorrent to libtorrent (v1 and hybrid), then aria2c.
 
-Each user's client gets the .torrent with their own passkey in the announce
-URL; afterwards the tracker's figures must agree with what the clients say
-they transferred.
+The seeder's .torrent is registered through the catalogue's service; every
+client then uses the .torrent its user downloaded through the API (their own
+passkey in the announce URL). Afterwards the tracker's figures must agree
+with what the clients say they transferred.
 """
 
 import os
@@ -10,27 +11,36 @@ import shutil
 import subprocess
 
 import pytest
-from fastbencode import bdecode, bencode
+from fastbencode import bdecode
 from rest_framework.test import APIClient
 
 from tests.conftest import bearer
 from tests.e2e.swarm import TIMEOUT, add, info_hashes, make_torrent, session, wait_for
-from tests.factories import TorrentFactory, UserFactory
+from tests.factories import ForumFactory, UserFactory
 from tests.tracker.swarm_helpers import fast_passwords  # noqa: F401
 from tracker.models import Peer, Snatch, Torrent
+from tracker.services import torrent_register
 
 pytestmark = pytest.mark.e2e
 SIZE = 3 * 1024 * 1024 + 12345
 
 
 def register(metainfo: bytes, uploader, name: str) -> Torrent:
-    """Register the torrent the way the catalogue stores it: hex hashes, size, metainfo."""
-    v1, v2 = info_hashes(metainfo)
-    return TorrentFactory(uploader=uploader, name=name, info_hash=v1, info_hash_v2=v2, size=SIZE, metainfo=metainfo)
+    """Register the seeder's .torrent through the catalogue, as an upload would."""
+    return torrent_register(uploader=uploader, forum=ForumFactory(), metainfo_bytes=metainfo, name=name)
 
 
-def announce_url(tracker_url: str, user) -> str:
-    return f"{tracker_url}/announce/{user.passkey}"
+def downloaded_torrent(torrent: Torrent, user, tracker_url: str) -> bytes:
+    """GET /api/torrents/{id}/download as `user`: the .torrent with their passkey in the announce URL."""
+    response = bearer(APIClient(), user).get(f"/api/torrents/{torrent.id}/download")
+    assert response.status_code == 200, response.content
+    assert bdecode(response.content)[b"announce"] == f"{tracker_url}/announce/{user.passkey}".encode()
+    return response.content
+
+
+@pytest.fixture(autouse=True)
+def _announce_to_the_live_tracker(tracker_url, settings):
+    settings.TRACKER_ANNOUNCE_URL = tracker_url
 
 
 @pytest.mark.parametrize("kind", ["v1", "hybrid"])
@@ -40,18 +50,18 @@ def test_a_libtorrent_leecher_downloads_from_a_libtorrent_seeder(tracker_url, tm
     (tmp_path / "leech").mkdir()
     metainfo, _ = make_torrent(tmp_path / "seed", f"payload-{kind}.bin", size=SIZE, v1_only=kind == "v1")
     torrent = register(metainfo, seeder_user, f"e2e {kind}")
-    if kind == "hybrid":
-        assert torrent.info_hash_v2
+    assert (torrent.info_hash, torrent.info_hash_v2) == info_hashes(metainfo)
+    assert (torrent.info_hash_v2 is not None) == (kind == "hybrid")
 
     seed_ses, leech_ses = session(), session()
     sessions = (seed_ses, leech_ses)
-    seed = add(seed_ses, metainfo, tmp_path / "seed", announce_url(tracker_url, seeder_user))
+    seed = add(seed_ses, downloaded_torrent(torrent, seeder_user, tracker_url), tmp_path / "seed")
     wait_for(
         lambda: seed.status().is_seeding and Peer.objects.filter(torrent=torrent, user=seeder_user, is_seeder=True).exists(),
         "the seeder to check its data and announce",
         sessions=sessions,
     )
-    leech = add(leech_ses, metainfo, tmp_path / "leech", announce_url(tracker_url, leecher_user))
+    leech = add(leech_ses, downloaded_torrent(torrent, leecher_user, tracker_url), tmp_path / "leech")
     wait_for(lambda: leech.status().is_seeding, "the leecher to finish downloading", sessions=sessions)
     wait_for(
         lambda: Snatch.objects.filter(user=leecher_user, torrent=torrent, completed_at__isnull=False).exists(),
@@ -98,17 +108,14 @@ def test_aria2c_downloads_from_a_libtorrent_seeder(tracker_url, tmp_path):
     metainfo, data = make_torrent(tmp_path / "seed", "payload-aria.bin", size=SIZE, v1_only=True)
     torrent = register(metainfo, seeder_user, "e2e aria2")
     seed_ses = session()
-    seed = add(seed_ses, metainfo, tmp_path / "seed", announce_url(tracker_url, seeder_user))
+    seed = add(seed_ses, downloaded_torrent(torrent, seeder_user, tracker_url), tmp_path / "seed")
     wait_for(
         lambda: seed.status().is_seeding and Peer.objects.filter(torrent=torrent, is_seeder=True).exists(),
         "the seeder to announce",
         sessions=(seed_ses,),
     )
-    meta = bdecode(metainfo)
-    meta[b"announce"] = announce_url(tracker_url, aria_user).encode()
-    meta.pop(b"announce-list", None)
     torrent_file = tmp_path / "aria.torrent"
-    torrent_file.write_bytes(bencode(meta))
+    torrent_file.write_bytes(downloaded_torrent(torrent, aria_user, tracker_url))
 
     result = subprocess.run(
         [

@@ -137,3 +137,12 @@ def test_a_v2_only_torrent_is_found_by_its_truncated_hash(client, user):
     body = announce(client, user.passkey, v2[:40], peer_id(1))
     assert body[b"incomplete"] == 1
     assert Peer.objects.get().torrent_id == torrent.id
+
+
+def test_a_paused_partial_seed_counts_as_a_seeder_and_gets_leechers_only(client, torrent):
+    join(client, torrent, 1, left=0)
+    join(client, torrent, 2, left=500)
+    body = join(client, torrent, 3, left=300, event="paused")
+    assert compact_peers(body[b"peers"]) == {("10.0.0.2", 6002)}
+    torrent.refresh_from_db()
+    assert (torrent.seeders, torrent.leechers, torrent.completed) == (2, 1, 0)

@@ -205,3 +205,24 @@ def test_the_torrentpier_alias_takes_the_passkey_from_uk(client, user, torrent):
     body = bdecode(client.get(f"/bt/announce.php?uk={user.passkey}&{qs}").content)
     assert body[b"incomplete"] == 1
     assert "passkey not found" in failure_of(client.get(f"/bt/announce.php?{qs}"))
+
+
+def test_an_internal_error_is_a_bencoded_failure_not_a_500(client, user, torrent, monkeypatch):
+    from tracker.announce import views
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(views, "peer_announce", broken)
+    response = client.get(f"/announce/{user.passkey}?{announce_qs(torrent.info_hash, peer_id(1))}")
+    assert failure_of(response) == "Tracker error, please try again later"
+
+
+def test_a_garbage_numwant_falls_back_to_the_default(client, user, torrent):
+    body = announce(client, user.passkey, torrent.info_hash, peer_id(1), numwant="lots")
+    assert b"failure reason" not in body
+
+
+def test_an_ipv4_mapped_address_is_stored_as_ipv4(client, user, torrent):
+    announce(client, user.passkey, torrent.info_hash, peer_id(1), remote="::ffff:192.0.2.4")
+    assert Peer.objects.get().ip == "192.0.2.4"

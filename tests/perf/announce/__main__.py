@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=12, help="seconds of measured load per server (default 12)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument(
         "--threads", type=int, default=8, help="threads per worker (default 8; >1 uses gthread, which keeps connections alive)"
     )

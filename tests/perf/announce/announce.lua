@@ -12,12 +12,13 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + id)
+  run = math.random(0, 9999)  -- peer ids never repeat across runs (warm-up included)
 end
 
 function request()
   counter = counter + 1
   local info_hash = hashes[math.random(#hashes)]
-  local peer_id = string.format("-qB4650-%02d%010d", id, counter)
+  local peer_id = string.format("-qB4650-%04d%02d%06d", run, id, counter % 1000000)
   local left = 0
   if math.random() < 0.7 then left = math.random(1, 1000000000) end
   local path
