@@ -110,6 +110,10 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
     page.wait_for_url(f"{live_server.url}/profile/")
     expect(page.get_by_text(old_passkey).first).to_be_visible()
     expect(page.get_by_role("link", name="debian-13.0.0-amd64-netinst.iso")).to_be_visible()  # the bookmark
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.get_by_role("button", name="Copy passkey").click()
+    expect(page.get_by_role("button", name="Copy passkey")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == old_passkey
     screenshot(page, "profile")
     page.get_by_role("link", name="Reset passkey…").click()
     page.wait_for_url(f"{live_server.url}/profile/passkey/")
