@@ -81,7 +81,8 @@ def problems() -> PageProblems:
     return PageProblems()
 
 
-def _context(chromium: Any, problems: PageProblems, **options: Any) -> Iterator[Any]:
+def browser_tab(chromium: Any, problems: PageProblems, **options: Any) -> Iterator[Any]:
+    """Yield one tab in a fresh browser context (its own cookies) with `options`, watched by `problems`."""
     context = chromium.new_context(accept_downloads=True, **options)
     context.set_default_timeout(15_000)
     page = context.new_page()
@@ -93,13 +94,14 @@ def _context(chromium: Any, problems: PageProblems, **options: Any) -> Iterator[
 @pytest.fixture
 def page(chromium: Any, problems: PageProblems) -> Iterator[Any]:
     """A desktop-sized tab."""
-    yield from _context(chromium, problems, viewport={"width": 1280, "height": 860})
+    yield from browser_tab(chromium, problems, viewport={"width": 1280, "height": 860})
 
 
 @pytest.fixture
 def phone(chromium: Any, problems: PageProblems) -> Iterator[Any]:
     """A phone-sized tab."""
-    yield from _context(chromium, problems, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    phone_options = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+    yield from browser_tab(chromium, problems, **phone_options)
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = True) -> None:

@@ -8,7 +8,7 @@ import pytest
 from fastbencode import bdecode, bencode
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import browser_tab, screenshot
 from tests.factories import PASSWORD, CategoryFactory, ForumFactory, TorrentFactory, UserFactory, make_metainfo
 from tracker.models import Torrent, TorrentFile
 
@@ -180,4 +180,29 @@ def test_the_admin_site_works_under_the_content_security_policy(live_server, pag
     page.get_by_role("link", name="dave").click()
     page.get_by_label("Username").wait_for()
     screenshot(page, "admin-user", full_page=False)
+    assert problems.errors == []
+
+
+def test_everything_works_without_javascript(live_server, chromium, problems):
+    UserFactory(username="nojs")
+    data = _catalogue(UserFactory(username="frank"))
+    for page in browser_tab(chromium, problems, viewport={"width": 1024, "height": 800}, java_script_enabled=False):
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill("nojs")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/")
+        page.get_by_label("Forum").select_option(label="BSD")
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator("table tbody tr")).to_have_count(1)
+        page.goto(f"{live_server.url}/torrents/{data['debian'].pk}/")
+        page.get_by_role("button", name="☆ Bookmark").click()
+        expect(page.get_by_role("button", name="★ Bookmarked · remove")).to_be_visible()
+        page.get_by_label("Your comment").fill("no scripts here")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.get_by_text("no scripts here")).to_be_visible()
+        page.goto(f"{live_server.url}/profile/")
+        expect(page.get_by_role("button", name="Copy passkey")).to_have_count(0)
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_role("link", name="Log in")).to_be_visible()
     assert problems.errors == []
