@@ -204,5 +204,7 @@ class PasskeyView(APIView):
 
     @extend_schema(request=None, responses=PasskeySerializer)
     def post(self, request: Request) -> Response:
-        passkey = user_passkey_reset(user=request.user)
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated
+        passkey = user_passkey_reset(user=user)
         return Response({"passkey": passkey, "announce_url": f"{settings.TRACKER_ANNOUNCE_URL}/announce/{passkey}"})

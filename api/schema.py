@@ -22,6 +22,7 @@ from rest_framework.permissions import AllowAny
 from api.errors import ErrorCode
 
 JSON = "application/json"
+NO_BODY = "No response body"  # drf-spectacular's description of a response declared without a body
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 RATE_LIMIT_HEADERS = {
@@ -56,6 +57,8 @@ def _error_envelope_schema() -> dict[str, Any]:
         "type": "object",
         "description": "Every error response of the API.",
         "properties": {
+            # No `enum: [false]` here or below: drf-spectacular's enum hook would
+            # extract both into clashing "SuccessEnum" components.
             "success": {"type": "boolean", "description": "Always false for an error."},
             "error": {
                 "type": "object",
@@ -79,7 +82,7 @@ def success_envelope(data_schema: dict[str, Any]) -> dict[str, Any]:
     """`{success: true, data: <data_schema>}`."""
     return {
         "type": "object",
-        "properties": {"success": {"type": "boolean", "enum": [True]}, "data": data_schema},
+        "properties": {"success": {"type": "boolean", "description": "Always true."}, "data": data_schema},
         "required": ["success", "data"],
     }
 
@@ -162,7 +165,10 @@ class EnvelopeAutoSchema(AutoSchema):
         elif any(p.get("in") == "query" for p in operation.get("parameters", [])):
             statuses.append(422)
         authenticators = getattr(self.view, "authentication_classes", [])
-        permissions = self.view.get_permissions() if hasattr(self.view, "get_permissions") else []
+        try:
+            permissions = self.view.get_permissions()
+        except Exception:  # a get_permissions() that needs a real request
+            permissions = [cls() for cls in getattr(self.view, "permission_classes", [])]
         needs_login = any(not isinstance(p, AllowAny) for p in permissions)
         if authenticators or needs_login:
             statuses.append(401)
@@ -181,7 +187,10 @@ class EnvelopeAutoSchema(AutoSchema):
         ref = self._error_component().ref
         schema = {"allOf": [ref, {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"enum": codes}}}}}]}
         response["content"] = {JSON: {"schema": schema}}
-        description = (response.get("description") or _DESCRIPTIONS.get(status, "Error.")).rstrip(".")
+        description = response.get("description") or ""
+        if not description or description == NO_BODY:  # declared as `{404: None}`
+            description = _DESCRIPTIONS.get(status, "Error.")
+        description = description.rstrip(".")
         response["description"] = f"{description}. Codes: {', '.join(codes)}."
 
     def _add_headers(self, status_code: str, response: dict[str, Any]) -> None:

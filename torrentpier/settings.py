@@ -230,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["api.schema.preprocess_endpoints"],
+    # The error envelope's `code` is its own enum, whatever else is called "code".
+    "ENUM_NAME_OVERRIDES": {"ErrorCodeEnum": "api.errors.ErrorCode"},
 }
 
 # --- Tracker ----------------------------------------------------------------

@@ -49,7 +49,7 @@ class TorrentStatusChangeInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["changed_at", "moderator", "old_status", "new_status"]
-    readonly_fields = fields
+    readonly_fields = ["changed_at", "moderator", "old_status", "new_status"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

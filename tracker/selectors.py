@@ -133,19 +133,24 @@ def torrent_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> Quer
 
 
 def torrent_list_count(*, user: Any, queryset: QuerySet[Torrent], filters: Mapping[str, Any]) -> int:
-    """`meta.total` of a torrent list: counted once per (filters, viewer) and cached briefly.
+    """`meta.total` of a torrent list: the big part counted once per (filters, access level) and cached briefly.
 
+    A member's list also holds their own unapproved torrents; those are
+    counted apart (a small indexed count), so every member shares the
+    cached count of the approved ones instead of paying a full count each.
     The key carries a generation bumped by every registration, deletion and
-    status or forum change, so a user's own change shows at once; other
-    drift is bounded by API_COUNT_CACHE_SECONDS.
+    status or forum change, so a change shows at once; other drift (seeders
+    for `seeded`) is bounded by API_COUNT_CACHE_SECONDS.
     """
     level = user_level(user)
-    # Below moderator the result also holds the viewer's own unapproved torrents.
-    viewer = f"{level}:{user.pk if AccessLevel.USER <= level < AccessLevel.MODERATOR else ''}"
     relevant = sorted((k, params) for k, params in _items(filters) if k not in ("page", "per_page", "sort", "order"))
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:32]
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
-    return cached_count(queryset, key=f"torrents:count:{generation}:{viewer}:{digest}")
+    key = f"torrents:count:{generation}:{level}:{digest}"
+    if AccessLevel.USER <= level < AccessLevel.MODERATOR:
+        own_unapproved = queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count()
+        return cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key) + own_unapproved
+    return cached_count(queryset, key=key)
 
 
 def _items(params: Mapping[str, Any]) -> list[tuple[str, Any]]:

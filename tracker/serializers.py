@@ -21,7 +21,7 @@ class AccessLevelField(serializers.ChoiceField):
     def to_representation(self, value: Any) -> str:
         return LEVEL_NAMES[int(value)]
 
-    def to_internal_value(self, data: Any) -> int:
+    def to_internal_value(self, data: Any) -> Any:
         name = super().to_internal_value(data)
         return next(level for level, label in LEVEL_NAMES.items() if label == name)
 
@@ -45,10 +45,10 @@ class CategorySerializer(serializers.ModelSerializer):
         model = Category
         fields = ["id", "name", "order", "forums"]
         read_only_fields = ["forums"]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
     @extend_schema_field(ForumSerializer(many=True))
-    def get_forums(self, obj: Category) -> list[dict[str, Any]]:
+    def get_forums(self, obj: Category) -> Any:
         return ForumSerializer(getattr(obj, "visible_forums", []), many=True).data
 
 

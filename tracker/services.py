@@ -134,7 +134,7 @@ def torrent_update(*, actor: Any, torrent: Torrent, data: dict[str, Any]) -> Tor
     moderated = sorted(k for k in ("status", "freeleech") if k in data)
     if moderated and not moderator:
         raise Forbidden(f"Only moderators may change {' and '.join(moderated)}.")
-    fields = []
+    fields: list[str] = []
     for key in ("name", "description", "freeleech"):
         if key in data and data[key] != getattr(torrent, key):
             setattr(torrent, key, data[key])

@@ -114,7 +114,7 @@ class TorrentViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Torrent]:
         return selectors.torrent_list(user=self.request.user, filters=self.request.query_params)
 
-    def filter_queryset(self, queryset: QuerySet[Torrent]) -> QuerySet[Torrent]:
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """Filtering, search and sort are done by selectors.torrent_list; the backends only document them."""
         return queryset
 

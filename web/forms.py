@@ -62,6 +62,7 @@ class PasskeyResetForm(PlainLabels, forms.Form):
     confirm = forms.BooleanField(
         label="I understand that my current passkey stops working at once and I must re-download my .torrent files.",
         required=True,
+        error_messages={"required": "Tick the box to confirm."},
     )
 
 
@@ -132,10 +133,17 @@ class RegisterForm(PlainLabels, forms.Form):
         max_length=150,
         help_text="3 to 150 characters: letters, digits and @ . + - _ only.",
         error_messages={"invalid": "Use only letters, digits and @ . + - _."},
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
     )
-    email = forms.EmailField(label="Email", max_length=254, help_text="Never shown to other members.")
-    password = forms.CharField(label="Password", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
-    password_again = forms.CharField(label="Password again", max_length=4096, strip=False, widget=forms.PasswordInput(render_value=False))
+    email = forms.EmailField(
+        label="Email", max_length=254, help_text="Never shown to other members.", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = forms.CharField(
+        label="Password", max_length=4096, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password_again = forms.CharField(
+        label="Password again", max_length=4096, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -182,3 +190,19 @@ class ModerateForm(PlainLabels, forms.Form):
 
     status = forms.ChoiceField(label="Status", choices=TorrentStatus.choices)
     freeleech = forms.ChoiceField(label="Freeleech", choices=Freeleech.choices)
+
+
+class TorrentEditForm(PlainLabels, forms.Form):
+    """What the uploader may change (tracker.services.torrent_update): name, description, forum."""
+
+    name = forms.CharField(label="Name", max_length=255)
+    description = forms.CharField(label="Description", max_length=100_000, required=False, widget=forms.Textarea(attrs={"rows": 10}))
+    forum = forms.TypedChoiceField(label="Forum", coerce=int)
+
+    def __init__(self, *args: Any, forums: list[Forum], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["forum"]).choices = _forum_choices(forums)[1:]
+        self.forums = {forum.pk: forum for forum in forums}
+
+    def clean_forum(self) -> Forum:
+        return self.forums[self.cleaned_data["forum"]]

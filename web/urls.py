@@ -13,6 +13,7 @@ urlpatterns = [
     path("", torrents.browse, name="browse"),
     path("upload/", torrents.upload, name="upload"),
     path("torrents/<int:torrent_id>/", torrents.torrent_detail, name="torrent"),
+    path("torrents/<int:torrent_id>/edit/", torrents.torrent_edit, name="torrent-edit"),
     path("torrents/<int:torrent_id>/download/", torrents.torrent_download, name="torrent-download"),
     path("torrents/<int:torrent_id>/bookmark/", torrents.torrent_bookmark, name="torrent-bookmark"),
     path("torrents/<int:torrent_id>/moderate/", torrents.torrent_moderate, name="torrent-moderate"),

@@ -144,3 +144,9 @@ def test_stats(api_client, django_assert_max_num_queries):
     assert Torrent.objects.count() == 2
     client = bearer(APIClient(), UserFactory())
     assert client.get("/api/stats").status_code == 200
+
+
+def test_profile_queries_are_bounded(user_client, moderator, django_assert_max_num_queries):
+    TorrentFactory.create_batch(3, uploader=moderator)
+    with django_assert_max_num_queries(2):  # the caller, the profile with its count
+        assert user_client.get(f"/api/users/{moderator.pk}").json()["data"]["torrents_uploaded"] == 3

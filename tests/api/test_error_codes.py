@@ -44,7 +44,8 @@ def _method_not_allowed(client: APIClient, user: Any) -> Any:
 
 
 def _conflict(client: APIClient, user: Any) -> Any:
-    return client.post("/api/test-conflict", {}, format="json")
+    taken = {"username": user.username, "email": "someone@example.test", "password": "a-Long-enough-passw0rd"}
+    return client.post("/api/register", taken, format="json")
 
 
 def _payload_too_large(client: APIClient, user: Any) -> Any:

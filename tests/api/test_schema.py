@@ -43,7 +43,7 @@ def test_each_operation_is_documented_once_at_its_canonical_path(schema):
 def test_a_200_is_wrapped_in_the_success_envelope(schema):
     body = schema["paths"]["/api/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert body["required"] == ["success", "data"]
-    assert body["properties"]["success"] == {"type": "boolean", "enum": [True]}
+    assert body["properties"]["success"] == {"type": "boolean", "description": "Always true."}
     data = _resolve(schema, body["properties"]["data"])
     assert "passkey" in data["properties"]
 
@@ -66,7 +66,8 @@ def test_list_query_parameters_are_described(paged_schema):
 def test_error_responses_use_the_error_envelope(schema):
     envelope = schema["components"]["schemas"]["ErrorEnvelope"]
     assert envelope["required"] == ["success", "error"]
-    assert set(envelope["properties"]["error"]["properties"]["code"]["enum"]) == {code.value for code in ErrorCode}
+    code = _resolve(schema, envelope["properties"]["error"]["properties"]["code"])
+    assert set(code["enum"]) == {code.value for code in ErrorCode}
     me = schema["paths"]["/api/me"]["get"]["responses"]
     assert {"401", "403", "429", "500"} <= set(me)
     unauthorized = me["401"]["content"]["application/json"]["schema"]["allOf"]
@@ -139,3 +140,11 @@ def test_the_docs_page_loads_only_local_assets(api_client):
     assert b"/api/schema" in script.content
     for url in assets:
         assert api_client.get(url).status_code == 200, url
+
+
+def test_declared_error_statuses_get_the_envelope_too(paged_schema):
+    conflict = paged_schema["paths"]["/api/test-conflict"]["post"]["responses"]["409"]
+    assert conflict["description"] == "The torrent is registered already. Codes: CONFLICT."
+    assert conflict["content"]["application/json"]["schema"]["allOf"][0] == {"$ref": "#/components/schemas/ErrorEnvelope"}
+    gone = paged_schema["paths"]["/api/test-conflict"]["post"]["responses"]["404"]
+    assert gone["description"] == "No such resource, or not one the caller may see. Codes: NOT_FOUND."

@@ -17,7 +17,9 @@ import pytest
 from tests.api.ratelimit_helpers import in_one_window
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+# The run's own Redis when it has one; else a database number that suites run with
+# REDIS_URL (whose per-test cache.clear() is a FLUSHDB) are unlikely to be using.
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 
 def _redis_answers() -> bool:

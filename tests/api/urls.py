@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import DatabaseError
 from django.urls import include, path, re_path
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -54,6 +55,10 @@ class BoomView(APIView):
 class ConflictView(APIView):
     """Stands in for a resource's 409 until one exists."""
 
+    @extend_schema(
+        request=None,
+        responses={201: UsernameSerializer, 409: OpenApiResponse(description="The torrent is registered already"), 404: None},
+    )
     def post(self, request: Request) -> Response:
         raise Conflict("A torrent with this info_hash is already registered.", details={"info_hash": ["Already registered."]})
 

@@ -108,7 +108,7 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
     screenshot(page, "profile")
     page.get_by_role("link", name="Reset passkey…").click()
     page.get_by_role("button", name="Reset my passkey").click()
-    assert page.get_by_text("This field is required.").is_visible()
+    assert page.get_by_text("Tick the box to confirm.").is_visible()
     page.get_by_label("I understand").check()
     screenshot(page, "passkey-reset")
     page.get_by_role("button", name="Reset my passkey").click()
@@ -128,7 +128,11 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
 def test_pages_fit_a_phone(live_server, phone, problems):
     UserFactory(username="bob")
     _catalogue(UserFactory(username="carol"))
+    phone.goto(f"{live_server.url}/register/")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "phone-register")
     phone.goto(f"{live_server.url}/login/")
+    screenshot(phone, "phone-login")
     phone.get_by_label("Username").fill("bob")
     phone.get_by_label("Password").fill(PASSWORD)
     phone.get_by_role("button", name="Log in").click()

@@ -106,3 +106,11 @@ def test_restricting_a_forum_drops_cached_announce_lookups(admin_client_api, for
     cache.set(torrent_cache_key(torrent.info_hash), 1, 600)
     admin_client_api.patch(f"/api/forums/{forum.pk}", {"download_level": "admin"}, format="json")
     assert cache.get(torrent_cache_key(torrent.info_hash)) is None
+
+
+def test_forum_list_and_detail_queries_are_bounded(api_client, django_assert_max_num_queries):
+    forums = [ForumFactory(category=CategoryFactory()) for _ in range(8)]
+    with django_assert_max_num_queries(1):
+        assert len(api_client.get("/api/forums").json()["data"]) == 8
+    with django_assert_max_num_queries(1):
+        assert api_client.get(f"/api/forums/{forums[0].pk}").status_code == 200

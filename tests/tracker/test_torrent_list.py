@@ -151,7 +151,7 @@ def test_list_queries_are_bounded(api_client, user_client, django_assert_max_num
         TorrentFactory(forum=forums[i % 3], uploader=UserFactory())
     with django_assert_max_num_queries(2):
         assert len(ids(api_client.get("/api/torrents?search=torrent&sort=size"))) == 30
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):  # user, approved count, own unapproved count, page
         assert len(ids(user_client.get(f"/api/torrents?forum={forums[0].pk}"))) == 10
 
 
@@ -196,3 +196,17 @@ def test_files_are_paginated_and_sorted_by_path(api_client, torrent, django_asse
         response = api_client.get(f"/api/torrents/{torrent.pk}/files?per_page=2")
     assert response.json()["data"] == [{"path": "a", "size": 1}, {"path": "b/a", "size": 3}]
     assert response.json()["meta"]["total"] == 3
+
+
+def test_members_share_the_cached_count_and_add_their_own_unapproved(forum, django_assert_max_num_queries):
+    from rest_framework.test import APIClient
+
+    from tests.conftest import bearer
+
+    TorrentFactory.create_batch(3, forum=forum)
+    alice, bob = UserFactory(), UserFactory()
+    TorrentFactory(forum=forum, uploader=alice, status=TorrentStatus.NOT_APPROVED)
+    alice_client, bob_client = bearer(APIClient(), alice), bearer(APIClient(), bob)
+    assert alice_client.get("/api/torrents").json()["meta"]["total"] == 4
+    with django_assert_max_num_queries(3):  # user, own unapproved count, page: the approved count is shared
+        assert bob_client.get("/api/torrents").json()["meta"]["total"] == 3

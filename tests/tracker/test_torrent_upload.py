@@ -187,3 +187,31 @@ def test_file_paths_are_searchable_after_upload(user_client, api_client, forum):
     found = api_client.get("/api/torrents?search=track-alpha").json()["data"]
     assert [t["id"] for t in found] == [created["id"]]
     assert Torrent.objects.get(pk=created["id"]).files_text == "CD1/Track-Alpha.flac\ncover.jpg"
+
+
+HOSTILE = [
+    b"d4:info" + b"l" * 100_000 + b"e" * 100_000 + b"e",
+    bencode({b"info": {b"name": b"x", b"piece length": 16384, b"length": 2**80, b"pieces": b"p" * 20}}),
+    bencode({b"info": {b"name": b"\xff\xfe\x00", b"piece length": 16384, b"length": 5, b"pieces": b"p" * 20}}),
+    bencode({b"info": {b"name": b"x", b"piece length": 2**70, b"length": 5, b"pieces": b"p" * 20}}),
+    bencode({b"info": {b"name": b"x", b"piece length": 16384, b"files": [{b"length": 1, b"path": [b"a"] * 1000}], b"pieces": b"p" * 20}}),
+    bencode({b"info": {b"name": b"x", b"piece length": 16384, b"meta version": 2, b"file tree": {b"a": {b"": 5}}}}),
+    bencode({b"info": {b"name": b"x", b"piece length": 16384, b"meta version": 2, b"file tree": {b"a": {b"": {b"length": 1}, b"b": {}}}}}),
+    b"d4:infod4:name1:xe",
+    b"i1e",
+    b"\x00" * 100,
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_torrents_are_422_never_500(user_client, forum, data):
+    response = upload(user_client, forum, data)
+    assert response.status_code == 422, response.content[:500]
+    assert response.json()["error"]["details"]["file"]
+
+
+def test_a_non_utf8_name_is_stored_readably(user_client, forum):
+    info = {b"name": b"caf\xe9", b"piece length": 16384, b"length": 5, b"pieces": b"p" * 20}
+    response = upload(user_client, forum, bencode({b"info": info}))
+    assert response.status_code == 201
+    assert response.json()["data"]["name"] == "caf\ufffd"

@@ -66,7 +66,7 @@ def test_passkey_reset_asks_for_confirmation_first(member_client, user):
     old = user.passkey
     response = member_client.post("/profile/passkey/", {})
     assert response.status_code == 422
-    assert "This field is required." in response.content.decode()
+    assert "Tick the box to confirm." in response.content.decode()
     user.refresh_from_db()
     assert user.passkey == old
 

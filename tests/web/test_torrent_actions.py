@@ -176,7 +176,61 @@ def test_peers_are_listed_with_hidden_names_hidden(client, torrent):
         torrent=torrent, user=shy, peer_id=b"-TR4050-bbbbbbbbbbbb", ip="10.0.0.2", port=51413, left=torrent.size // 4, last_announce=now
     )
     html = client.get(f"/torrents/{torrent.pk}/").content.decode()
-    assert "seedy" in html and "qBittorrent/4.6.5" in html
-    assert "shy" not in html and "hidden" in html
+    assert "seedy" in html and "qBittorrent 4.6.5" in html and "Transmission 4.0.5" in html
+    assert ">shy<" not in html and '<span class="muted">hidden</span>' in html
     assert "75%" in html
     assert "10.0.0.1" not in html and "51413" not in html
+
+
+@pytest.mark.django_db
+def test_moderators_see_every_peer_and_its_address(moderator_page_client, torrent):
+    shy = UserFactory(username="shy", hide_in_peers=True)
+    Peer.objects.create(
+        torrent=torrent,
+        user=shy,
+        peer_id=b"-TR4050-bbbbbbbbbbbb",
+        ip="10.0.0.2",
+        port=51413,
+        left=0,
+        is_seeder=True,
+        last_announce=timezone.now(),
+    )
+    html = moderator_page_client.get(f"/torrents/{torrent.pk}/").content.decode()
+    assert ">shy<" in html and "10.0.0.2:51413" in html
+
+
+@pytest.mark.django_db
+def test_the_uploader_edits_name_description_and_forum(member_client, user, forum):
+    torrent = TorrentFactory(forum=forum, uploader=user, name="old name")
+    other = ForumFactory(name="Elsewhere")
+    assert f'href="/torrents/{torrent.pk}/edit/"' in member_client.get(f"/torrents/{torrent.pk}/").content.decode()
+    form = member_client.get(f"/torrents/{torrent.pk}/edit/")
+    assert form.status_code == 200
+    assert 'value="old name"' in form.content.decode()
+    response = member_client.post(f"/torrents/{torrent.pk}/edit/", {"name": "new name", "description": "<p>new</p>", "forum": other.pk})
+    assert response["Location"] == f"/torrents/{torrent.pk}/"
+    torrent.refresh_from_db()
+    assert (torrent.name, torrent.description, torrent.forum) == ("new name", "<p>new</p>", other)
+
+
+@pytest.mark.django_db
+def test_torrent_edit_with_bad_input_is_422(member_client, user, forum):
+    torrent = TorrentFactory(forum=forum, uploader=user, name="keep")
+    closed = ForumFactory(upload_level=AccessLevel.ADMIN)
+    response = member_client.post(f"/torrents/{torrent.pk}/edit/", {"name": "", "forum": closed.pk})
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="id_name_error"' in html and 'id="id_forum_error"' in html
+    torrent.refresh_from_db()
+    assert torrent.name == "keep"
+
+
+@pytest.mark.django_db
+def test_only_the_uploader_and_moderators_may_edit(client, member_client, moderator_page_client, torrent):
+    assert f"/torrents/{torrent.pk}/edit/" not in member_client.get(f"/torrents/{torrent.pk}/").content.decode()
+    assert member_client.get(f"/torrents/{torrent.pk}/edit/").status_code == 403
+    assert member_client.post(f"/torrents/{torrent.pk}/edit/", {"name": "x", "forum": torrent.forum_id}).status_code == 403
+    assert client.get(f"/torrents/{torrent.pk}/edit/").status_code == 302
+    assert moderator_page_client.post(f"/torrents/{torrent.pk}/edit/", {"name": "fixed", "forum": torrent.forum_id}).status_code == 302
+    torrent.refresh_from_db()
+    assert torrent.name == "fixed"

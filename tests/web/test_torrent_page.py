@@ -1,9 +1,10 @@
 """GET /torrents/<id>/: the torrent page."""
 
 import pytest
+from django.utils import timezone
 
-from tests.factories import ForumFactory, TorrentFactory
-from tracker.models import AccessLevel, Comment, TorrentFile, TorrentStatus
+from tests.factories import ForumFactory, TorrentFactory, UserFactory
+from tracker.models import AccessLevel, Comment, Peer, TorrentFile, TorrentStatus
 
 
 @pytest.mark.django_db
@@ -43,5 +44,28 @@ def test_unknown_or_invisible_torrents_are_404(client, member_client, forum):
 def test_torrent_page_runs_in_bounded_queries(member_client, torrent, user, django_assert_max_num_queries):
     TorrentFile.objects.bulk_create(TorrentFile(torrent=torrent, path=f"f{n}", size=n) for n in range(40))
     Comment.objects.bulk_create(Comment(torrent=torrent, author=user, text=f"c{n}") for n in range(20))
+    now = timezone.now()
+    for n in range(10):
+        peer_id = f"-qB4650-{n:012d}".encode()
+        Peer.objects.create(torrent=torrent, user=UserFactory(), peer_id=peer_id, ip="10.0.0.1", port=6881 + n, left=n, last_announce=now)
     with django_assert_max_num_queries(8):
         assert member_client.get(f"/torrents/{torrent.pk}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_every_page_runs_in_bounded_queries(member_client, user, forum, django_assert_max_num_queries):
+    torrents = [TorrentFactory(forum=forum, uploader=user) for _ in range(5)]
+    comment = Comment.objects.create(torrent=torrents[0], author=user, text="hi")
+    pages = [
+        "/",
+        "/upload/",
+        "/profile/",
+        "/profile/passkey/",
+        "/password/",
+        f"/torrents/{torrents[0].pk}/",
+        f"/torrents/{torrents[0].pk}/edit/",
+        f"/comments/{comment.pk}/edit/",
+    ]
+    for path in pages:
+        with django_assert_max_num_queries(8):
+            assert member_client.get(path).status_code == 200, path

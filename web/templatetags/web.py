@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.timesince import timesince
 
 register = template.Library()
@@ -28,8 +29,10 @@ def ratio_class(value: float | None) -> str:
 
 
 @register.filter
-def age(value: datetime | None) -> str:
-    """How long ago `value` was, in words: 'just now', '5 minutes ago', '3 days ago'."""
+def age(value: datetime | str | None) -> str:
+    """How long ago `value` (a datetime or an ISO 8601 string) was, in words: 'just now', '5 minutes ago'."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
     if value is None:
         return ""
     if timezone.now() - value < timedelta(minutes=1):
@@ -47,11 +50,3 @@ def duration(seconds: int | None) -> str:
     parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
     shown = [f"{value}{unit}" for value, unit in parts if value][:2]
     return " ".join(shown) or "0s"
-
-
-@register.filter
-def progress(left: int | None, size: int) -> int:
-    """Percent of a torrent a peer holds, from what it has `left` of `size` bytes."""
-    if not size or left is None:
-        return 100 if left == 0 else 0
-    return max(0, min(100, round(100 * (size - left) / size)))

@@ -20,10 +20,11 @@ from tracker import selectors, services
 from tracker.access import can_download_from_forum, can_upload_to_forum
 from tracker.models import Comment, Torrent
 from tracker.swarm_selectors import torrent_peers
+from tracker.swarm_serializers import PeerSerializer
 from tracker.views import _attachment
 from web.access import member_required
 from web.errors import api_errors_as_pages, form_add_api_error
-from web.forms import BrowseForm, CommentForm, ModerateForm, UploadForm
+from web.forms import BrowseForm, CommentForm, ModerateForm, TorrentEditForm, UploadForm
 from web.paging import page_get
 
 FILE_ROWS = 500
@@ -53,9 +54,20 @@ def browse(request: HttpRequest) -> HttpResponse:
     return render(request, "web/browse.html", context)
 
 
+def _may_edit_torrent(user: Any, torrent: Torrent) -> bool:
+    # Mirrors tracker.services.torrent_update, which enforces it; here it only decides whether to offer the page.
+    return user.is_authenticated and (torrent.uploader_id == user.pk or user.is_moderator)
+
+
 def _may_change_comment(user: Any, comment: Comment) -> bool:
     # Mirrors tracker.services, which enforces it; here it only decides whether to offer the link.
     return user.is_authenticated and (comment.author_id == user.pk or user.is_moderator)
+
+
+def _peers(user: Any, torrent: Torrent) -> list[dict[str, Any]]:
+    """The first peers as GET /api/torrents/<id>/peers shows them to `user` (hidden names, IPs for moderators)."""
+    context = {"is_moderator": getattr(user, "is_moderator", False), "viewer_id": user.pk, "size": torrent.size}
+    return list(PeerSerializer(torrent_peers(torrent=torrent)[:PEER_ROWS], many=True, context=context).data)
 
 
 def _render_torrent(
@@ -74,9 +86,10 @@ def _render_torrent(
         "torrent": torrent,
         "files": list(selectors.torrent_files(torrent=torrent)[:FILE_ROWS]),
         "comments": comments,
-        "peers": list(torrent_peers(torrent=torrent)[:PEER_ROWS]),
+        "peers": _peers(user, torrent),
         "magnet": services.torrent_magnet(user=user, torrent=torrent),
         "may_download": can_download_from_forum(user, torrent.forum),
+        "may_edit": _may_edit_torrent(user, torrent),
     }
     if user.is_authenticated:
         context["bookmarked"] = selectors.bookmark_list(user=user).filter(torrent=torrent).exists()
@@ -135,6 +148,34 @@ def torrent_moderate(request: HttpRequest, torrent_id: int) -> HttpResponse:
     services.torrent_update(actor=request.user, torrent=torrent, data=form.cleaned_data)
     messages.success(request, "Torrent updated.")
     return redirect("web:torrent", torrent_id=torrent.pk)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+@api_errors_as_pages
+def torrent_edit(request: HttpRequest, torrent_id: int) -> HttpResponse:
+    """GET/POST /torrents/<id>/edit/: the uploader (or a moderator) changes name, description and forum."""
+    torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
+    if not _may_edit_torrent(request.user, torrent):
+        raise PermissionDenied("Only the uploader or a moderator may edit this torrent.")
+    # The forums it may move to, and the one it is in (which may be closed to new uploads by now).
+    forums = [
+        f for f in selectors.forum_list_visible(user=request.user) if f.pk == torrent.forum_id or can_upload_to_forum(request.user, f)
+    ]
+    initial = {"name": torrent.name, "description": torrent.description, "forum": torrent.forum_id}
+    form = TorrentEditForm(request.POST if request.method == "POST" else None, initial=initial, forums=forums)
+    context = {"form": form, "torrent": torrent}
+    if request.method == "GET":
+        return render(request, "web/torrent_edit.html", context)
+    if form.is_valid():
+        try:
+            services.torrent_update(actor=request.user, torrent=torrent, data=form.cleaned_data)
+        except ValidationFailed as exc:
+            form_add_api_error(form, exc)
+        else:
+            messages.success(request, "Torrent updated.")
+            return redirect("web:torrent", torrent_id=torrent.pk)
+    return render(request, "web/torrent_edit.html", context, status=422)
 
 
 @member_required
