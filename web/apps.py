@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class WebConfig(AppConfig):
     name = "web"
     verbose_name = "Pages"
+
+    def ready(self) -> None:
+        from django.contrib import admin
+
+        from web.forms import AdminLoginForm
+
+        # The admin's own login page would otherwise be a way around the lock-out.
+        admin.site.login_form = AdminLoginForm

@@ -3,6 +3,7 @@
 from typing import Any, cast
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.utils.translation import ngettext
 
@@ -18,18 +19,23 @@ class PlainLabels:
         super().__init__(*args, **kwargs)
 
 
-class LoginForm(PlainLabels, AuthenticationForm):
-    """Django's login form with the API's lock-out and its refusal of banned users.
+LOCKOUT_MESSAGES = {
+    "locked_out": "Too many failed logins. Try again in %(seconds)s.",
+    "banned": "This account is banned.",
+}
 
-    The failure counts are the API's (accounts.services), so five failures on
-    the page lock the API login out too, and the other way round.
+
+class LoginLockout:
+    """For Django's login forms: the API's failed-login lock-out and its refusal of banned users.
+
+    The failure counts are the API's (accounts.services), so five failures
+    here lock the API login out too, and the other way round.
     """
 
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked_out": "Too many failed logins. Try again in %(seconds)s.",
-        "banned": "This account is banned.",
-    }
+    request: Any
+    cleaned_data: dict[str, Any]
+    error_messages: dict[str, Any]
+    errors: Any
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
@@ -39,14 +45,14 @@ class LoginForm(PlainLabels, AuthenticationForm):
                 seconds = ngettext("%(n)d second", "%(n)d seconds", retry_after) % {"n": retry_after}
                 raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out", params={"seconds": seconds})
         try:
-            return super().clean()
+            return super().clean()  # type: ignore[misc]
         except forms.ValidationError:
             if username and self.request is not None:
                 login_failure_record(request=self.request, username=username)
             raise
 
     def confirm_login_allowed(self, user: Any) -> None:
-        super().confirm_login_allowed(user)
+        super().confirm_login_allowed(user)  # type: ignore[misc]
         if not user.can_log_in:
             raise forms.ValidationError(self.error_messages["banned"], code="banned")
 
@@ -54,6 +60,18 @@ class LoginForm(PlainLabels, AuthenticationForm):
     def is_locked_out(self) -> bool:
         """Did validation fail because of the lock-out (the page answers 429 then)?"""
         return any(error.code == "locked_out" for error in self.errors.as_data().get("__all__", []))
+
+
+class LoginForm(PlainLabels, LoginLockout, AuthenticationForm):
+    """The login page's form."""
+
+    error_messages = {**AuthenticationForm.error_messages, **LOCKOUT_MESSAGES}
+
+
+class AdminLoginForm(LoginLockout, AdminAuthenticationForm):
+    """The admin site's login form, under the same lock-out (else it would be a way around it)."""
+
+    error_messages = {**AdminAuthenticationForm.error_messages, **LOCKOUT_MESSAGES}
 
 
 class PasskeyResetForm(PlainLabels, forms.Form):

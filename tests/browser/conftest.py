@@ -57,8 +57,13 @@ class PageProblems:
     def watch(self, page: Any) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("requestfailed", lambda request: self.errors.append(f"request failed: {request.url}"))
+        page.on("requestfailed", self._request_failed)
         page.on("response", self._response)
+
+    def _request_failed(self, request: Any) -> None:
+        # Leaving a page cancels what it was still loading (its icon, say): not a failure of the site.
+        if "ERR_ABORTED" not in (request.failure or ""):
+            self.errors.append(f"request failed: {request.url} ({request.failure})")
 
     def _console(self, message: Any) -> None:
         # Failed loads are reported with their URL by _response.

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from fastbencode import bdecode, bencode
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.factories import PASSWORD, CategoryFactory, ForumFactory, TorrentFactory, UserFactory, make_metainfo
@@ -42,34 +43,34 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
     old_passkey = member.passkey
 
     page.goto(f"{live_server.url}/")
-    assert page.get_by_role("heading", name="Torrents").is_visible()
+    expect(page.get_by_role("heading", name="Torrents")).to_be_visible()
     screenshot(page, "browse-guest")
 
     page.get_by_role("link", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_text("Please enter a correct username and password").is_visible()
+    expect(page.get_by_text("Please enter a correct username and password")).to_be_visible()
     screenshot(page, "login-error")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{live_server.url}/")
-    assert page.get_by_role("link", name="alice").is_visible()
+    expect(page.get_by_role("link", name="alice")).to_be_visible()
 
     page.get_by_role("searchbox").fill("debian")
     page.get_by_role("button", name="Search").click()
-    rows = page.locator("table tbody tr")
-    assert rows.count() == 1
+    expect(page.locator("table tbody tr")).to_have_count(1)
     screenshot(page, "browse-search")
 
     page.get_by_role("link", name="debian-13.0.0-amd64-netinst.iso").click()
     page.wait_for_url(f"{live_server.url}/torrents/{data['debian'].pk}/")
-    assert page.get_by_text("<b>not bold</b>").is_visible()
+    expect(page.get_by_text("<b>not bold</b>")).to_be_visible()
     page.get_by_label("Your comment").fill("Thanks! Seeding <for> a week.")
     page.get_by_role("button", name="Post comment").click()
-    assert page.get_by_text("Thanks! Seeding <for> a week.").is_visible()
+    expect(page.get_by_text("Thanks! Seeding <for> a week.")).to_be_visible()
     page.get_by_role("button", name="☆ Bookmark").click()
-    assert page.get_by_role("button", name="★ Bookmarked · remove").is_visible()
+    expect(page.get_by_role("button", name="★ Bookmarked · remove")).to_be_visible()
     screenshot(page, "torrent")
 
     with page.expect_download() as download_info:
@@ -84,44 +85,53 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
     upload = tmp_path / "my-home-videos-2026.torrent"
     upload.write_bytes(metainfo)
     page.get_by_role("link", name="Upload").click()
+    page.wait_for_url(f"{live_server.url}/upload/")
     page.get_by_label("Forum").select_option(label="Linux distributions")
     page.get_by_label(".torrent file").set_input_files(str(upload))
     page.get_by_label("Description").fill("Family videos, public domain.")
     screenshot(page, "upload")
     page.get_by_role("button", name="Upload").click()
-    assert page.get_by_text("is registered").is_visible()
+    expect(page.get_by_text("is registered")).to_be_visible()
     assert Torrent.objects.get(name="my-home-videos-2026").info_hash == info_hash
     page.get_by_role("link", name="Browse").click()
-    assert page.get_by_role("link", name="my-home-videos-2026").is_visible()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.get_by_role("link", name="my-home-videos-2026")).to_be_visible()
     screenshot(page, "browse-member")
 
     page.get_by_role("link", name="Upload").click()
+    page.wait_for_url(f"{live_server.url}/upload/")
     page.get_by_label("Forum").select_option(label="Linux distributions")
     page.get_by_label(".torrent file").set_input_files(str(upload))
     page.get_by_role("button", name="Upload").click()
-    assert page.get_by_text("already registered").is_visible()
+    expect(page.get_by_text("already registered")).to_be_visible()
     screenshot(page, "upload-error")
 
     page.get_by_role("link", name="alice").click()
-    assert page.get_by_text(old_passkey).first.is_visible()
-    assert page.get_by_role("link", name="debian-13.0.0-amd64-netinst.iso").is_visible()  # the bookmark
+    page.wait_for_url(f"{live_server.url}/profile/")
+    expect(page.get_by_text(old_passkey).first).to_be_visible()
+    expect(page.get_by_role("link", name="debian-13.0.0-amd64-netinst.iso")).to_be_visible()  # the bookmark
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.get_by_role("button", name="Copy passkey").click()
+    expect(page.get_by_role("button", name="Copy passkey")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == old_passkey
     screenshot(page, "profile")
     page.get_by_role("link", name="Reset passkey…").click()
+    page.wait_for_url(f"{live_server.url}/profile/passkey/")
     page.get_by_role("button", name="Reset my passkey").click()
-    assert page.get_by_text("Tick the box to confirm.").is_visible()
+    expect(page.get_by_text("Tick the box to confirm.")).to_be_visible()
     page.get_by_label("I understand").check()
     screenshot(page, "passkey-reset")
     page.get_by_role("button", name="Reset my passkey").click()
     page.wait_for_url(f"{live_server.url}/profile/")
-    assert page.get_by_text("Your passkey was reset").is_visible()
+    expect(page.get_by_text("Your passkey was reset")).to_be_visible()
     member.refresh_from_db()
     assert member.passkey != old_passkey
-    assert page.get_by_text(member.passkey).first.is_visible()
+    expect(page.get_by_text(member.passkey).first).to_be_visible()
 
     page.get_by_role("button", name="Log out").click()
-    assert page.get_by_role("link", name="Log in").is_visible()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
     page.goto(f"{live_server.url}/profile/")
-    assert page.url.startswith(f"{live_server.url}/login/")
+    page.wait_for_url(f"{live_server.url}/login/?next=/profile/")
     assert problems.errors == []
 
 
@@ -144,6 +154,7 @@ def test_pages_fit_a_phone(live_server, phone, problems):
         screenshot(phone, name)
     phone.goto(f"{live_server.url}/")
     phone.get_by_role("link", name="Night of the Living Dead (1968)").click()
+    expect(phone.get_by_role("heading", name="Night of the Living Dead (1968)")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(phone, "phone-torrent")
     assert problems.errors == []
@@ -165,7 +176,7 @@ def test_the_admin_site_works_under_the_content_security_policy(live_server, pag
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{live_server.url}/admin/accounts/user/")
-    assert page.get_by_role("link", name="dave").is_visible()
+    expect(page.get_by_role("link", name="dave")).to_be_visible()
     page.get_by_role("link", name="dave").click()
     page.get_by_label("Username").wait_for()
     screenshot(page, "admin-user", full_page=False)

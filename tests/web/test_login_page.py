@@ -112,3 +112,24 @@ def test_logout_without_csrf_token_is_refused(csrf_client, user):
     csrf_client.force_login(user)
     assert csrf_client.post("/logout/").status_code == 403
     assert csrf_client.get("/profile/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_login_shares_the_lockout(admin_user):
+    browser = Client(REMOTE_ADDR="10.0.2.1")
+    for _ in range(5):
+        assert browser.post("/admin/login/", {"username": admin_user.username, "password": "wrong"}).status_code == 200
+    response = browser.post("/admin/login/", {"username": admin_user.username, "password": PASSWORD})
+    assert "Too many failed logins" in response.content.decode()
+    assert "_auth_user_id" not in browser.session
+    assert Client(REMOTE_ADDR="10.0.2.2").post("/login/", {"username": admin_user.username, "password": PASSWORD}).status_code == 429
+
+
+@pytest.mark.django_db
+def test_the_admin_login_still_works(admin_user, user):
+    browser = Client()
+    response = browser.post("/admin/login/", {"username": admin_user.username, "password": PASSWORD, "next": "/admin/"})
+    assert response.status_code == 302
+    assert browser.get("/admin/").status_code == 200
+    refused = Client().post("/admin/login/", {"username": user.username, "password": PASSWORD})
+    assert "staff account" in refused.content.decode()

@@ -24,7 +24,8 @@ def test_pages_send_a_strict_content_security_policy(client, path):
 @pytest.mark.django_db
 def test_pages_load_no_inline_script_or_style_and_nothing_from_elsewhere(client, forum):
     html = client.get("/").content.decode()
-    assert "<script" not in html
+    assert '<script src="/static/js/site.js" defer></script>' in html
+    assert html.count("<script") == 1
     assert "<style" not in html and "style=" not in html
     assert "http://" not in html.split("</footer>")[0].replace("http://testserver", "")
 

@@ -37,7 +37,7 @@ def browse(request: HttpRequest) -> HttpResponse:
     """GET /: the torrents the visitor may see, searched, filtered, sorted and paginated like GET /api/torrents."""
     forums = list(selectors.forum_list_visible(user=request.user))
     form = BrowseForm(request.GET, forums=forums)
-    context: dict[str, Any] = {"form": form, "nav": "browse", "page": None}
+    context: dict[str, Any] = {"form": form, "nav": "browse", "page": None, "stats": selectors.stats_get()}
     if not form.is_valid():
         return render(request, "web/browse.html", context, status=422)
     filters = {name: form.cleaned_data[name] for name in BROWSE_FILTERS if form.cleaned_data[name] not in (None, "")}
