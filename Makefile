@@ -30,5 +30,7 @@ lint: install
 typecheck: install
 	DEBUG=1 $(BIN)/mypy accounts api tracker torrentpier web
 
+# make bench BENCH=announce (wrk vs opentracker) or BENCH=catalogue (a million torrents)
+BENCH ?= announce
 bench: install
-	$(BIN)/python -m tests.perf $(BENCH_ARGS)
+	$(BIN)/python -m tests.perf.$(BENCH) $(BENCH_ARGS)

@@ -1,5 +1,7 @@
 """Version 1 of the API: every resource's routes, mounted at /api/ and /api/v1/."""
 
+from typing import cast
+
 from django.conf import settings
 from django.urls import include, re_path
 from django.utils.csp import CSP
@@ -8,7 +10,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from api.views import HelloView
 
-DOCS_CSP = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE], "worker-src": [CSP.SELF, "blob:"]}
+DOCS_CSP: dict[str, list[str] | str] = {
+    **cast("dict[str, list[str]]", settings.SECURE_CSP),
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "worker-src": [CSP.SELF, "blob:"],
+}
 
 urlpatterns = [
     re_path(r"^hello/?$", HelloView.as_view(), name="hello"),

@@ -9,6 +9,12 @@ from django.db import connections
 from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _StaticFilesHandler
 
 
+class _SerialWSGIServer(WSGIServer):
+    # Clients open several connections at once (a hybrid torrent's two
+    # announces per client, stops on shutdown); queue them instead of refusing.
+    request_queue_size = 128
+
+
 class _SerialServerThread(LiveServerThread):
     """Django's live server, answering one request at a time.
 
@@ -18,7 +24,7 @@ class _SerialServerThread(LiveServerThread):
     """
 
     def _create_server(self, connections_override: Any = None) -> WSGIServer:
-        return WSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
+        return _SerialWSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
 
 
 @pytest.fixture

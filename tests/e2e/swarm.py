@@ -53,7 +53,7 @@ def session() -> Any:
             "allow_multiple_connections_per_ip": True,
             "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.tracker_notification,
             "user_agent": "torrentpier-e2e/1.0",
-            "stop_tracker_timeout": 5,
+            "stop_tracker_timeout": 30,
         }
     )
 

@@ -27,7 +27,7 @@ function request()
   else
     path = "/announce?"
   end
-  path = path .. "info_hash=" .. info_hash .. "&peer_id=" .. peer_id .. "&port=" .. math.random(1025, 65000)
+  path = path .. "info_hash=" .. info_hash .. "&peer_id=" .. peer_id .. "&port=" .. math.random(20000, 60000)
     .. "&uploaded=0&downloaded=0&left=" .. left .. "&corrupt=0&key=" .. string.format("%08X", counter)
     .. "&event=started&numwant=50&compact=1&no_peer_id=1"
   return wrk.format("GET", path, {["User-Agent"] = "qBittorrent/4.6.5"})
@@ -37,6 +37,9 @@ function response(status, headers, body)
   responses = responses + 1
   if status ~= 200 or string.find(body, "failure reason", 1, true) then
     failures = failures + 1
+    if failures <= 3 then
+      io.write("FAILURE " .. status .. " " .. string.sub(body, 1, 120) .. "\n")
+    end
   end
 end
 
