@@ -227,7 +227,7 @@ def main() -> None:
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=6, help="gunicorn workers (default 6)")
     parser.add_argument(
-        "--threads", type=int, default=8, help="threads per worker (default 8; >1 uses gthread, which keeps connections alive)"
+        "--threads", type=int, default=4, help="threads per worker (default 4; >1 uses gthread, which keeps connections alive)"
     )
     args = parser.parse_args()
     for tool in ("wrk", "opentracker", "psql", "redis-cli"):
