@@ -1,6 +1,6 @@
 """Benchmark the announce: gunicorn + PostgreSQL + Redis against opentracker, same wrk load.
 
-    python -m tests.perf.announce [--duration 12] [--connections 32] [--workers 2] [--threads 8]
+    python -m tests.perf.announce [--duration 12] [--connections 32] [--workers 6] [--threads 4]
 
 Creates the PostgreSQL database `perf_tracker` afresh (and flushes Redis db 5),
 registers 1,000 torrents and 200 users, starts gunicorn and opentracker
@@ -225,9 +225,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=12, help="seconds of measured load per server (default 12)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument("--workers", type=int, default=6, help="gunicorn workers (default 6)")
     parser.add_argument(
-        "--threads", type=int, default=8, help="threads per worker (default 8; >1 uses gthread, which keeps connections alive)"
+        "--threads", type=int, default=4, help="threads per worker (default 4; >1 uses gthread, which keeps connections alive)"
     )
     args = parser.parse_args()
     for tool in ("wrk", "opentracker", "psql", "redis-cli"):
