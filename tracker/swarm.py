@@ -26,7 +26,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -301,3 +302,34 @@ def _expire_portable(cutoff: datetime, batch_size: int) -> int:
             if not Peer.objects.filter(torrent_id=torrent_id, user_id=user_id).exists():
                 Snatch.objects.filter(torrent_id=torrent_id, user_id=user_id).update(is_seeding=False, is_leeching=False)
     return len(rows)
+
+
+def _count_of(queryset: Any) -> Coalesce:
+    """A correlated COUNT(*) of `queryset` per torrent, 0 when there are no rows."""
+    counted = queryset.filter(torrent=OuterRef("pk")).order_by().values("torrent").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
+
+
+def torrent_counts_rebuild() -> int:
+    """Recompute seeders, leechers and completed from the peer and snatch tables; return how many torrents changed.
+
+    Announces and expiry keep the counts exact on their own; this repairs
+    drift from outside them (a deleted account's peers go by cascade, a
+    manual edit in the database). An announce racing with it may leave one
+    count off until the next rebuild, which is why it is a repair tool for
+    cron and not part of any request.
+    """
+    expected = {
+        "seeders": _count_of(Peer.objects.filter(is_seeder=True)),
+        "leechers": _count_of(Peer.objects.filter(is_seeder=False)),
+        "completed": _count_of(Snatch.objects.filter(completed_at__isnull=False)),
+    }
+    drifted = (
+        Torrent.objects.annotate(s=expected["seeders"], lc=expected["leechers"], c=expected["completed"])
+        .filter(~Q(seeders=F("s")) | ~Q(leechers=F("lc")) | ~Q(completed=F("c")))
+        .values_list("pk", flat=True)
+    )
+    ids = list(drifted)
+    if ids:
+        Torrent.objects.filter(pk__in=ids).update(**expected)
+    return len(ids)

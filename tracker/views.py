@@ -171,12 +171,7 @@ class TorrentViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated])
     def download(self, request: Request, pk: str) -> HttpResponse:
         """The .torrent with the caller's own announce URL."""
-        torrent = self._torrent(with_metainfo=True)
-        body = services.torrent_download_metainfo(user=request.user, torrent=torrent)
-        response = HttpResponse(body, content_type="application/x-bittorrent")
-        response["Content-Disposition"] = _attachment(f"{torrent.name}.torrent")
-        response["Content-Length"] = str(len(body))
-        return response
+        return torrent_file_response(user=request.user, torrent=self._torrent(with_metainfo=True))
 
     @extend_schema(responses=TorrentFileSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
@@ -219,6 +214,15 @@ def _attachment(filename: str) -> str:
     """A Content-Disposition header value safe for any torrent name (RFC 6266 / 5987)."""
     ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\/' else "_" for c in filename)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def torrent_file_response(*, user: Any, torrent: Torrent) -> HttpResponse:
+    """The .torrent download (the API's and the pages'): `user`'s own announce URL, a safe file name."""
+    body = services.torrent_download_metainfo(user=user, torrent=torrent)
+    response = HttpResponse(body, content_type="application/x-bittorrent")
+    response["Content-Disposition"] = _attachment(f"{torrent.name}.torrent")
+    response["Content-Length"] = str(len(body))
+    return response
 
 
 class CommentViewSet(mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):

@@ -21,7 +21,7 @@ from tracker.access import can_download_from_forum, can_upload_to_forum
 from tracker.models import Comment, Torrent
 from tracker.swarm_selectors import torrent_peers
 from tracker.swarm_serializers import PeerSerializer
-from tracker.views import _attachment
+from tracker.views import torrent_file_response
 from web.access import member_required
 from web.errors import api_errors_as_pages, form_add_api_error
 from web.forms import BrowseForm, CommentForm, ModerateForm, TorrentEditForm, UploadForm
@@ -112,11 +112,7 @@ def torrent_detail(request: HttpRequest, torrent_id: int) -> HttpResponse:
 def torrent_download(request: HttpRequest, torrent_id: int) -> HttpResponse:
     """GET /torrents/<id>/download/: the .torrent with the member's own announce URL (as GET /api/torrents/<id>/download)."""
     torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id, with_metainfo=True)
-    body = services.torrent_download_metainfo(user=request.user, torrent=torrent)
-    response = HttpResponse(body, content_type="application/x-bittorrent")
-    response["Content-Disposition"] = _attachment(f"{torrent.name}.torrent")
-    response["Content-Length"] = str(len(body))
-    return response
+    return torrent_file_response(user=request.user, torrent=torrent)
 
 
 @member_required

@@ -1,6 +1,7 @@
 """Load demo data: an admin, a few forums and torrents. Safe to run again."""
 
 import hashlib
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -82,4 +83,6 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Admin login: admin / {password}")
-        self.stdout.write("  Site: http://127.0.0.1:8000/   API: http://127.0.0.1:8000/api/   Admin: http://127.0.0.1:8000/admin/")
+        # `make run` passes HOST and PORT on to runserver; say the same address here.
+        site = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+        self.stdout.write(f"  Site: {site}/   API: {site}/api/   Docs: {site}/api/docs   Admin: {site}/admin/")
