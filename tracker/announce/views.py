@@ -101,14 +101,19 @@ def _peer_address(request: HttpRequest, query: AnnounceQuery) -> tuple[str, byte
     return str(addr), addr.packed
 
 
+def _passkey_of(raw_query: str, passkey: str | None) -> str:
+    """The passkey from the path, or from TorrentPier's `uk` parameter (/bt/*.php?uk=...), checked."""
+    if passkey is None:
+        uk = query_parse(raw_query).get("uk")
+        passkey = uk[0].decode("latin-1") if uk else None
+    return passkey_check(passkey)
+
+
 @_never_fails
 def announce(request: HttpRequest, passkey: str | None = None) -> HttpResponse:
     """Record the client's state in the swarm, credit its traffic, and hand it peers."""
     raw_query = request.META.get("QUERY_STRING", "")
-    if passkey is None:
-        uk = query_parse(raw_query).get("uk")
-        passkey = uk[0].decode("latin-1") if uk else None
-    passkey = passkey_check(passkey)
+    passkey = _passkey_of(raw_query, passkey)
     query = announce_query_parse(raw_query)
     # Skip CONN_HEALTH_CHECKS' extra `SELECT 1` round trip here: if the
     # connection died, this one announce fails (the client retries) and
@@ -155,10 +160,7 @@ def announce(request: HttpRequest, passkey: str | None = None) -> HttpResponse:
 def scrape(request: HttpRequest, passkey: str | None = None) -> HttpResponse:
     """BEP 48: complete / downloaded / incomplete for each requested info_hash."""
     raw_query = request.META.get("QUERY_STRING", "")
-    if passkey is None:
-        uk = query_parse(raw_query).get("uk")
-        passkey = uk[0].decode("latin-1") if uk else None
-    passkey = passkey_check(passkey)
+    passkey = _passkey_of(raw_query, passkey)
     hashes = scrape_hashes_parse(raw_query)
     user, _ = announce_lookup(passkey=passkey, info_hash_hex=None)
     _user_check(user)
