@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "web.middleware.PageWriteLimitMiddleware",
 ]
 
 ROOT_URLCONF = "torrentpier.urls"
