@@ -22,6 +22,15 @@ from rest_framework.request import Request
 from api.errors import ValidationFailed
 
 ORDERS = ("asc", "desc")
+SEARCH_MAX_LENGTH = 200
+
+
+def parse_search(params: Any) -> str:
+    """Return the stripped `search` term ("" when absent), or raise 422 when it is too long."""
+    term = (params.get("search") or "").strip()
+    if len(term) > SEARCH_MAX_LENGTH:
+        raise ValidationFailed(details={"search": [f"search must be at most {SEARCH_MAX_LENGTH} characters."]})
+    return term
 
 
 def parse_sort(params: Any, view: Any) -> tuple[str, str] | None:
@@ -46,10 +55,8 @@ class ContractFilterBackend(BaseFilterBackend):
 
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
         params = request.query_params
-        term = (params.get("search") or "").strip()
+        term = parse_search(params)
         if term:
-            if len(term) > 200:
-                raise ValidationFailed(details={"search": ["search must be at most 200 characters."]})
             custom = getattr(view, "search_queryset", None)
             if custom is not None:
                 queryset = custom(queryset, term)

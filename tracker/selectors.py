@@ -17,7 +17,7 @@ from django.db.models.expressions import RawSQL
 from accounts.models import User
 from api.cache import cache_get, cache_set
 from api.errors import NotFound, ValidationFailed
-from api.filters import parse_sort
+from api.filters import parse_search, parse_sort
 from api.pagination import cached_count
 from tracker.access import user_level
 from tracker.filters import TorrentFilter
@@ -122,10 +122,8 @@ def torrent_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> Quer
     if not filterset.is_valid():
         raise ValidationFailed(details={k: [str(m) for m in v] for k, v in filterset.errors.items()})
     queryset = filterset.qs
-    term = (params.get("search") or "").strip()
+    term = parse_search(params)
     if term:
-        if len(term) > 200:
-            raise ValidationFailed(details={"search": ["search must be at most 200 characters."]})
         queryset = torrent_search(queryset=queryset, term=term)
     sort, order = parse_sort(params, TORRENT_SORTS)  # type: ignore[misc]
     prefix = "-" if order == "desc" else ""
