@@ -33,5 +33,9 @@ def can_upload_to_forum(user: Any, forum: Forum) -> bool:
 
 def can_download_from_forum(user: Any, forum: Forum) -> bool:
     """May `user` download (and announce) torrents of `forum`? Guests never may."""
-    level = user_level(user)
-    return level >= AccessLevel.USER and level >= forum.download_level and level >= forum.view_level
+    return level_may_download(level=user_level(user), view_level=forum.view_level, download_level=forum.download_level)
+
+
+def level_may_download(*, level: int, view_level: int, download_level: int) -> bool:
+    """The download rule on bare levels, for the announce's cached lookups (no user or forum rows)."""
+    return level >= AccessLevel.USER and level >= download_level and level >= view_level

@@ -6,7 +6,6 @@ the client gets HTTP 200 with a bencoded `failure reason`, never a 500 page.
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -14,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from api.net import client_ip
-from tracker.access import can_download_from_forum
+from tracker.access import level_may_download
 from tracker.announce.protocol import (
     AnnounceQuery,
     AnnounceRejected,
@@ -34,18 +33,6 @@ from tracker.swarm_selectors import AnnounceTorrent, AnnounceUser, announce_look
 logger = logging.getLogger("tracker.announce")
 
 TrackerView = Callable[[HttpRequest, str | None], HttpResponse]
-
-
-class _Level:
-    """Just enough of a user or forum for tracker.access to judge a cached lookup."""
-
-    is_authenticated = True
-
-    def __init__(self, level: int = 0, view_level: int = 0, download_level: int = 0) -> None:
-        self.is_admin = level >= 3
-        self.is_moderator = level >= 2
-        self.view_level = view_level
-        self.download_level = download_level
 
 
 def _never_fails(view: TrackerView) -> TrackerView:
@@ -82,8 +69,7 @@ def _torrent_check(user: AnnounceUser, torrent: AnnounceTorrent | None) -> Annou
         raise AnnounceRejected("Torrent not registered")
     if torrent.is_frozen:
         raise AnnounceRejected("Torrent frozen and can not be downloaded")
-    forum: Any = _Level(view_level=torrent.view_level, download_level=torrent.download_level)
-    if not can_download_from_forum(_Level(user.level), forum):
+    if not level_may_download(level=user.level, view_level=torrent.view_level, download_level=torrent.download_level):
         raise AnnounceRejected("You are not allowed to download torrents from this forum")
     return torrent
 
