@@ -30,6 +30,8 @@ def parse_search(params: Any) -> str:
     term = (params.get("search") or "").strip()
     if len(term) > SEARCH_MAX_LENGTH:
         raise ValidationFailed(details={"search": [f"search must be at most {SEARCH_MAX_LENGTH} characters."]})
+    if "\x00" in term:  # PostgreSQL cannot take a NUL in a string: refuse it here, not with a 500
+        raise ValidationFailed(details={"search": ["search must not contain NUL characters."]})
     return term
 
 

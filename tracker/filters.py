@@ -6,15 +6,18 @@ from django.db.models import Q, QuerySet
 
 from tracker.models import Freeleech, Torrent, TorrentStatus
 
+# Ids and sizes are 64-bit in the database; a larger number is a bad query, not a 500.
+_BIGINT_MAX = 2**63 - 1
+
 _HEX = RegexValidator(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$", "Must be 40 (v1) or 64 (v2) hexadecimal characters.")
 
 
 class TorrentFilter(django_filters.FilterSet):
     """Filters of GET /api/torrents."""
 
-    forum = django_filters.NumberFilter(field_name="forum_id", min_value=1)
-    category = django_filters.NumberFilter(field_name="forum__category_id", min_value=1)
-    uploader = django_filters.NumberFilter(field_name="uploader_id", min_value=1)
+    forum = django_filters.NumberFilter(field_name="forum_id", min_value=1, max_value=_BIGINT_MAX)
+    category = django_filters.NumberFilter(field_name="forum__category_id", min_value=1, max_value=_BIGINT_MAX)
+    uploader = django_filters.NumberFilter(field_name="uploader_id", min_value=1, max_value=_BIGINT_MAX)
     status = django_filters.ChoiceFilter(choices=TorrentStatus.choices)
     freeleech = django_filters.ChoiceFilter(choices=Freeleech.choices)
     seeded = django_filters.ChoiceFilter(
@@ -23,8 +26,8 @@ class TorrentFilter(django_filters.FilterSet):
         label="Has seeders (true) or none (false)",
     )
     info_hash = django_filters.CharFilter(method="filter_info_hash", label="v1 (40 hex) or v2 (64 hex) info hash", validators=[_HEX])
-    min_size = django_filters.NumberFilter(field_name="size", lookup_expr="gte", min_value=0)
-    max_size = django_filters.NumberFilter(field_name="size", lookup_expr="lte", min_value=0)
+    min_size = django_filters.NumberFilter(field_name="size", lookup_expr="gte", min_value=0, max_value=_BIGINT_MAX)
+    max_size = django_filters.NumberFilter(field_name="size", lookup_expr="lte", min_value=0, max_value=_BIGINT_MAX)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

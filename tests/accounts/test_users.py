@@ -33,6 +33,12 @@ def test_the_user_list_needs_a_login_and_searches_usernames(api_client, user_cli
     assert user_client.get("/api/users?sort=email").status_code == 422
 
 
+def test_a_search_with_a_nul_character_is_422_not_a_500(user_client):
+    response = user_client.get("/api/users?search=al%00ice")
+    assert response.status_code == 422
+    assert "search" in response.json()["error"]["details"]
+
+
 def test_profiles_never_show_email_or_passkey(user_client, moderator):
     TorrentFactory(uploader=moderator)
     TorrentFactory(uploader=moderator, status=TorrentStatus.NOT_APPROVED)

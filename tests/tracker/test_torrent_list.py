@@ -111,6 +111,13 @@ def test_info_hash_filter_matches_v2_and_its_short_form(api_client, forum):
         ("seeded=maybe", "seeded"),
         ("page=0", "page"),
         ("per_page=abc", "per_page"),
+        # past 64 bits: SQLite could not even bind these (it was a 500)
+        ("forum=99999999999999999999999", "forum"),
+        ("category=99999999999999999999999", "category"),
+        ("uploader=99999999999999999999999", "uploader"),
+        ("min_size=99999999999999999999999", "min_size"),
+        # PostgreSQL refuses a NUL in a string (it was a 500)
+        ("search=a%00b", "search"),
     ],
 )
 def test_bad_filter_values_are_422_with_details(api_client, catalogue, query, field):
