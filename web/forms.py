@@ -117,7 +117,8 @@ class BrowseForm(PlainLabels, forms.Form):
     forum = forms.TypedChoiceField(label="Forum", required=False, coerce=int, empty_value=None)
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
     order = forms.ChoiceField(label="Order", required=False, choices=ORDER_CHOICES)
-    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    # Bounded so that the offset stays a 64-bit number in SQL (a larger one was a 500).
+    page = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, forums: list[Forum], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -87,6 +87,7 @@ def test_browse_sorts_by_the_apis_fields(client, forum, sort, order, expected):
         ({"order": "sideways"}, "Select a valid choice."),
         ({"page": "0"}, "greater than or equal to 1"),
         ({"page": "x"}, "Enter a whole number."),
+        ({"page": "99999999999999999999999"}, "less than or equal to"),  # was a 500: OFFSET past 64 bits
         ({"forum": "999999"}, "Select a valid choice."),
         ({"search": "x" * 201}, "at most 200 characters"),
     ],
