@@ -107,7 +107,7 @@ def peer_announce(
         "down": downloaded,
         "left": left,
         "seeder": is_seeder,
-        "ua": user_agent[:255],
+        "ua": user_agent.replace("\x00", "")[:255],  # PostgreSQL text cannot hold a NUL
         "key": key[:64],
         "now": moment,
         "event": event,

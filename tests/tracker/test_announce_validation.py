@@ -226,3 +226,11 @@ def test_a_garbage_numwant_falls_back_to_the_default(client, user, torrent):
 def test_an_ipv4_mapped_address_is_stored_as_ipv4(client, user, torrent):
     announce(client, user.passkey, torrent.info_hash, peer_id(1), remote="::ffff:192.0.2.4")
     assert Peer.objects.get().ip == "192.0.2.4"
+
+
+def test_a_user_agent_with_a_nul_is_stored_without_it(client, user, torrent):
+    # PostgreSQL refused the NUL and the announce failed with "Tracker error".
+    qs = announce_qs(torrent.info_hash, peer_id(1))
+    body = reply(client.get(f"/announce/{user.passkey}?{qs}", HTTP_USER_AGENT="Client\x00/1.0" + "x" * 400))
+    assert b"failure reason" not in body
+    assert Peer.objects.get().user_agent == ("Client/1.0" + "x" * 400)[:255]
