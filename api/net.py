@@ -16,20 +16,24 @@ def is_api_path(path: str) -> bool:
 
 
 def client_ip(request: HttpRequest) -> str:
-    """Return the client address: REMOTE_ADDR, or X-Forwarded-For via a trusted proxy.
+    """Return the client address: REMOTE_ADDR, or X-Forwarded-For via a trusted proxy."""
+    return client_ip_from(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
 
-    X-Forwarded-For is read right to left and the first address that is not
-    one of TRUSTED_PROXIES is the client; anything a client could forge to
-    the left of that is ignored.
+
+def client_ip_from(remote: str, forwarded: str) -> str:
+    """The client address given the peer address `remote` and the X-Forwarded-For header `forwarded`.
+
+    X-Forwarded-For is believed only when `remote` is one of TRUSTED_PROXIES.
+    It is read right to left and the first address that is not a trusted
+    proxy is the client; anything a client could forge to the left of that
+    is ignored.
     """
-    remote = request.META.get("REMOTE_ADDR", "")
     try:
         addr = ipaddress.ip_address(remote)
     except ValueError:
         return remote
     if not settings.TRUSTED_PROXIES or not _is_trusted(addr):
         return str(addr)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     for item in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
         try:
             hop = ipaddress.ip_address(item)

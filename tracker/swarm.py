@@ -73,7 +73,7 @@ def _is_completing(*, left: int, prev_left: int | None, event: str, snatch_left:
     return event == "completed" or (snatch_left is not None and snatch_left > 0)
 
 
-def peer_announce(
+def announce_params(
     *,
     user_id: int,
     torrent_id: int,
@@ -90,14 +90,11 @@ def peer_announce(
     key: str = "",
     user_agent: str = "",
     now: datetime | None = None,
-) -> AnnounceResult:
-    """Record one announce of (torrent, peer_id) and pick up to `numwant` peers for it.
-
-    `accepted` is False when the peer_id belongs to another user's peer in
-    this swarm (nothing is changed then).
-    """
+) -> dict[str, Any]:
+    """The named parameters of one announce, as PG_ANNOUNCE / PG_STOP and the portable path take them."""
     moment = now or timezone.now()
-    params: dict[str, Any] = {
+    stopped = event == "stopped"
+    return {
         "t": torrent_id,
         "u": user_id,
         "pid": peer_id,
@@ -114,16 +111,22 @@ def peer_announce(
         "free": freeleech,
         "numwant": numwant,
         "expiry": settings.TRACKER_PEER_EXPIRY,
+        "live": moment - timedelta(seconds=settings.TRACKER_PEER_EXPIRY),
+        "seeding": is_seeder and not stopped,
+        "leeching": not is_seeder and not stopped,
+        "s_in": int(is_seeder and not stopped),
+        "l_in": int(not is_seeder and not stopped),
+        "state": None if stopped else is_seeder,
     }
-    params["live"] = moment - timedelta(seconds=settings.TRACKER_PEER_EXPIRY)
-    stopped = event == "stopped"
-    params.update(
-        seeding=is_seeder and not stopped,
-        leeching=not is_seeder and not stopped,
-        s_in=int(is_seeder and not stopped),
-        l_in=int(not is_seeder and not stopped),
-        state=None if stopped else is_seeder,
-    )
+
+
+def peer_announce(params: dict[str, Any]) -> AnnounceResult:
+    """Record one announce of (torrent, peer_id) and pick up to `numwant` peers for it.
+
+    `params` comes from `announce_params`. `accepted` is False when the
+    peer_id belongs to another user's peer in this swarm (nothing is
+    changed then).
+    """
     if connection.vendor == "postgresql":
         return _with_deadlock_retry(_announce_pg, params)
     return _announce_portable(params)
@@ -158,23 +161,32 @@ def _pg_cursor() -> Any:
     return connection._prepare_cursor(psycopg.Cursor(raw))  # type: ignore[attr-defined]
 
 
-def _pg_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Integers as int8, so one prepared plan serves every announce whatever the values' sizes."""
+def pg_statement(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The announce's one PostgreSQL statement and its parameters.
+
+    Integers go as int8, so one prepared plan serves every announce whatever
+    the values' sizes.
+    """
     from psycopg.types.numeric import Int8
 
-    return {k: Int8(v) if type(v) is int else v for k, v in params.items()}
-
-
-def _announce_pg(params: dict[str, Any]) -> AnnounceResult:
     sql = PG_STOP if params["event"] == "stopped" else PG_ANNOUNCE
-    with _pg_cursor() as cursor:
-        cursor.execute(sql, _pg_params(params))
-        rows = cursor.fetchall()
+    return sql, {k: Int8(v) if type(v) is int else v for k, v in params.items()}
+
+
+def pg_result(rows: list[tuple[Any, ...]]) -> AnnounceResult:
+    """The AnnounceResult of PG_ANNOUNCE / PG_STOP's rows (one per chosen peer, or one with NULL peer columns)."""
     if not rows:
         return AnnounceResult(False, 0, 0, 0, [])
     accepted, seeders, leechers, completed = rows[0][:4]
     peers = [(ip, port, bytes(pid)) for *_, ip, port, pid in rows if ip is not None]
     return AnnounceResult(bool(accepted), seeders, leechers, completed, peers)
+
+
+def _announce_pg(params: dict[str, Any]) -> AnnounceResult:
+    sql, values = pg_statement(params)
+    with _pg_cursor() as cursor:
+        cursor.execute(sql, values)
+        return pg_result(cursor.fetchall())
 
 
 def _announce_portable(p: dict[str, Any]) -> AnnounceResult:

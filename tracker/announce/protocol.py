@@ -22,6 +22,8 @@ EVENTS = frozenset({b"", b"started", b"completed", b"stopped", b"paused"})
 BLOCKED_PORTS = frozenset({1214, 4662, 6346, 6347, 6699})
 MAX_COUNTER = 2**63 - 1
 PASSKEY_RE = re.compile(r"^[0-9a-f]{32}$")
+# The tracker routes of tracker/announce/urls.py as one pattern, for the WSGI and ASGI fronts.
+TRACKER_PATH = re.compile(r"^/(?:(?P<kind>announce|scrape)(?:/(?P<passkey>[^/]+)|/?)|bt/(?P<php>announce|scrape)\.php)$")
 
 
 class AnnounceRejected(Exception):
@@ -55,18 +57,26 @@ class AnnounceQuery:
         return self.left == 0 or self.event == "paused"
 
 
-def query_parse(query_string: str) -> dict[str, list[bytes]]:
-    """Split a raw query string into name -> list of percent-decoded byte values."""
-    try:
-        raw = query_string.encode("latin-1")  # WSGI hands the bytes over as latin-1
-    except UnicodeEncodeError:
-        raw = query_string.encode("utf-8", "surrogateescape")
+def query_parse(query_string: str | bytes) -> dict[str, list[bytes]]:
+    """Split a raw query string (WSGI's latin-1 str, or ASGI's bytes) into name -> list of percent-decoded byte values."""
+    if isinstance(query_string, bytes):
+        raw = query_string
+    else:
+        try:
+            raw = query_string.encode("latin-1")  # WSGI hands the bytes over as latin-1
+        except UnicodeEncodeError:
+            raw = query_string.encode("utf-8", "surrogateescape")
     params: dict[str, list[bytes]] = {}
     for part in raw.split(b"&"):
         if not part:
             continue
         name, _, value = part.partition(b"=")
-        params.setdefault(unquote_to_bytes(name).decode("latin-1"), []).append(unquote_to_bytes(value))
+        # Most values carry no escapes: skip the (costly) unquote for them.
+        if b"%" in name:
+            name = unquote_to_bytes(name)
+        if b"%" in value:
+            value = unquote_to_bytes(value)
+        params.setdefault(name.decode("latin-1"), []).append(value)
     return params
 
 
@@ -92,7 +102,7 @@ def _hash(raw: bytes | None, name: str) -> bytes:
     return raw
 
 
-def announce_query_parse(query_string: str) -> AnnounceQuery:
+def announce_query_parse(query_string: str | bytes) -> AnnounceQuery:
     """Validate an announce query string, or raise AnnounceRejected with TorrentPier-style wording."""
     params = query_parse(query_string)
     info_hash = _hash(_first(params, "info_hash"), "info_hash")
@@ -136,7 +146,7 @@ def announce_query_parse(query_string: str) -> AnnounceQuery:
     )
 
 
-def scrape_hashes_parse(query_string: str) -> list[bytes]:
+def scrape_hashes_parse(query_string: str | bytes) -> list[bytes]:
     """The `info_hash` values of a scrape (BEP 48), validated and capped."""
     hashes = query_parse(query_string).get("info_hash", [])
     if not hashes:
@@ -172,22 +182,32 @@ def interval_with_jitter() -> int:
     return interval + random.randint(0, interval // 20)
 
 
-def bencoded(payload: dict[bytes, Any]) -> HttpResponse:
+# Every tracker reply, success or failure, goes out with these headers.
+REPLY_CONTENT_TYPE = "text/plain"
+REPLY_CACHE_CONTROL = "no-store"
+
+
+def bencoded(payload: dict[bytes, Any] | bytes) -> HttpResponse:
     """A tracker reply: bencoded (keys sorted), text/plain, never cached."""
-    response = HttpResponse(bencode(payload), content_type="text/plain")
-    response["Cache-Control"] = "no-store"
+    response = HttpResponse(payload if isinstance(payload, bytes) else bencode(payload), content_type=REPLY_CONTENT_TYPE)
+    response["Cache-Control"] = REPLY_CACHE_CONTROL
     return response
 
 
-def failure(message: str) -> HttpResponse:
-    """A refusal the way clients expect it: HTTP 200 with `failure reason`."""
-    return bencoded(
+def failure_body(message: str) -> bytes:
+    """A refusal the way clients expect it (sent with HTTP 200): `failure reason` and the intervals."""
+    return bencode(
         {
             b"failure reason": message.encode(),
             b"interval": settings.TRACKER_ANNOUNCE_INTERVAL,
             b"min interval": settings.TRACKER_MIN_INTERVAL,
         }
     )
+
+
+def failure(message: str) -> HttpResponse:
+    """`failure_body` as a Django response."""
+    return bencoded(failure_body(message))
 
 
 def peers_encode(peers: list[tuple[str, int, bytes]], *, compact: bool, no_peer_id: bool) -> dict[bytes, Any]:

@@ -7,7 +7,6 @@ else goes to Django unchanged. Connection housekeeping still happens: the
 request_started / request_finished signals fire as Django's handler fires them.
 """
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,9 +15,8 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse
 
 from tracker.announce import views
+from tracker.announce.protocol import TRACKER_PATH
 
-# The tracker routes of tracker/announce/urls.py, as one pattern.
-_ROUTES = re.compile(r"^/(?:(?P<kind>announce|scrape)(?:/(?P<passkey>[^/]+)|/?)|bt/(?P<php>announce|scrape)\.php)$")
 _VIEWS = {"announce": views.announce, "scrape": views.scrape}
 
 
@@ -29,7 +27,7 @@ class TrackerFastPath:
         self.application = application
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        match = _ROUTES.match(environ.get("PATH_INFO", ""))
+        match = TRACKER_PATH.match(environ.get("PATH_INFO", ""))
         if match is None:
             return self.application(environ, start_response)
         view = _VIEWS[match["kind"] or match["php"]]

@@ -1,0 +1,126 @@
+"""What announce and scrape decide, apart from their I/O.
+
+Shared by the Django views (tracker.announce.views, any database) and the
+ASGI fast path (tracker.announce.asgi, PostgreSQL), so both refuse the same
+requests with the same words and answer with the same bytes.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from fastbencode import bencode
+
+from api.net import client_ip_from
+from tracker.access import level_may_download
+from tracker.announce.protocol import (
+    AnnounceQuery,
+    AnnounceRejected,
+    address_parse,
+    interval_with_jitter,
+    passkey_check,
+    peers_encode,
+    query_parse,
+)
+from tracker.swarm import AnnounceResult, announce_params
+from tracker.swarm_selectors import AnnounceTorrent, AnnounceUser
+
+PEER_ID_TAKEN = "This peer_id is in use by another user; restart your client"
+
+
+def passkey_of(raw_query: str | bytes, passkey: str | None) -> str:
+    """The passkey from the path, or from TorrentPier's `uk` parameter (/bt/*.php?uk=...), checked."""
+    if passkey is None:
+        uk = query_parse(raw_query).get("uk")
+        passkey = uk[0].decode("latin-1") if uk else None
+    return passkey_check(passkey)
+
+
+def user_check(user: AnnounceUser | None) -> AnnounceUser:
+    """The passkey's owner, if they may use the tracker at all."""
+    if user is None:
+        raise AnnounceRejected("Please LOG IN and RE-DOWNLOAD this torrent (passkey not found)")
+    if user.is_banned:
+        raise AnnounceRejected("Your account is banned")
+    if not user.is_active:
+        raise AnnounceRejected("Your account is not active")
+    return user
+
+
+def torrent_check(user: AnnounceUser, torrent: AnnounceTorrent | None) -> AnnounceTorrent:
+    """The announced torrent, if it is registered, not frozen, and `user` may download from its forum."""
+    if torrent is None:
+        raise AnnounceRejected("Torrent not registered")
+    if torrent.is_frozen:
+        raise AnnounceRejected("Torrent frozen and can not be downloaded")
+    if not level_may_download(level=user.level, view_level=torrent.view_level, download_level=torrent.download_level):
+        raise AnnounceRejected("You are not allowed to download torrents from this forum")
+    return torrent
+
+
+def peer_address(*, remote: str, forwarded: str, query: AnnounceQuery) -> tuple[str, bytes | None]:
+    """(the address peers will be given, the packed `external ip`).
+
+    The address is the connection's (through a trusted proxy's
+    X-Forwarded-For), or the `ip` parameter only if a setting allows it (BEP 7).
+    """
+    addr = address_parse(client_ip_from(remote, forwarded))
+    if settings.TRACKER_ALLOW_IP_PARAM and query.ip_param:
+        claimed = address_parse(query.ip_param)
+        if claimed is None:
+            raise AnnounceRejected("Invalid ip parameter")
+        return str(claimed), addr.packed if addr else None
+    if addr is None:
+        raise AnnounceRejected("Cannot determine your IP address")
+    return str(addr), addr.packed
+
+
+def announce_fields(*, query: AnnounceQuery, user: AnnounceUser, torrent: AnnounceTorrent, ip: str, user_agent: str) -> dict[str, Any]:
+    """The swarm statement's parameters for this announce (tracker.swarm.announce_params)."""
+    return announce_params(
+        user_id=user.id,
+        torrent_id=torrent.id,
+        freeleech=torrent.freeleech,
+        peer_id=query.peer_id,
+        ip=ip,
+        port=query.port,
+        uploaded=query.uploaded,
+        downloaded=query.downloaded,
+        left=query.left,
+        event=query.event,
+        is_seeder=query.is_seeder,
+        numwant=query.numwant,
+        key=query.key,
+        user_agent=user_agent,
+    )
+
+
+def announce_body(query: AnnounceQuery, result: AnnounceResult, external: bytes | None) -> bytes:
+    """The bencoded reply to an announce the swarm accepted (or the failure if it did not)."""
+    if not result.accepted:
+        raise AnnounceRejected(PEER_ID_TAKEN)
+    payload = {
+        b"interval": interval_with_jitter(),
+        b"min interval": settings.TRACKER_MIN_INTERVAL,
+        b"complete": result.seeders,
+        b"incomplete": result.leechers,
+        b"downloaded": result.completed,
+        **peers_encode(result.peers, compact=query.compact, no_peer_id=query.no_peer_id),
+    }
+    if external:
+        payload[b"external ip"] = external
+    if query.ip_param and not settings.TRACKER_ALLOW_IP_PARAM:
+        payload[b"warning message"] = b"The ip parameter is ignored; peers get the address you connect from"
+    return bencode(payload)
+
+
+def scrape_body(files: dict[bytes, tuple[int, int, int]]) -> bytes:
+    """The bencoded BEP 48 reply for the figures of `tracker.swarm.torrent_scrape`."""
+    return bencode(
+        {
+            b"files": {
+                info_hash: {b"complete": complete, b"downloaded": downloaded, b"incomplete": incomplete}
+                for info_hash, (complete, downloaded, incomplete) in files.items()
+            },
+            b"flags": {b"min_request_interval": settings.TRACKER_MIN_INTERVAL},
+        }
+    )
