@@ -1,0 +1,266 @@
+"""An ASGI front for the tracker: announce and scrape on an event loop, everything else to Django.
+
+BitTorrent clients announce by the thousand and each announce is two short
+waits (Redis, then PostgreSQL). Under gunicorn's threaded worker those waits
+cost thread switches and a contended GIL, and the worker's own request
+handling costs more than the announce's Python. Here, on uvicorn's event
+loop, one process keeps hundreds of announces in flight:
+
+- the cached passkey and torrent lookups are one async Redis MGET of the keys
+  Django's cache writes (so invalidation stays where it is); a miss is
+  loaded by the ordinary sync lookup in a thread, which fills the cache;
+- the announce is the same one PostgreSQL statement as the Django view's
+  (tracker.swarm.pg_statement), prepared once per pooled connection;
+- the request checks and the reply bytes come from tracker.announce.core,
+  shared with the Django views.
+
+Only PostgreSQL gets the fast path; on any other database (SQLite in
+development) every request goes to Django, whose views do the same work.
+Scrape, rare next to announces, runs the Django code in a thread.
+
+Serve it with `gunicorn -k uvicorn_worker.UvicornWorker torrentpier.asgi`
+(see the README's deployment notes).
+"""
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections, connections
+
+from accounts.services import passkey_cache_key
+from tracker.announce.core import (
+    announce_body,
+    announce_fields,
+    passkey_of,
+    peer_address,
+    scrape_body,
+    torrent_check,
+    user_check,
+)
+from tracker.announce.protocol import (
+    REPLY_CACHE_CONTROL,
+    REPLY_CONTENT_TYPE,
+    TRACKER_PATH,
+    AnnounceRejected,
+    announce_query_parse,
+    failure_body,
+    scrape_hashes_parse,
+)
+from tracker.cachekeys import torrent_cache_key
+from tracker.swarm import DEADLOCK_RETRIES, AnnounceResult, pg_result, pg_statement, torrent_scrape
+from tracker.swarm_selectors import AnnounceTorrent, AnnounceUser, announce_lookup
+
+logger = logging.getLogger("tracker.announce")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[..., Awaitable[None]]
+
+TRACKER_ERROR = "Tracker error, please try again later"
+_NOT_PRINTABLE = re.compile(rb"[^\x21-\x7e]")
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {name.lower(): value for name, value in scope.get("headers", ())}
+
+
+class _Swarm:
+    """The per-event-loop connections: a PostgreSQL pool and a Redis client."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        self.loop = loop
+        db = connections["default"].settings_dict
+        kwargs: dict[str, Any] = {
+            "dbname": db["NAME"],
+            "user": db.get("USER") or None,
+            "password": db.get("PASSWORD") or None,
+            "host": db.get("HOST") or None,
+            "port": db.get("PORT") or None,
+            "autocommit": True,  # the statement is its own transaction, as under Django
+            "prepare_threshold": 0,  # prepare the announce statement on first use
+            "application_name": "torrentpier-tracker",
+        }
+        for name in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout"):
+            if name in db.get("OPTIONS", {}):
+                kwargs[name] = db["OPTIONS"][name]
+        self.pool = AsyncConnectionPool(
+            kwargs={k: v for k, v in kwargs.items() if v is not None},
+            min_size=1,
+            max_size=settings.TRACKER_ASYNC_DB_POOL,
+            open=False,
+            name="tracker",
+        )
+        self.redis: Any = None
+        self.redis_prefix_key = cache.make_and_validate_key
+        if settings.REDIS_URL:
+            from django.core.cache.backends.redis import RedisSerializer
+            from redis.asyncio import Redis
+
+            self.redis = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+            self.loads = RedisSerializer().loads
+        self.ready = loop.create_task(self.pool.open())
+
+    async def close(self) -> None:
+        await self.pool.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+class TrackerASGI:
+    """Serve tracker URLs on the event loop (PostgreSQL only); hand every other request to `application`."""
+
+    def __init__(self, application: ASGIApp) -> None:
+        self.application = application
+        self._swarm: _Swarm | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        match = TRACKER_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None:
+            await self.application(scope, receive, send)
+            return
+        if connections["default"].vendor != "postgresql":
+            # Django's views do the work. Django decodes the query string as
+            # UTF-8 and refuses raw bytes that aren't; escaping them keeps
+            # the request what it was (the views percent-decode every value).
+            query = _NOT_PRINTABLE.sub(lambda m: b"%%%02X" % m[0][0], scope.get("query_string", b""))
+            await self.application({**scope, "query_string": query}, receive, send)
+            return
+        try:
+            if scope["method"] not in ("GET", "HEAD"):
+                raise AnnounceRejected("Use GET")
+            if match["kind"] == "scrape" or match["php"] == "scrape":
+                body = await self._scrape(scope, match["passkey"])
+            else:
+                body = await self._announce(scope, match["passkey"])
+        except AnnounceRejected as exc:
+            body = failure_body(str(exc))
+        except Exception:
+            logger.exception("tracker request failed: %s", scope.get("path"))
+            body = failure_body(TRACKER_ERROR)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", REPLY_CONTENT_TYPE.encode()),
+                    (b"cache-control", REPLY_CACHE_CONTROL.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    async def aclose(self) -> None:
+        """Close this loop's database pool and Redis client (at shutdown, and between tests)."""
+        swarm, self._swarm = self._swarm, None
+        if swarm is not None:
+            await swarm.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _connections(self) -> _Swarm:
+        loop = asyncio.get_running_loop()
+        swarm = self._swarm
+        if swarm is None or swarm.loop is not loop:
+            swarm = self._swarm = _Swarm(loop)
+        if not swarm.ready.done():
+            await asyncio.shield(swarm.ready)
+        return swarm
+
+    async def _lookup(self, swarm: _Swarm, passkey: str, info_hash_hex: str | None) -> tuple[AnnounceUser | None, AnnounceTorrent | None]:
+        """announce_lookup with the cache read on the event loop; any miss goes to the sync lookup."""
+        if swarm.redis is not None:
+            keys = [passkey_cache_key(passkey)]
+            if info_hash_hex is not None:
+                keys.append(torrent_cache_key(info_hash_hex))
+            try:
+                values = await swarm.redis.mget([swarm.redis_prefix_key(key) for key in keys])
+            except Exception:
+                logger.warning("cache mget failed", exc_info=True)
+                values = [None]
+            if all(value is not None for value in values):
+                found = [swarm.loads(value) or None for value in values]
+                return found[0], (found[1] if info_hash_hex is not None else None)
+        return await sync_to_async(_lookup_in_thread, thread_sensitive=False)(passkey, info_hash_hex)
+
+    async def _announce(self, scope: Scope, passkey: str | None) -> bytes:
+        raw_query: bytes = scope.get("query_string", b"")
+        passkey = passkey_of(raw_query, passkey)
+        query = announce_query_parse(raw_query)
+        swarm = await self._connections()
+        user, torrent = await self._lookup(swarm, passkey, query.info_hash.hex())
+        user = user_check(user)
+        torrent = torrent_check(user, torrent)
+        headers = _headers(scope)
+        client = scope.get("client") or ("", 0)
+        ip, external = peer_address(remote=client[0], forwarded=headers.get(b"x-forwarded-for", b"").decode("latin-1"), query=query)
+        user_agent = headers.get(b"user-agent", b"").decode("utf-8", "replace")
+        fields = announce_fields(query=query, user=user, torrent=torrent, ip=ip, user_agent=user_agent)
+        return announce_body(query, await _announce_pg(swarm, fields), external)
+
+    async def _scrape(self, scope: Scope, passkey: str | None) -> bytes:
+        raw_query: bytes = scope.get("query_string", b"")
+        passkey = passkey_of(raw_query, passkey)
+        hashes = scrape_hashes_parse(raw_query)
+        swarm = await self._connections()
+        user, _ = await self._lookup(swarm, passkey, None)
+        user_check(user)
+        files = await sync_to_async(_scrape_in_thread, thread_sensitive=False)(hashes)
+        return scrape_body(files)
+
+
+async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:
+    """Run the announce statement on a pooled connection, retrying a detected deadlock as the sync path does."""
+    from psycopg.errors import DeadlockDetected
+
+    sql, values = pg_statement(fields)
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            async with swarm.pool.connection() as conn, conn.cursor() as cursor:
+                await cursor.execute(sql, values)
+                return pg_result(await cursor.fetchall())
+        except DeadlockDetected:
+            if attempt == DEADLOCK_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+# Django's ORM in a worker thread: its connection housekeeping runs around
+# the call, as request_started / request_finished would run it.
+
+
+def _lookup_in_thread(passkey: str, info_hash_hex: str | None) -> tuple[AnnounceUser | None, AnnounceTorrent | None]:
+    close_old_connections()
+    try:
+        return announce_lookup(passkey=passkey, info_hash_hex=info_hash_hex)
+    finally:
+        close_old_connections()
+
+
+def _scrape_in_thread(hashes: list[bytes]) -> dict[bytes, tuple[int, int, int]]:
+    close_old_connections()
+    try:
+        return torrent_scrape(info_hashes=hashes)
+    finally:
+        close_old_connections()
