@@ -1,9 +1,18 @@
-"""A live tracker for real BitTorrent clients: the Django app served on 127.0.0.1 in the test database."""
+"""A live tracker for real BitTorrent clients: the app served on 127.0.0.1 in the test database.
 
+Every test runs against the WSGI front (Django's live server). On PostgreSQL
+it runs again against the deployed ASGI front (torrentpier.asgi under
+uvicorn), whose announce is the async fast path.
+"""
+
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.servers.basehttp import WSGIServer
 from django.db import connections
 from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _StaticFilesHandler
@@ -27,10 +36,16 @@ class _SerialServerThread(LiveServerThread):
         return _SerialWSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
 
 
-@pytest.fixture
-def tracker_url(transactional_db: Any, settings: Any) -> Iterator[str]:
+FRONTS = ["wsgi", "asgi"] if django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else ["wsgi"]
+
+
+@pytest.fixture(params=FRONTS)
+def tracker_url(request: pytest.FixtureRequest, transactional_db: Any, settings: Any) -> Iterator[str]:
     """Base URL of a live tracker (http://127.0.0.1:<free port>) on the test database."""
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+    if request.param == "asgi":
+        yield from _asgi_tracker()
+        return
     override = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
     thread = _SerialServerThread("127.0.0.1", _StaticFilesHandler, connections_override=override, port=0)
     thread.daemon = True
@@ -46,3 +61,26 @@ def tracker_url(transactional_db: Any, settings: Any) -> Iterator[str]:
         thread.terminate()
         for conn in override.values():
             conn.dec_thread_sharing()
+
+
+def _asgi_tracker() -> Iterator[str]:
+    """torrentpier.asgi served by uvicorn in a thread, with its lifespan (the pool closes at shutdown)."""
+    import uvicorn
+
+    from torrentpier.asgi import application
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="on", log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

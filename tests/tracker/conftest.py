@@ -50,3 +50,13 @@ def new_metainfo(name: str = "ubuntu-24.04.iso", length: int = 123_456, private:
 
 def forum_with_levels(view: int = AccessLevel.GUEST, upload: int = AccessLevel.USER, download: int = AccessLevel.USER) -> Any:
     return ForumFactory(view_level=view, upload_level=upload, download_level=download)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests run through the ASGI front (the `client` fixture's "asgi" case) need committed data on PostgreSQL."""
+    from tests.tracker.asgi_client import fast_path_active
+
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("client") == "asgi" and fast_path_active():
+            item.add_marker(pytest.mark.django_db(transaction=True))

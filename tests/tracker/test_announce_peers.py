@@ -5,6 +5,7 @@ import ipaddress
 import pytest
 
 from tests.factories import TorrentFactory, UserFactory, make_hybrid_hashes
+from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
 from tests.tracker.swarm_helpers import announce, announce_qs, fast_passwords, peer_id  # noqa: F401
 from tracker.models import Peer, Torrent
 

@@ -5,6 +5,7 @@ from fastbencode import bdecode
 
 from accounts.services import user_passkey_reset, user_set_banned
 from tests.factories import ForumFactory, TorrentFactory, UserFactory
+from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
 from tests.tracker.swarm_helpers import announce, announce_qs, fast_passwords, peer_id, reply  # noqa: F401
 from tracker.cachekeys import torrent_cache_invalidate
 from tracker.models import AccessLevel, Peer, TorrentStatus
@@ -208,12 +209,13 @@ def test_the_torrentpier_alias_takes_the_passkey_from_uk(client, user, torrent):
 
 
 def test_an_internal_error_is_a_bencoded_failure_not_a_500(client, user, torrent, monkeypatch):
-    from tracker.announce import views
+    from tracker.announce import asgi, views
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(views, "peer_announce", broken)
+    monkeypatch.setattr(views, "peer_announce", broken)  # the Django view's swarm write
+    monkeypatch.setattr(asgi, "_announce_pg", broken)  # the ASGI fast path's
     response = client.get(f"/announce/{user.passkey}?{announce_qs(torrent.info_hash, peer_id(1))}")
     assert failure_of(response) == "Tracker error, please try again later"
 

@@ -6,6 +6,7 @@ import pytest
 from fastbencode import bdecode
 
 from tests.factories import TorrentFactory, UserFactory, make_hybrid_hashes
+from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
 from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id, reply  # noqa: F401
 
 pytestmark = pytest.mark.django_db
