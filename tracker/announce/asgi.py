@@ -101,7 +101,7 @@ class _Swarm:
             name="tracker",
         )
         self.redis: Any = None
-        self.redis_prefix_key = cache.make_and_validate_key
+        self.redis_prefix_key = cache.make_key  # the keys are ours and short: no validation needed
         if settings.REDIS_URL:
             from django.core.cache.backends.redis import RedisSerializer
             from redis.asyncio import Redis
@@ -122,6 +122,7 @@ class TrackerASGI:
     def __init__(self, application: ASGIApp) -> None:
         self.application = application
         self._swarm: _Swarm | None = None
+        self._fast_path: bool | None = None  # PostgreSQL? (known once settings are loaded)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -131,7 +132,9 @@ class TrackerASGI:
         if match is None:
             await self.application(scope, receive, send)
             return
-        if connections["default"].vendor != "postgresql":
+        if self._fast_path is None:
+            self._fast_path = connections["default"].vendor == "postgresql"
+        if not self._fast_path:
             # Django's views do the work. Django decodes the query string as
             # UTF-8 and refuses raw bytes that aren't; escaping them keeps
             # the request what it was (the views percent-decode every value).
