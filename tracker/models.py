@@ -75,14 +75,19 @@ class Freeleech(models.TextChoices):
 class Torrent(models.Model):
     """A registered torrent. Info hashes are stored as lowercase hex."""
 
-    forum = models.ForeignKey(Forum, on_delete=models.PROTECT, related_name="torrents")
+    # Indexed by torrent_forum_created (forum first), not on its own.
+    forum = models.ForeignKey(Forum, on_delete=models.PROTECT, related_name="torrents", db_index=False)
     uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="torrents")
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
-    info_hash = models.CharField(max_length=40, unique=True, null=True, blank=True, help_text="v1: SHA-1 of info, hex")
-    info_hash_v2 = models.CharField(max_length=64, unique=True, null=True, blank=True, help_text="v2: SHA-256 of info, hex")
+    # Unique through Meta.constraints rather than unique=True: on PostgreSQL a
+    # unique varchar field also gets a varchar_pattern_ops "_like" index, which
+    # no query of ours uses (hashes are matched exactly) and every insert and
+    # every announce's non-HOT count update would have to maintain.
+    info_hash = models.CharField(max_length=40, null=True, blank=True, help_text="v1: SHA-1 of info, hex")
+    info_hash_v2 = models.CharField(max_length=64, null=True, blank=True, help_text="v2: SHA-256 of info, hex")
     # BEP 52: v2 clients announce the SHA-256 hash truncated to 20 bytes.
-    info_hash_v2_short = models.CharField(max_length=40, unique=True, null=True, blank=True, editable=False)
+    info_hash_v2_short = models.CharField(max_length=40, null=True, blank=True, editable=False)
     size = models.BigIntegerField(default=0)
     piece_length = models.BigIntegerField(default=0)
     file_count = models.PositiveIntegerField(default=0)
@@ -91,7 +96,7 @@ class Torrent(models.Model):
     # The file paths, one per line (at most FILES_TEXT_MAX characters), written at
     # registration: search matches name, description and this column of one row.
     files_text = models.TextField(blank=True, default="", editable=False)
-    status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED, db_index=True)
+    status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED)
     freeleech = models.CharField(max_length=10, choices=Freeleech.choices, default=Freeleech.NONE)
     seeders = models.PositiveIntegerField(default=0)
     leechers = models.PositiveIntegerField(default=0)
@@ -103,6 +108,7 @@ class Torrent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["forum", "-created_at"], name="torrent_forum_created"),
+            models.Index(fields=["status"], name="torrent_status"),
             models.Index(fields=["name"], name="torrent_name"),
             models.Index(fields=["size"], name="torrent_size"),
             models.Index(fields=["seeders"], name="torrent_seeders"),
@@ -114,6 +120,9 @@ class Torrent(models.Model):
                 condition=models.Q(info_hash__isnull=False) | models.Q(info_hash_v2__isnull=False),
                 name="torrent_has_an_info_hash",
             ),
+            models.UniqueConstraint(fields=["info_hash"], name="torrent_unique_info_hash"),
+            models.UniqueConstraint(fields=["info_hash_v2"], name="torrent_unique_info_hash_v2"),
+            models.UniqueConstraint(fields=["info_hash_v2_short"], name="torrent_unique_info_hash_v2_short"),
         ]
 
     def __str__(self) -> str:
@@ -179,7 +188,8 @@ class Bookmark(models.Model):
 class Peer(models.Model):
     """A live client in a torrent's swarm, identified by (torrent, peer_id)."""
 
-    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="peers")
+    # Indexed by peer_unique_torrent_peer_id (torrent first), not on its own.
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="peers", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peers")
     peer_id = models.BinaryField(max_length=20)
     ip = models.GenericIPAddressField()
@@ -209,7 +219,8 @@ class Peer(models.Model):
 class Snatch(models.Model):
     """A user's history with one torrent: traffic, seed time, completion."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snatches")
+    # Indexed by snatch_unique_user_torrent (user first), not on its own.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snatches", db_index=False)
     torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="snatches")
     uploaded = models.BigIntegerField(default=0)
     downloaded = models.BigIntegerField(default=0)
