@@ -98,9 +98,6 @@ class Torrent(models.Model):
     files_text = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED)
     freeleech = models.CharField(max_length=10, choices=Freeleech.choices, default=Freeleech.NONE)
-    seeders = models.PositiveIntegerField(default=0)
-    leechers = models.PositiveIntegerField(default=0)
-    completed = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,9 +108,6 @@ class Torrent(models.Model):
             models.Index(fields=["status"], name="torrent_status"),
             models.Index(fields=["name"], name="torrent_name"),
             models.Index(fields=["size"], name="torrent_size"),
-            models.Index(fields=["seeders"], name="torrent_seeders"),
-            models.Index(fields=["leechers"], name="torrent_leechers"),
-            models.Index(fields=["completed"], name="torrent_completed"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -129,13 +123,61 @@ class Torrent(models.Model):
         return self.name
 
     def save(self, *args: object, **kwargs: object) -> None:
+        """Also creates the torrent's (zero) counts row when the torrent is new."""
         self.info_hash_v2_short = self.info_hash_v2[:40] if self.info_hash_v2 else None
+        adding = self._state.adding
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+        if adding:
+            self.stats = TorrentStats.objects.create(torrent=self)
+
+    # The swarm counts live in TorrentStats; load torrents with
+    # select_related("stats") (or prefetch) to read these without a query each.
+    @property
+    def seeders(self) -> int:
+        return self.stats.seeders
+
+    @property
+    def leechers(self) -> int:
+        return self.stats.leechers
+
+    @property
+    def completed(self) -> int:
+        return self.stats.completed
 
     @property
     def is_frozen(self) -> bool:
         """Announces are refused while the torrent is in a frozen state."""
         return self.status in FROZEN_STATUSES
+
+
+class TorrentStats(models.Model):
+    """A torrent's swarm counts, in a narrow row of their own beside the torrent's.
+
+    Announces change these on almost every call. Were they columns of
+    tracker_torrent, each change would write a new version of the wide row
+    and new entries in all of its indexes, the trigram ones included (which
+    re-extract the trigrams of the name, description and file list): the
+    counts are indexed for sorting, so the update can never be HOT. Here it
+    touches a small row and four btrees. One row per torrent, created with
+    it (Torrent.save; bulk loads must add theirs, recount_torrents repairs).
+    """
+
+    torrent = models.OneToOneField(Torrent, on_delete=models.CASCADE, primary_key=True, related_name="stats")
+    seeders = models.PositiveIntegerField(default=0)
+    leechers = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "torrent stats"
+        # The catalogue's sorts: (count, torrent) walks in the list's order (count, then id).
+        indexes = [
+            models.Index(fields=["seeders", "torrent"], name="torrentstats_seeders"),
+            models.Index(fields=["leechers", "torrent"], name="torrentstats_leechers"),
+            models.Index(fields=["completed", "torrent"], name="torrentstats_completed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seeders}/{self.leechers}/{self.completed}"
 
 
 class TorrentFile(models.Model):
