@@ -7,7 +7,7 @@ import factory
 from fastbencode import bencode
 
 from accounts.models import User
-from tracker.models import Category, Forum, Torrent
+from tracker.models import Category, Forum, Torrent, TorrentStats
 
 PASSWORD = "pass-Word-1234"
 
@@ -61,6 +61,16 @@ class TorrentFactory(factory.django.DjangoModelFactory):
     file_count = 1
     metainfo = factory.LazyAttribute(lambda o: make_metainfo(o.name, o.size)[0])
     info_hash = factory.LazyAttribute(lambda o: make_metainfo(o.name, o.size)[1])
+
+    @classmethod
+    def _create(cls, model_class: type[Torrent], *args: Any, **kwargs: Any) -> Torrent:
+        """seeders=, leechers=, completed= set the torrent's TorrentStats row (created by Torrent.save)."""
+        counts = {name: kwargs.pop(name) for name in ("seeders", "leechers", "completed") if name in kwargs}
+        torrent = super()._create(model_class, *args, **kwargs)
+        if counts:
+            TorrentStats.objects.filter(torrent=torrent).update(**counts)
+            torrent.stats.refresh_from_db()
+        return torrent
 
 
 def make_hybrid_hashes(name: str) -> tuple[str, str]:

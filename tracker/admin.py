@@ -62,7 +62,7 @@ class TorrentStatusChangeInline(admin.TabularInline):
 class TorrentAdmin(admin.ModelAdmin):
     list_display = ["name", "forum", "uploader", "status", "freeleech", "size", "seeders", "leechers", "completed", "created_at"]
     list_filter = ["status", "freeleech", "is_private", "forum__category", "forum"]
-    list_select_related = ["forum", "uploader"]
+    list_select_related = ["forum", "uploader", "stats"]
     search_fields = ["name", "=info_hash", "=info_hash_v2", "uploader__username"]
     date_hierarchy = "created_at"
     raw_id_fields = ["uploader"]
@@ -88,6 +88,19 @@ class TorrentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Torrent]:
         return super().get_queryset(request).defer("metainfo")
+
+    # The counts live in TorrentStats: columns sortable through the relation.
+    @admin.display(ordering="stats__seeders")
+    def seeders(self, obj: Torrent) -> int:
+        return obj.seeders
+
+    @admin.display(ordering="stats__leechers")
+    def leechers(self, obj: Torrent) -> int:
+        return obj.leechers
+
+    @admin.display(ordering="stats__completed")
+    def completed(self, obj: Torrent) -> int:
+        return obj.completed
 
     def save_model(self, request: HttpRequest, obj: Torrent, form: Any, change: bool) -> None:
         """Edits record status changes and drop the announce's cached copy, like the API's."""

@@ -36,7 +36,7 @@ class TorrentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_seeded(self, queryset: QuerySet[Torrent], name: str, value: str) -> QuerySet[Torrent]:
-        return queryset.filter(seeders__gt=0) if value in ("true", "1") else queryset.filter(seeders=0)
+        return queryset.filter(stats__seeders__gt=0) if value in ("true", "1") else queryset.filter(stats__seeders=0)
 
     def filter_info_hash(self, queryset: QuerySet[Torrent], name: str, value: str) -> QuerySet[Torrent]:
         value = value.lower()

@@ -75,14 +75,19 @@ class Freeleech(models.TextChoices):
 class Torrent(models.Model):
     """A registered torrent. Info hashes are stored as lowercase hex."""
 
-    forum = models.ForeignKey(Forum, on_delete=models.PROTECT, related_name="torrents")
+    # Indexed by torrent_forum_created (forum first), not on its own.
+    forum = models.ForeignKey(Forum, on_delete=models.PROTECT, related_name="torrents", db_index=False)
     uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="torrents")
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
-    info_hash = models.CharField(max_length=40, unique=True, null=True, blank=True, help_text="v1: SHA-1 of info, hex")
-    info_hash_v2 = models.CharField(max_length=64, unique=True, null=True, blank=True, help_text="v2: SHA-256 of info, hex")
+    # Unique through Meta.constraints rather than unique=True: on PostgreSQL a
+    # unique varchar field also gets a varchar_pattern_ops "_like" index, which
+    # no query of ours uses (hashes are matched exactly) and every insert and
+    # every announce's non-HOT count update would have to maintain.
+    info_hash = models.CharField(max_length=40, null=True, blank=True, help_text="v1: SHA-1 of info, hex")
+    info_hash_v2 = models.CharField(max_length=64, null=True, blank=True, help_text="v2: SHA-256 of info, hex")
     # BEP 52: v2 clients announce the SHA-256 hash truncated to 20 bytes.
-    info_hash_v2_short = models.CharField(max_length=40, unique=True, null=True, blank=True, editable=False)
+    info_hash_v2_short = models.CharField(max_length=40, null=True, blank=True, editable=False)
     size = models.BigIntegerField(default=0)
     piece_length = models.BigIntegerField(default=0)
     file_count = models.PositiveIntegerField(default=0)
@@ -91,11 +96,8 @@ class Torrent(models.Model):
     # The file paths, one per line (at most FILES_TEXT_MAX characters), written at
     # registration: search matches name, description and this column of one row.
     files_text = models.TextField(blank=True, default="", editable=False)
-    status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED, db_index=True)
+    status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED)
     freeleech = models.CharField(max_length=10, choices=Freeleech.choices, default=Freeleech.NONE)
-    seeders = models.PositiveIntegerField(default=0)
-    leechers = models.PositiveIntegerField(default=0)
-    completed = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -103,30 +105,79 @@ class Torrent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["forum", "-created_at"], name="torrent_forum_created"),
+            models.Index(fields=["status"], name="torrent_status"),
             models.Index(fields=["name"], name="torrent_name"),
             models.Index(fields=["size"], name="torrent_size"),
-            models.Index(fields=["seeders"], name="torrent_seeders"),
-            models.Index(fields=["leechers"], name="torrent_leechers"),
-            models.Index(fields=["completed"], name="torrent_completed"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(info_hash__isnull=False) | models.Q(info_hash_v2__isnull=False),
                 name="torrent_has_an_info_hash",
             ),
+            models.UniqueConstraint(fields=["info_hash"], name="torrent_unique_info_hash"),
+            models.UniqueConstraint(fields=["info_hash_v2"], name="torrent_unique_info_hash_v2"),
+            models.UniqueConstraint(fields=["info_hash_v2_short"], name="torrent_unique_info_hash_v2_short"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     def save(self, *args: object, **kwargs: object) -> None:
+        """Also creates the torrent's (zero) counts row when the torrent is new."""
         self.info_hash_v2_short = self.info_hash_v2[:40] if self.info_hash_v2 else None
+        adding = self._state.adding
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+        if adding:
+            self.stats = TorrentStats.objects.create(torrent=self)
+
+    # The swarm counts live in TorrentStats; load torrents with
+    # select_related("stats") (or prefetch) to read these without a query each.
+    @property
+    def seeders(self) -> int:
+        return self.stats.seeders
+
+    @property
+    def leechers(self) -> int:
+        return self.stats.leechers
+
+    @property
+    def completed(self) -> int:
+        return self.stats.completed
 
     @property
     def is_frozen(self) -> bool:
         """Announces are refused while the torrent is in a frozen state."""
         return self.status in FROZEN_STATUSES
+
+
+class TorrentStats(models.Model):
+    """A torrent's swarm counts, in a narrow row of their own beside the torrent's.
+
+    Announces change these on almost every call. Were they columns of
+    tracker_torrent, each change would write a new version of the wide row
+    and new entries in all of its indexes, the trigram ones included (which
+    re-extract the trigrams of the name, description and file list): the
+    counts are indexed for sorting, so the update can never be HOT. Here it
+    touches a small row and four btrees. One row per torrent, created with
+    it (Torrent.save; bulk loads must add theirs, recount_torrents repairs).
+    """
+
+    torrent = models.OneToOneField(Torrent, on_delete=models.CASCADE, primary_key=True, related_name="stats")
+    seeders = models.PositiveIntegerField(default=0)
+    leechers = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "torrent stats"
+        # The catalogue's sorts: (count, torrent) walks in the list's order (count, then id).
+        indexes = [
+            models.Index(fields=["seeders", "torrent"], name="torrentstats_seeders"),
+            models.Index(fields=["leechers", "torrent"], name="torrentstats_leechers"),
+            models.Index(fields=["completed", "torrent"], name="torrentstats_completed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seeders}/{self.leechers}/{self.completed}"
 
 
 class TorrentFile(models.Model):
@@ -179,7 +230,8 @@ class Bookmark(models.Model):
 class Peer(models.Model):
     """A live client in a torrent's swarm, identified by (torrent, peer_id)."""
 
-    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="peers")
+    # Indexed by peer_unique_torrent_peer_id (torrent first), not on its own.
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="peers", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peers")
     peer_id = models.BinaryField(max_length=20)
     ip = models.GenericIPAddressField()
@@ -209,7 +261,8 @@ class Peer(models.Model):
 class Snatch(models.Model):
     """A user's history with one torrent: traffic, seed time, completion."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snatches")
+    # Indexed by snatch_unique_user_torrent (user first), not on its own.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snatches", db_index=False)
     torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="snatches")
     uploaded = models.BigIntegerField(default=0)
     downloaded = models.BigIntegerField(default=0)

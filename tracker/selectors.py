@@ -29,9 +29,9 @@ TORRENT_SORTS = SimpleNamespace(
         "created_at": "created_at",
         "name": "name",
         "size": "size",
-        "seeders": "seeders",
-        "leechers": "leechers",
-        "completed": "completed",
+        "seeders": "stats__seeders",
+        "leechers": "stats__leechers",
+        "completed": "stats__completed",
     },
     default_sort="created_at",
     default_order="desc",
@@ -68,19 +68,20 @@ def category_get(*, user: Any, pk: Any) -> Category:
 def torrent_visible_queryset(*, user: Any) -> QuerySet[Torrent]:
     """Torrents `user` may see: in forums they may view, and approved unless they uploaded it or moderate.
 
-    The metainfo bytes are deferred: lists never need them.
+    The metainfo bytes are deferred: lists never need them. The swarm counts
+    (TorrentStats) come in the same query.
     """
     level = user_level(user)
     queryset = Torrent.objects.filter(forum__view_level__lte=level)
     if level < AccessLevel.MODERATOR:
         approved = Q(status=TorrentStatus.APPROVED)
         queryset = queryset.filter(approved | Q(uploader=user) if level >= AccessLevel.USER else approved)
-    return queryset.select_related("forum__category", "uploader").defer("metainfo", "description")
+    return queryset.select_related("forum__category", "uploader", "stats").defer("metainfo", "description")
 
 
 def torrent_get_visible(*, user: Any, pk: Any, with_metainfo: bool = False) -> Torrent:
     """The torrent `pk` if `user` may see it (else 404), with its description."""
-    queryset = torrent_visible_queryset(user=user).defer(None).select_related("forum__category", "uploader")
+    queryset = torrent_visible_queryset(user=user).defer(None).select_related("forum__category", "uploader", "stats")
     if not with_metainfo:
         queryset = queryset.defer("metainfo")
     torrent = queryset.filter(pk=_int_pk(pk)).first()
@@ -127,7 +128,13 @@ def torrent_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> Quer
         queryset = torrent_search(queryset=queryset, term=term)
     sort, order = parse_sort(params, TORRENT_SORTS)  # type: ignore[misc]
     prefix = "-" if order == "desc" else ""
-    return queryset.order_by(f"{prefix}{TORRENT_SORTS.sort_fields[sort]}", f"{prefix}pk")
+    field = TORRENT_SORTS.sort_fields[sort]
+    if field.startswith("stats__"):
+        # An inner join (every torrent has its counts row): PostgreSQL can then
+        # walk the counts index in order and stop at the page, which it cannot
+        # do through the outer join select_related makes.
+        queryset = queryset.filter(stats__isnull=False)
+    return queryset.order_by(f"{prefix}{field}", f"{prefix}pk")
 
 
 def torrent_list_count(*, user: Any, queryset: QuerySet[Torrent], filters: Mapping[str, Any]) -> int:
@@ -141,6 +148,10 @@ def torrent_list_count(*, user: Any, queryset: QuerySet[Torrent], filters: Mappi
     for `seeded`) is bounded by API_COUNT_CACHE_SECONDS.
     """
     level = user_level(user)
+    if TORRENT_SORTS.sort_fields.get(str(filters.get("sort", "")), "").startswith("stats__"):
+        # Sorting by a count inner-joins the counts table (see torrent_list); the
+        # number of rows is the same without that join, which would cost a full one.
+        queryset = torrent_list(user=user, filters={k: v for k, v in filters.items() if k not in ("sort", "order")})
     relevant = sorted((k, params) for k, params in _items(filters) if k not in ("page", "per_page", "sort", "order"))
     digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:32]
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
@@ -181,7 +192,7 @@ def bookmark_list(*, user: Any) -> QuerySet[Bookmark]:
     visible = torrent_visible_queryset(user=user).values("pk")
     return (
         Bookmark.objects.filter(user=user, torrent__in=visible)
-        .select_related("torrent__forum__category", "torrent__uploader")
+        .select_related("torrent__forum__category", "torrent__uploader", "torrent__stats")
         .defer("torrent__metainfo", "torrent__description")
         .order_by("-created_at", "-id")
     )
@@ -193,7 +204,9 @@ def stats_get() -> dict[str, int]:
     cached = cache_get(key)
     if cached is not None:
         return dict(cached)
-    totals = Torrent.objects.aggregate(torrents=Count("id"), total_size=Sum("size"), seeders=Sum("seeders"), leechers=Sum("leechers"))
+    totals = Torrent.objects.aggregate(
+        torrents=Count("id"), total_size=Sum("size"), seeders=Sum("stats__seeders"), leechers=Sum("stats__leechers")
+    )
     stats = {
         "users": User.objects.filter(is_active=True).count(),
         "torrents": totals["torrents"] or 0,

@@ -68,6 +68,10 @@ class TorrentListSerializer(serializers.ModelSerializer):
     forum = ForumRefSerializer()
     category = ForumRefSerializer(source="forum.category")
     uploader = UserRefSerializer()
+    # Properties reading the torrent's TorrentStats row (select_related("stats")).
+    seeders = serializers.IntegerField(read_only=True)
+    leechers = serializers.IntegerField(read_only=True)
+    completed = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Torrent

@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from tracker.models import Freeleech, Peer, Snatch, Torrent
+from tracker.models import Freeleech, Peer, Snatch, Torrent, TorrentStats
 from tracker.swarm_pg import PG_ANNOUNCE, PG_EXPIRE, PG_STOP
 
 DEADLOCK_RETRIES = 3
@@ -196,7 +196,7 @@ def _announce_portable(p: dict[str, Any]) -> AnnounceResult:
         if peer is not None and peer.user_id != p["u"]:
             return AnnounceResult(False, 0, 0, 0, [])
         if stopped and peer is None:
-            counts = Torrent.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
+            counts = TorrentStats.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
             return AnnounceResult(True, *counts, [])
         prev = peer
         if stopped:
@@ -215,7 +215,7 @@ def _announce_portable(p: dict[str, Any]) -> AnnounceResult:
                 key=p["key"], last_announce=p["now"],
             )  # fmt: skip
         _account_portable(p, prev, stopped)
-        counts = Torrent.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
+        counts = TorrentStats.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
         peers: list[tuple[str, int, bytes]] = []
         if p["numwant"] > 0 and not stopped:
             qs = Peer.objects.filter(torrent_id=p["t"], last_announce__gte=p["live"]).exclude(peer_id=p["pid"])
@@ -259,7 +259,7 @@ def _account_portable(p: dict[str, Any], prev: Peer | None, stopped: bool) -> No
     seeders = int(now_seeder is True) - int(was_seeder is True)
     leechers = int(now_seeder is False) - int(was_seeder is False)
     if seeders or leechers or first_completion:
-        Torrent.objects.filter(pk=p["t"]).update(
+        TorrentStats.objects.filter(pk=p["t"]).update(
             seeders=F("seeders") + seeders, leechers=F("leechers") + leechers, completed=F("completed") + int(first_completion)
         )
 
@@ -268,7 +268,7 @@ def torrent_scrape(*, info_hashes: list[bytes]) -> dict[bytes, tuple[int, int, i
     """BEP 48 figures per requested 20-byte hash: (complete, downloaded, incomplete); unknown hashes left out."""
     wanted = {h.hex(): h for h in info_hashes}
     rows = Torrent.objects.filter(Q(info_hash__in=wanted) | Q(info_hash_v2_short__in=wanted)).values_list(
-        "info_hash", "info_hash_v2_short", "seeders", "completed", "leechers"
+        "info_hash", "info_hash_v2_short", "stats__seeders", "stats__completed", "stats__leechers"
     )
     files: dict[bytes, tuple[int, int, int]] = {}
     for v1, v2_short, seeders, completed, leechers in rows:
@@ -309,7 +309,7 @@ def _expire_portable(cutoff: datetime, batch_size: int) -> int:
             counts = per_torrent.setdefault(torrent_id, [0, 0])
             counts[0 if is_seeder else 1] += 1
         for torrent_id, (seeders, leechers) in per_torrent.items():
-            Torrent.objects.filter(pk=torrent_id).update(seeders=F("seeders") - seeders, leechers=F("leechers") - leechers)
+            TorrentStats.objects.filter(pk=torrent_id).update(seeders=F("seeders") - seeders, leechers=F("leechers") - leechers)
         for _pk, torrent_id, user_id, _s in rows:
             if not Peer.objects.filter(torrent_id=torrent_id, user_id=user_id).exists():
                 Snatch.objects.filter(torrent_id=torrent_id, user_id=user_id).update(is_seeding=False, is_leeching=False)
@@ -329,19 +329,22 @@ def torrent_counts_rebuild() -> int:
     drift from outside them (a deleted account's peers go by cascade, a
     manual edit in the database). An announce racing with it may leave one
     count off until the next rebuild, which is why it is a repair tool for
-    cron and not part of any request.
+    cron and not part of any request. A torrent missing its counts row
+    (one inserted around Torrent.save) gets one.
     """
+    missing = set(Torrent.objects.filter(stats__isnull=True).values_list("pk", flat=True))
+    TorrentStats.objects.bulk_create([TorrentStats(torrent_id=pk) for pk in missing], ignore_conflicts=True)
     expected = {
         "seeders": _count_of(Peer.objects.filter(is_seeder=True)),
         "leechers": _count_of(Peer.objects.filter(is_seeder=False)),
         "completed": _count_of(Snatch.objects.filter(completed_at__isnull=False)),
     }
     drifted = (
-        Torrent.objects.annotate(s=expected["seeders"], lc=expected["leechers"], c=expected["completed"])
+        TorrentStats.objects.annotate(s=expected["seeders"], lc=expected["leechers"], c=expected["completed"])
         .filter(~Q(seeders=F("s")) | ~Q(leechers=F("lc")) | ~Q(completed=F("c")))
         .values_list("pk", flat=True)
     )
     ids = list(drifted)
     if ids:
-        Torrent.objects.filter(pk__in=ids).update(**expected)
-    return len(ids)
+        TorrentStats.objects.filter(pk__in=ids).update(**expected)
+    return len(missing | set(ids))

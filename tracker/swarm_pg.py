@@ -59,12 +59,12 @@ s AS (
     RETURNING sn.times_completed
 ),
 t AS (
-    UPDATE tracker_torrent AS tt SET
+    UPDATE tracker_torrentstats AS tt SET
         seeders = tt.seeders + %(s_in)s - (x.prev_is_seeder IS TRUE)::int,
         leechers = tt.leechers + %(l_in)s - (x.prev_is_seeder IS FALSE)::int,
         completed = tt.completed + (x.completing AND (SELECT times_completed FROM s) = 1)::int
     FROM x
-    WHERE tt.id = %(t)s AND (
+    WHERE tt.torrent_id = %(t)s AND (
         x.prev_is_seeder IS DISTINCT FROM %(state)s OR (x.completing AND (SELECT times_completed FROM s) = 1))
     RETURNING tt.seeders, tt.leechers, tt.completed
 )
@@ -81,7 +81,7 @@ SELECT {accepted} AS accepted,
        COALESCE((SELECT leechers FROM t), tor.leechers),
        COALESCE((SELECT completed FROM t), tor.completed),
        host(sel.ip), sel.port, sel.peer_id
-FROM tracker_torrent AS tor
+FROM tracker_torrentstats AS tor
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 LEFT JOIN LATERAL (
     SELECT pp.ip, pp.port, pp.peer_id FROM tracker_peer AS pp
@@ -89,7 +89,7 @@ LEFT JOIN LATERAL (
       AND (NOT %(seeder)s OR NOT pp.is_seeder)
     ORDER BY random() LIMIT %(numwant)s
 ) AS sel ON true
-WHERE tor.id = %(t)s
+WHERE tor.torrent_id = %(t)s
 """
 
 _UPSERT = """
@@ -150,8 +150,8 @@ agg AS (
     FROM d GROUP BY torrent_id
 ),
 t AS (
-    UPDATE tracker_torrent AS tt SET seeders = tt.seeders - agg.s, leechers = tt.leechers - agg.l
-    FROM agg WHERE tt.id = agg.torrent_id
+    UPDATE tracker_torrentstats AS tt SET seeders = tt.seeders - agg.s, leechers = tt.leechers - agg.l
+    FROM agg WHERE tt.torrent_id = agg.torrent_id
     RETURNING 1
 ),
 sn AS (

@@ -102,7 +102,7 @@ def _generate(rows: int) -> None:
         )
         cursor.execute(
             "INSERT INTO tracker_torrent (forum_id, uploader_id, name, description, info_hash, info_hash_v2, info_hash_v2_short,"
-            " size, piece_length, file_count, is_private, metainfo, status, freeleech, seeders, leechers, completed, created_at,"
+            " size, piece_length, file_count, is_private, metainfo, status, freeleech, created_at,"
             " updated_at, files_text)"
             " SELECT f.ids[1 + i % 20], u.ids[1 + i % 1000],"
             f" initcap({words}[1 + i % 20]) || '.' || {words}[1 + (i / 20) % 20] || '.' || (2000 + i % 25) || '.x' || i,"
@@ -111,12 +111,15 @@ def _generate(rows: int) -> None:
             " (i % 100000) * 1048576 + i, 262144, 1, true, '\\x'::bytea,"
             " CASE WHEN i % 50 = 0 THEN 'not_approved' ELSE 'approved' END,"
             " CASE WHEN i % 97 = 0 THEN 'gold' ELSE 'none' END,"
-            " (i * 7919) % 300, (i * 104729) % 120, (i * 31) % 5000,"
             " now() - (i || ' seconds')::interval, now(),"
             f" 'disc' || (i % 9) || '/' || {words}[1 + (i / 3) % 20] || '-track-' || i || '.flac'"
             f" FROM generate_series(1::bigint, {int(rows)}) AS i,"
             " (SELECT array_agg(id ORDER BY id) AS ids FROM tracker_forum) AS f,"
             " (SELECT array_agg(id ORDER BY id) AS ids FROM accounts_user WHERE username LIKE 'perf%') AS u"
+        )
+        cursor.execute(
+            "INSERT INTO tracker_torrentstats (torrent_id, seeders, leechers, completed)"
+            " SELECT id, (id * 7919) % 300, (id * 104729) % 120, (id * 31) % 5000 FROM tracker_torrent"
         )
         cursor.execute("INSERT INTO tracker_torrentfile (torrent_id, path, size) SELECT id, files_text, size FROM tracker_torrent")
         cursor.execute("SET maintenance_work_mem = '512MB'")

@@ -217,3 +217,30 @@ def test_members_share_the_cached_count_and_add_their_own_unapproved(forum, djan
     assert alice_client.get("/api/torrents").json()["meta"]["total"] == 4
     with django_assert_max_num_queries(3):  # user, own unapproved count, page: the approved count is shared
         assert bob_client.get("/api/torrents").json()["meta"]["total"] == 3
+
+
+@pytest.mark.parametrize("sort", ["seeders", "leechers", "completed"])
+def test_sorting_by_a_count_shows_the_counts_and_totals_every_row(api_client, catalogue, sort):
+    response = api_client.get(f"/api/torrents?sort={sort}")
+    rows = response.json()["data"]
+    assert [(r["seeders"], r["leechers"], r["completed"]) for r in rows if r["id"] == catalogue["a"]] == [(3, 1, 9)]
+    assert response.json()["meta"]["total"] == 3
+
+
+@pytest.mark.parametrize(("sort", "index"), [("seeders", "torrentstats_seeders"), ("completed", "torrentstats_completed")])
+def test_sorting_by_a_count_walks_the_counts_index_on_postgresql(catalogue, sort, index):
+    """The counts live in TorrentStats: the page must still come off its index, never a sort of every row."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.db import connection, transaction
+
+    from tracker.selectors import torrent_list
+
+    if connection.vendor != "postgresql":
+        pytest.skip("query plans are PostgreSQL's")
+    queryset = torrent_list(user=AnonymousUser(), filters={"sort": sort})[:50]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")  # a sort would only be chosen if no ordered path existed
+        cursor.execute("SET LOCAL enable_seqscan = off")  # three rows: make the planner show the path it has
+        plan = queryset.explain()
+    assert index in plan
+    assert "Sort Key" not in plan

@@ -68,7 +68,7 @@ def prepare_database() -> tuple[list[bytes], list[str]]:
     script = f"""
 import hashlib
 from accounts.models import User, generate_passkey
-from tracker.models import Category, Forum, Torrent
+from tracker.models import Category, Forum, Torrent, TorrentStats
 owner = User.objects.create(username="perf-owner", passkey=generate_passkey())
 users = User.objects.bulk_create([User(username=f"perf{{i}}", passkey=generate_passkey(), password="!") for i in range({USERS})])
 forum = Forum.objects.create(category=Category.objects.create(name="Perf"), name="Perf")
@@ -76,6 +76,7 @@ Torrent.objects.bulk_create([
     Torrent(forum=forum, uploader=owner, name=f"perf-{{i}}", info_hash=hashlib.sha1(f"perf-{{i}}".encode()).hexdigest(), metainfo=b"")
     for i in range({TORRENTS})
 ])
+TorrentStats.objects.bulk_create([TorrentStats(torrent=t) for t in Torrent.objects.all()])
 print(",".join(u.passkey for u in users))
 """
     out = subprocess.run(
