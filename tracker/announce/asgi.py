@@ -104,9 +104,15 @@ class _Swarm:
         self.redis_prefix_key = cache.make_key  # the keys are ours and short: no validation needed
         if settings.REDIS_URL:
             from django.core.cache.backends.redis import RedisSerializer
-            from redis.asyncio import Redis
 
-            self.redis = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+            if settings.REDIS_URL.startswith(("redis://", "unix://")):
+                from tracker.announce.redis_reads import RedisReads
+
+                self.redis = RedisReads(settings.REDIS_URL)
+            else:  # TLS (rediss://): redis-py's client
+                from redis.asyncio import Redis
+
+                self.redis = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
             self.loads = RedisSerializer().loads
         self.ready = loop.create_task(self.pool.open())
 
