@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from accounts.models import Role, User, generate_passkey
-from api.cache import cache_delete
 from api.errors import Conflict, Forbidden, ValidationFailed
 from api.net import client_ip
+from tracker.lookups import lookups_invalidate
 
 logger = logging.getLogger("accounts")
 
@@ -28,7 +28,7 @@ def user_passkey_reset(*, user: User) -> str:
     old = user.passkey
     user.passkey = generate_passkey()
     user.save(update_fields=["passkey"])
-    cache_delete(passkey_cache_key(old))
+    lookups_invalidate(passkey_cache_key(old))
     return user.passkey
 
 
@@ -36,7 +36,7 @@ def user_set_banned(*, user: User, banned: bool) -> User:
     """Ban or unban `user`; their passkey stops (or starts) working at once."""
     user.is_banned = banned
     user.save(update_fields=["is_banned"])
-    cache_delete(passkey_cache_key(user.passkey))
+    lookups_invalidate(passkey_cache_key(user.passkey))
     return user
 
 
@@ -108,5 +108,5 @@ def user_set_role(*, user: User, role: str) -> User:
     """Give `user` the role user, moderator or admin."""
     user.role = role
     user.save(update_fields=["role"])
-    cache_delete(passkey_cache_key(user.passkey))
+    lookups_invalidate(passkey_cache_key(user.passkey))
     return user

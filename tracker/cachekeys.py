@@ -4,7 +4,7 @@ The announce caches info_hash -> torrent; anything that deletes a torrent,
 freezes it or moves it between forums must call `torrent_cache_invalidate`.
 """
 
-from api.cache import cache_delete
+from tracker.lookups import lookups_invalidate
 from tracker.models import Torrent
 
 
@@ -17,4 +17,4 @@ def torrent_cache_invalidate(torrent: Torrent) -> None:
     """Forget every cached lookup of `torrent` (v1 hash and truncated v2 hash)."""
     keys = [torrent_cache_key(h) for h in (torrent.info_hash, torrent.info_hash_v2_short) if h]
     if keys:
-        cache_delete(*keys)
+        lookups_invalidate(*keys)

@@ -46,6 +46,10 @@ class AnnounceResult:
     leechers: int
     completed: int
     peers: list[tuple[str, int, bytes]]
+    # PostgreSQL: the lookup generation the statement saw (tracker.lookups), and
+    # False when the caller's lookups were older than it (then nothing was written).
+    generation: int | None = None
+    fresh: bool = True
 
 
 def transfer_credit(*, new: int, previous: int | None) -> int:
@@ -90,8 +94,14 @@ def announce_params(
     key: str = "",
     user_agent: str = "",
     now: datetime | None = None,
+    generation: int | None = None,
 ) -> dict[str, Any]:
-    """The named parameters of one announce, as PG_ANNOUNCE / PG_STOP and the portable path take them."""
+    """The named parameters of one announce, as PG_ANNOUNCE / PG_STOP and the portable path take them.
+
+    `generation`: the lookup generation under which the caller read the user
+    and the torrent from memory (tracker.lookups); the statement writes
+    nothing if it has moved on since. None for lookups just read.
+    """
     moment = now or timezone.now()
     stopped = event == "stopped"
     return {
@@ -117,6 +127,8 @@ def announce_params(
         "s_in": int(is_seeder and not stopped),
         "l_in": int(not is_seeder and not stopped),
         "state": None if stopped else is_seeder,
+        # Lookups read from memory say under which generation (see tracker.lookups); None: just read.
+        "gen": generation,
     }
 
 
@@ -177,9 +189,9 @@ def pg_result(rows: list[tuple[Any, ...]]) -> AnnounceResult:
     """The AnnounceResult of PG_ANNOUNCE / PG_STOP's rows (one per chosen peer, or one with NULL peer columns)."""
     if not rows:
         return AnnounceResult(False, 0, 0, 0, [])
-    accepted, seeders, leechers, completed = rows[0][:4]
+    accepted, fresh, generation, seeders, leechers, completed = rows[0][:6]
     peers = [(ip, port, bytes(pid)) for *_, ip, port, pid in rows if ip is not None]
-    return AnnounceResult(bool(accepted), seeders, leechers, completed, peers)
+    return AnnounceResult(bool(accepted), seeders, leechers, completed, peers, generation, bool(fresh))
 
 
 def _announce_pg(params: dict[str, Any]) -> AnnounceResult:

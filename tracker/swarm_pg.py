@@ -76,12 +76,13 @@ t AS (
 # are cumulative: the peer row keeps its older figures and the next announce
 # credits the difference, exactly once.
 _RESULT = """
-SELECT {accepted} AS accepted,
+SELECT {accepted} AS accepted, g.fresh, g.gen,
        COALESCE((SELECT seeders FROM t), tor.seeders),
        COALESCE((SELECT leechers FROM t), tor.leechers),
        COALESCE((SELECT completed FROM t), tor.completed),
        host(sel.ip), sel.port, sel.peer_id
 FROM tracker_torrentstats AS tor
+CROSS JOIN g
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 LEFT JOIN LATERAL (
     SELECT pp.ip, pp.port, pp.peer_id FROM tracker_peer AS pp
@@ -92,13 +93,22 @@ LEFT JOIN LATERAL (
 WHERE tor.torrent_id = %(t)s
 """
 
+# `g`: were the caller's lookups read under the current generation of
+# tracker.lookups (or did it not say)? If not, nothing is written.
+_GENERATION = """
+WITH g AS (
+    SELECT last_value AS gen, (%(gen)s::int8 IS NULL OR %(gen)s::int8 = last_value) AS fresh
+    FROM tracker_lookup_generation
+),"""
+
 _UPSERT = """
-WITH p AS (
+p AS (
     INSERT INTO tracker_peer AS pe (
         torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, "left", is_seeder, user_agent, "key",
         created_at, last_announce)
-    VALUES (%(t)s, %(u)s, %(pid)s, %(ip)s, %(port)s, %(up)s, %(down)s, %(left)s, %(seeder)s, %(ua)s, %(key)s,
-            %(now)s, %(now)s)
+    SELECT %(t)s, %(u)s, %(pid)s, %(ip)s, %(port)s, %(up)s, %(down)s, %(left)s, %(seeder)s, %(ua)s, %(key)s,
+           %(now)s, %(now)s
+    FROM g WHERE g.fresh
     ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
         prev_uploaded = pe.uploaded,
         prev_downloaded = pe.downloaded,
@@ -119,9 +129,9 @@ WITH p AS (
 ),"""
 
 _DELETE = """
-WITH p AS (
+p AS (
     DELETE FROM tracker_peer
-    WHERE torrent_id = %(t)s AND peer_id = %(pid)s AND user_id = %(u)s
+    WHERE torrent_id = %(t)s AND peer_id = %(pid)s AND user_id = %(u)s AND (SELECT fresh FROM g)
     RETURNING uploaded AS prev_uploaded, downloaded AS prev_downloaded, "left" AS prev_left,
               is_seeder AS prev_is_seeder, last_announce AS prev_announce
 ),"""
@@ -134,8 +144,8 @@ def _compact(sql: str) -> str:
 
 # Built from the constant fragments above; values only ever travel as parameters
 # (server-side and typed: integers as int8, hence few casts in the SQL).
-PG_ANNOUNCE = _compact(_UPSERT + _ACCOUNTING + _RESULT.format(accepted="(SELECT count(*) FROM p)"))
-PG_STOP = _compact(_DELETE + _ACCOUNTING + _RESULT.format(accepted="1"))
+PG_ANNOUNCE = _compact(_GENERATION + _UPSERT + _ACCOUNTING + _RESULT.format(accepted="(SELECT count(*) FROM p)"))
+PG_STOP = _compact(_GENERATION + _DELETE + _ACCOUNTING + _RESULT.format(accepted="(SELECT fresh FROM g)::int"))
 
 PG_EXPIRE = """
 WITH d AS (

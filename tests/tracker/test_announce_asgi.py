@@ -13,13 +13,16 @@ from django.core.handlers.asgi import ASGIHandler
 from django.db import connection
 from django.test import override_settings
 
+from accounts.services import user_passkey_reset, user_set_banned
 from tests.factories import TorrentFactory, UserFactory, make_hybrid_hashes
 from tests.tracker.asgi_client import AsgiClient, asgi_client, fast_path_active  # noqa: F401
 from tests.tracker.swarm_helpers import announce, announce_qs, fast_passwords, peer_id, reply  # noqa: F401
 from tests.tracker.test_announce_consistency import assert_counts_match_tables
 from torrentpier.asgi import application
 from tracker.announce.asgi import TrackerASGI
-from tracker.models import Peer, Snatch
+from tracker.lookups import lookup_generation, lookups_invalidate
+from tracker.models import Peer, Snatch, TorrentStatus
+from tracker.services import torrent_set_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,20 +110,81 @@ def test_a_redis_outage_falls_back_to_the_database_lookup(needs_fast_path, user)
             client.close()
 
 
-def test_cached_lookups_are_read_on_the_event_loop(needs_fast_path, asgi_client, user, monkeypatch):
-    from tracker.announce import asgi
-
-    torrent = TorrentFactory()
-    announce(asgi_client, user.passkey, torrent.info_hash, peer_id(1))  # fills the cache
+def _count_lookups(monkeypatch) -> list[str]:
+    """Record each time the ASGI announce reads its lookups (from the shared cache or the database)."""
     calls: list[str] = []
-    real = asgi._lookup_in_thread
-    monkeypatch.setattr(asgi, "_lookup_in_thread", lambda *args: calls.append("thread") or real(*args))
-    for n in range(2, 5):
+    real = TrackerASGI._lookup
+
+    async def counted(self, swarm, passkey, info_hash_hex):
+        calls.append(passkey)
+        return await real(self, swarm, passkey, info_hash_hex)
+
+    monkeypatch.setattr(TrackerASGI, "_lookup", counted)
+    return calls
+
+
+def test_lookups_are_remembered_in_memory_once_the_generation_is_known(needs_fast_path, asgi_client, user, monkeypatch):
+    torrent = TorrentFactory()
+    calls = _count_lookups(monkeypatch)
+    for n in range(1, 6):
         assert b"failure reason" not in announce(asgi_client, user.passkey, torrent.info_hash, peer_id(n))
-    if application._swarm is not None and application._swarm.redis is not None:
-        assert calls == []  # every lookup was a cache hit read by the async Redis client
-    else:
-        assert calls == ["thread"] * 3  # no Redis configured: the sync lookup (local cache) answers
+    # The first announce learns the generation, the second reads and keeps the lookups, the rest use them.
+    assert len(calls) == 2
+    assert application._swarm.memory.generation == lookup_generation()
+
+
+def test_services_invalidate_remembered_lookups_for_the_very_next_announce(needs_fast_path, asgi_client, monkeypatch):
+    user = UserFactory()
+    torrent = TorrentFactory()
+    for n in range(3):
+        announce(asgi_client, user.passkey, torrent.info_hash, peer_id(1), uploaded=100 * n)
+    before = lookup_generation()
+    user_set_banned(user=user, banned=True)
+    assert lookup_generation() == before + 1
+    response = asgi_client.get(f"/announce/{user.passkey}?{announce_qs(torrent.info_hash, peer_id(1))}")
+    assert reply(response)[b"failure reason"] == b"Your account is banned"
+    user_set_banned(user=user, banned=False)
+    for n in range(3, 5):
+        announce(asgi_client, user.passkey, torrent.info_hash, peer_id(1), uploaded=100 * n)
+    old = user.passkey
+    user_passkey_reset(user=user)
+    refused = reply(asgi_client.get(f"/announce/{old}?{announce_qs(torrent.info_hash, peer_id(1))}"))
+    assert b"passkey not found" in refused[b"failure reason"]
+    announce(asgi_client, user.passkey, torrent.info_hash, peer_id(1), uploaded=500)
+    announce(asgi_client, user.passkey, torrent.info_hash, peer_id(1), uploaded=600)
+    torrent_set_status(torrent=torrent, status=TorrentStatus.CLOSED, moderator=UserFactory(role="moderator"))
+    frozen = reply(asgi_client.get(f"/announce/{user.passkey}?{announce_qs(torrent.info_hash, peer_id(1))}"))
+    assert frozen[b"failure reason"] == b"Torrent frozen and can not be downloaded"
+
+
+def test_a_stale_memory_is_refused_by_the_statement_and_the_announce_counts_once(needs_fast_path, asgi_client, user, monkeypatch):
+    torrent = TorrentFactory()
+    for n in range(3):
+        announce(asgi_client, user.passkey, torrent.info_hash, peer_id(1), uploaded=10 * n)
+    calls = _count_lookups(monkeypatch)
+    # Something invalidated lookups behind this worker's back (another worker's ban, say).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('tracker_lookup_generation')")
+    body = announce(asgi_client, user.passkey, torrent.info_hash, peer_id(1), uploaded=1000)
+    assert b"failure reason" not in body
+    assert calls == [user.passkey]  # the remembered lookups were refused, so they were read again
+    user.refresh_from_db()
+    assert user.uploaded == 10 + 10 + 980  # the last 980 once (twice would be 1,960)
+    assert Snatch.objects.get().uploaded == 1000
+
+
+def test_the_generation_advances_only_when_the_change_commits(needs_fast_path):
+    from django.db import transaction
+
+    before = lookup_generation()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lookups_invalidate("passkey:" + "0" * 32)
+        raise RuntimeError("rolled back")
+    assert lookup_generation() == before
+    with transaction.atomic():
+        lookups_invalidate("passkey:" + "0" * 32)
+        assert lookup_generation() == before  # not yet: the change is not visible to anyone
+    assert lookup_generation() == before + 1
 
 
 def test_concurrent_duplicate_announces_through_the_fast_path_count_once(needs_fast_path, asgi_client):

@@ -25,6 +25,7 @@ Serve it with `gunicorn -k uvicorn_worker.UvicornWorker torrentpier.asgi`
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -54,7 +55,7 @@ from tracker.announce.protocol import (
 )
 from tracker.cachekeys import torrent_cache_key
 from tracker.swarm import DEADLOCK_RETRIES, AnnounceResult, pg_result, pg_statement, torrent_scrape
-from tracker.swarm_selectors import AnnounceTorrent, AnnounceUser, announce_lookup
+from tracker.swarm_selectors import LOOKUP_TIMEOUT, AnnounceTorrent, AnnounceUser, announce_lookup
 
 logger = logging.getLogger("tracker.announce")
 
@@ -114,12 +115,58 @@ class _Swarm:
 
                 self.redis = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
             self.loads = RedisSerializer().loads
+        self.memory = _Memory()
         self.ready = loop.create_task(self.pool.open())
 
     async def close(self) -> None:
         await self.pool.close()
         if self.redis is not None:
             await self.redis.aclose()
+
+
+class _Memory:
+    """The lookups this worker read, kept in memory under the lookup generation they were read in.
+
+    The announce statement checks that generation against PostgreSQL's
+    (tracker.lookups) in the same round trip and writes nothing when an
+    invalidation came in between, so a remembered lookup is never acted on
+    once it is out of date. Entries also expire as the shared cache's do.
+    """
+
+    LIMIT = 200_000  # entries; past it, start over
+
+    def __init__(self) -> None:
+        self.generation: int | None = None
+        self.users: dict[str, tuple[AnnounceUser, float]] = {}
+        self.torrents: dict[str, tuple[AnnounceTorrent, float]] = {}
+
+    def get(self, passkey: str, info_hash_hex: str) -> tuple[AnnounceUser, AnnounceTorrent] | None:
+        user = self.users.get(passkey)
+        torrent = self.torrents.get(info_hash_hex)
+        if user is None or torrent is None:
+            return None
+        now = time.monotonic()
+        if user[1] < now or torrent[1] < now:
+            return None
+        return user[0], torrent[0]
+
+    def learn(self, generation: int | None) -> None:
+        """The generation the database just reported: a new one makes everything remembered suspect."""
+        if generation != self.generation:
+            self.users.clear()
+            self.torrents.clear()
+            self.generation = generation
+
+    def keep(self, stamp: int | None, passkey: str, user: AnnounceUser, info_hash_hex: str, torrent: AnnounceTorrent) -> None:
+        """Remember lookups read under generation `stamp`, if that is still the current one."""
+        if stamp is None or stamp != self.generation:
+            return
+        if len(self.users) + len(self.torrents) >= self.LIMIT:
+            self.users.clear()
+            self.torrents.clear()
+        expires = time.monotonic() + LOOKUP_TIMEOUT
+        self.users[passkey] = (user, expires)
+        self.torrents[info_hash_hex] = (torrent, expires)
 
 
 class TrackerASGI:
@@ -218,15 +265,29 @@ class TrackerASGI:
         passkey = passkey_of(raw_query, passkey)
         query = announce_query_parse(raw_query)
         swarm = await self._connections()
-        user, torrent = await self._lookup(swarm, passkey, query.info_hash.hex())
-        user = user_check(user)
-        torrent = torrent_check(user, torrent)
         headers = _headers(scope)
         client = scope.get("client") or ("", 0)
-        ip, external = peer_address(remote=client[0], forwarded=headers.get(b"x-forwarded-for", b"").decode("latin-1"), query=query)
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
         user_agent = headers.get(b"user-agent", b"").decode("utf-8", "replace")
-        fields = announce_fields(query=query, user=user, torrent=torrent, ip=ip, user_agent=user_agent)
-        return announce_body(query, await _announce_pg(swarm, fields), external)
+        info_hash_hex = query.info_hash.hex()
+        memory = swarm.memory
+        for from_memory in (True, False):
+            stamp = memory.generation
+            known = memory.get(passkey, info_hash_hex) if from_memory else None
+            user, torrent = known or await self._lookup(swarm, passkey, info_hash_hex)
+            user = user_check(user)
+            torrent = torrent_check(user, torrent)
+            ip, external = peer_address(remote=client[0], forwarded=forwarded, query=query)
+            fields = announce_fields(query=query, user=user, torrent=torrent, ip=ip, user_agent=user_agent)
+            fields["gen"] = stamp if known else None
+            result = await _announce_pg(swarm, fields)
+            memory.learn(result.generation)
+            if result.fresh:
+                if known is None:
+                    memory.keep(stamp, passkey, user, info_hash_hex, torrent)
+                return announce_body(query, result, external)
+            # An invalidation since: what memory said may be out of date. Look again.
+        raise AssertionError("a statement without a generation to check is always fresh")
 
     async def _scrape(self, scope: Scope, passkey: str | None) -> bytes:
         raw_query: bytes = scope.get("query_string", b"")
