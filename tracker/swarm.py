@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tracker.models import Freeleech, Peer, Snatch, Torrent, TorrentStats
-from tracker.swarm_pg import PG_ANNOUNCE, PG_EXPIRE, PG_STOP
+from tracker.swarm_pg import PG_ANNOUNCE, PG_ANNOUNCE_POSITIONAL, PG_EXPIRE, PG_STOP, PG_STOP_POSITIONAL
 
 DEADLOCK_RETRIES = 3
 
@@ -185,7 +185,13 @@ def pg_statement(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return sql, {k: Int8(v) if type(v) is int else v for k, v in params.items()}
 
 
-def pg_result(rows: list[tuple[Any, ...]]) -> AnnounceResult:
+def pg_positional(params: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The announce statement with $n placeholders (typed casts) and its values in order, for asyncpg."""
+    sql, names = PG_STOP_POSITIONAL if params["event"] == "stopped" else PG_ANNOUNCE_POSITIONAL
+    return sql, [params[name] for name in names]
+
+
+def pg_result(rows: list[Any]) -> AnnounceResult:
     """The AnnounceResult of PG_ANNOUNCE / PG_STOP's rows (one per chosen peer, or one with NULL peer columns)."""
     if not rows:
         return AnnounceResult(False, 0, 0, 0, [])

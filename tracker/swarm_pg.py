@@ -6,6 +6,8 @@ announce; the credits, the snatch upsert, the torrent counts and the peer
 selection are all computed from that in the same statement.
 """
 
+import re
+
 # Shared by announce and stop: `p` yields the previous figures of the peer
 # (NULL for a brand-new one), or no row when nothing was changed.
 _ACCOUNTING = """
@@ -146,6 +148,33 @@ def _compact(sql: str) -> str:
 # (server-side and typed: integers as int8, hence few casts in the SQL).
 PG_ANNOUNCE = _compact(_GENERATION + _UPSERT + _ACCOUNTING + _RESULT.format(accepted="(SELECT count(*) FROM p)"))
 PG_STOP = _compact(_GENERATION + _DELETE + _ACCOUNTING + _RESULT.format(accepted="(SELECT fresh FROM g)::int"))
+
+# The type of each named parameter, for drivers that bind by position and let
+# PostgreSQL infer types (asyncpg): every placeholder gets its explicit cast,
+# so integers are int8 wherever they appear (as psycopg's Int8 makes them).
+PARAM_TYPES = {
+    "t": "int8", "u": "int8", "pid": "bytea", "ip": "inet", "port": "int8", "up": "int8", "down": "int8",
+    "left": "int8", "seeder": "bool", "ua": "text", "key": "text", "now": "timestamptz", "event": "text",
+    "free": "text", "numwant": "int8", "expiry": "int8", "live": "timestamptz", "seeding": "bool",
+    "leeching": "bool", "s_in": "int8", "l_in": "int8", "state": "bool", "gen": "int8",
+}  # fmt: skip
+
+
+def positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with $1, $2... (each cast to its PARAM_TYPES type) for its %(name)s placeholders, and the names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match[1]
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}::{PARAM_TYPES[name]}"
+
+    return re.sub(r"%\((\w+)\)s", number, sql), tuple(names)
+
+
+PG_ANNOUNCE_POSITIONAL = positional(PG_ANNOUNCE)
+PG_STOP_POSITIONAL = positional(PG_STOP)
 
 PG_EXPIRE = """
 WITH d AS (

@@ -72,10 +72,10 @@ def test_lifespan_startup_and_shutdown_are_answered_and_shutdown_closes_the_pool
         await inbox.put({"type": "lifespan.startup"})
         await asyncio.sleep(0.05)
         swarm = await app._connections()
-        assert swarm.pool.closed is False
+        assert swarm.is_open
         await inbox.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(task, 10)
-        assert swarm.pool.closed is True and app._swarm is None
+        assert not swarm.is_open and app._swarm is None
         return sent
 
     try:

@@ -10,7 +10,7 @@ loop, one process keeps hundreds of announces in flight:
   Django's cache writes (so invalidation stays where it is); a miss is
   loaded by the ordinary sync lookup in a thread, which fills the cache;
 - the announce is the same one PostgreSQL statement as the Django view's
-  (tracker.swarm.pg_statement), prepared once per pooled connection;
+  (tracker.swarm.pg_positional), prepared once per pooled connection (asyncpg);
 - the request checks and the reply bytes come from tracker.announce.core,
   shared with the Django views.
 
@@ -54,7 +54,7 @@ from tracker.announce.protocol import (
     scrape_hashes_parse,
 )
 from tracker.cachekeys import torrent_cache_key
-from tracker.swarm import DEADLOCK_RETRIES, AnnounceResult, pg_result, pg_statement, torrent_scrape
+from tracker.swarm import DEADLOCK_RETRIES, AnnounceResult, pg_positional, pg_result, torrent_scrape
 from tracker.swarm_selectors import LOOKUP_TIMEOUT, AnnounceTorrent, AnnounceUser, announce_lookup
 
 logger = logging.getLogger("tracker.announce")
@@ -77,30 +77,8 @@ class _Swarm:
     """The per-event-loop connections: a PostgreSQL pool and a Redis client."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        from psycopg_pool import AsyncConnectionPool
-
         self.loop = loop
-        db = connections["default"].settings_dict
-        kwargs: dict[str, Any] = {
-            "dbname": db["NAME"],
-            "user": db.get("USER") or None,
-            "password": db.get("PASSWORD") or None,
-            "host": db.get("HOST") or None,
-            "port": db.get("PORT") or None,
-            "autocommit": True,  # the statement is its own transaction, as under Django
-            "prepare_threshold": 0,  # prepare the announce statement on first use
-            "application_name": "torrentpier-tracker",
-        }
-        for name in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout"):
-            if name in db.get("OPTIONS", {}):
-                kwargs[name] = db["OPTIONS"][name]
-        self.pool = AsyncConnectionPool(
-            kwargs={k: v for k, v in kwargs.items() if v is not None},
-            min_size=1,
-            max_size=settings.TRACKER_ASYNC_DB_POOL,
-            open=False,
-            name="tracker",
-        )
+        self.pool: Any = None
         self.redis: Any = None
         self.redis_prefix_key = cache.make_key  # the keys are ours and short: no validation needed
         if settings.REDIS_URL:
@@ -116,10 +94,37 @@ class _Swarm:
                 self.redis = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
             self.loads = RedisSerializer().loads
         self.memory = _Memory()
-        self.ready = loop.create_task(self.pool.open())
+        self.ready = loop.create_task(self._open())
+
+    async def _open(self) -> None:
+        """The PostgreSQL pool: asyncpg, whose per-statement CPU is about half psycopg's async path."""
+        import asyncpg
+
+        db = connections["default"].settings_dict
+        options = db.get("OPTIONS", {})
+        kwargs: dict[str, Any] = {
+            "host": db.get("HOST") or None,
+            "port": int(db["PORT"]) if db.get("PORT") else None,
+            "user": db.get("USER") or None,
+            "password": db.get("PASSWORD") or None,
+            "database": db["NAME"],
+            "ssl": options.get("sslmode"),
+            "timeout": options.get("connect_timeout", 10),
+        }
+        self.pool = await asyncpg.create_pool(
+            **{k: v for k, v in kwargs.items() if v is not None},
+            min_size=1,
+            max_size=settings.TRACKER_ASYNC_DB_POOL,
+            server_settings={"application_name": "torrentpier-tracker"},
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.pool is not None and not self.pool.is_closing()
 
     async def close(self) -> None:
-        await self.pool.close()
+        if self.pool is not None:
+            await self.pool.close()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -302,15 +307,14 @@ class TrackerASGI:
 
 async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:
     """Run the announce statement on a pooled connection, retrying a detected deadlock as the sync path does."""
-    from psycopg.errors import DeadlockDetected
+    from asyncpg.exceptions import DeadlockDetectedError
 
-    sql, values = pg_statement(fields)
+    sql, values = pg_positional(fields)
     for attempt in range(DEADLOCK_RETRIES):
         try:
-            async with swarm.pool.connection() as conn, conn.cursor() as cursor:
-                await cursor.execute(sql, values)
-                return pg_result(await cursor.fetchall())
-        except DeadlockDetected:
+            async with swarm.pool.acquire() as conn:
+                return pg_result(await conn.fetch(sql, *values))
+        except DeadlockDetectedError:
             if attempt == DEADLOCK_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
