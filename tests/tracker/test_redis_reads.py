@@ -3,6 +3,7 @@
 import asyncio
 import os
 import socket
+import threading
 
 import pytest
 import redis
@@ -25,7 +26,21 @@ def server() -> redis.Redis:
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    """asyncio.run in a thread of its own (the test's thread may have a loop running, e.g. Playwright's)."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(30)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def test_mget_returns_values_in_key_order_and_none_for_missing(server):
