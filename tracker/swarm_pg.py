@@ -72,19 +72,23 @@ t AS (
 )
 """
 
-# The final SELECT also commits the statement's transaction asynchronously (no
+# The final SELECT always yields a row, even for a torrent whose counts row is
+# missing (a bulk load before recount_torrents): its reply then shows zeros
+# instead of refusing an announce that was recorded.
+#
+# It also commits the statement's transaction asynchronously (no
 # WAL flush wait, via set_config(..., true)). A server crash may lose the last
 # fraction of a second of announces, but each is all-or-nothing and counters
 # are cumulative: the peer row keeps its older figures and the next announce
 # credits the difference, exactly once.
 _RESULT = """
 SELECT {accepted} AS accepted, g.fresh, g.gen,
-       COALESCE((SELECT seeders FROM t), tor.seeders),
-       COALESCE((SELECT leechers FROM t), tor.leechers),
-       COALESCE((SELECT completed FROM t), tor.completed),
+       COALESCE((SELECT seeders FROM t), tor.seeders, 0),
+       COALESCE((SELECT leechers FROM t), tor.leechers, 0),
+       COALESCE((SELECT completed FROM t), tor.completed, 0),
        host(sel.ip), sel.port, sel.peer_id
-FROM tracker_torrentstats AS tor
-CROSS JOIN g
+FROM g
+LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = %(t)s
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 LEFT JOIN LATERAL (
     SELECT pp.ip, pp.port, pp.peer_id FROM tracker_peer AS pp
@@ -92,7 +96,6 @@ LEFT JOIN LATERAL (
       AND (NOT %(seeder)s OR NOT pp.is_seeder)
     ORDER BY random() LIMIT %(numwant)s
 ) AS sel ON true
-WHERE tor.torrent_id = %(t)s
 """
 
 # `g`: were the caller's lookups read under the current generation of

@@ -236,3 +236,18 @@ def test_a_user_agent_with_a_nul_is_stored_without_it(client, user, torrent):
     body = reply(client.get(f"/announce/{user.passkey}?{qs}", HTTP_USER_AGENT="Client\x00/1.0" + "x" * 400))
     assert b"failure reason" not in body
     assert Peer.objects.get().user_agent == ("Client/1.0" + "x" * 400)[:255]
+
+
+def test_a_torrent_missing_its_counts_row_is_still_announced_to(client, user, torrent):
+    # A bulk load that skipped Torrent.save leaves no counts row until recount_torrents.
+    # The announce was refused as "peer_id in use" although its peer and snatch were written.
+    from tracker.models import Snatch, TorrentStats
+    from tracker.swarm import torrent_counts_rebuild
+
+    TorrentStats.objects.filter(pk=torrent.pk).delete()
+    body = announce(client, user.passkey, torrent.info_hash, peer_id(1), left=10)
+    assert b"failure reason" not in body
+    assert (body[b"complete"], body[b"incomplete"]) == (0, 0)
+    assert Peer.objects.filter(torrent=torrent).count() == 1 and Snatch.objects.filter(torrent=torrent).count() == 1
+    assert torrent_counts_rebuild() == 1
+    assert TorrentStats.objects.filter(pk=torrent.pk).values_list("seeders", "leechers").get() == (0, 1)
