@@ -1,16 +1,19 @@
 """An ASGI front for the tracker: announce and scrape on an event loop, everything else to Django.
 
-BitTorrent clients announce by the thousand and each announce is two short
-waits (Redis, then PostgreSQL). Under gunicorn's threaded worker those waits
-cost thread switches and a contended GIL, and the worker's own request
-handling costs more than the announce's Python. Here, on uvicorn's event
-loop, one process keeps hundreds of announces in flight:
+BitTorrent clients announce by the thousand. Under gunicorn's threaded
+worker the request handling itself cost more CPU than the announce; here, on
+uvicorn's event loop, one process keeps hundreds of announces in flight, and
+an announce is one PostgreSQL round trip:
 
-- the cached passkey and torrent lookups are one async Redis MGET of the keys
-  Django's cache writes (so invalidation stays where it is); a miss is
-  loaded by the ordinary sync lookup in a thread, which fills the cache;
-- the announce is the same one PostgreSQL statement as the Django view's
-  (tracker.swarm.pg_positional), prepared once per pooled connection (asyncpg);
+- the passkey and torrent lookups come from the worker's memory (`_Memory`)
+  once read; the first read is an MGET of the keys Django's cache writes
+  (tracker.announce.redis_reads), a miss there the ordinary sync lookup in
+  a thread, which fills the cache;
+- the announce is the same one statement as the Django view's
+  (tracker.swarm.pg_positional, on asyncpg). It also checks that no
+  invalidation (tracker.lookups) came since the remembered lookups were
+  read; if one did, it writes nothing and the announce is redone with
+  fresh lookups;
 - the request checks and the reply bytes come from tracker.announce.core,
   shared with the Django views.
 
@@ -74,7 +77,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 class _Swarm:
-    """The per-event-loop connections: a PostgreSQL pool and a Redis client."""
+    """What one event loop holds: a PostgreSQL pool, a Redis reader and the remembered lookups."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
