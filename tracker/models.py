@@ -1,5 +1,9 @@
 """Forums, torrents and the swarm: what the tracker holds."""
 
+import random
+import socket
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -227,6 +231,20 @@ class Bookmark(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "torrent"], name="bookmark_unique_user_torrent")]
 
 
+def peer_compact(ip: str, port: int) -> bytes:
+    """A peer as the compact reply carries it: packed address and port (BEP 23: 6 bytes IPv4; BEP 7: 18 IPv6)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    return socket.inet_pton(family, ip) + port.to_bytes(2, "big")
+
+
+SHUFFLE_END = 2**31 - 1  # Peer.shuffle lies in [0, SHUFFLE_END)
+
+
+def peer_shuffle() -> int:
+    """A new peer's place in its swarm's random order (see tracker.swarm_pg's peer selection)."""
+    return random.randrange(SHUFFLE_END)
+
+
 class Peer(models.Model):
     """A live client in a torrent's swarm, identified by (torrent, peer_id)."""
 
@@ -243,7 +261,12 @@ class Peer(models.Model):
     user_agent = models.CharField(max_length=255, blank=True)
     key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    last_announce = models.DateTimeField(db_index=True)
+    # Not indexed: only expire_peers (cron) looks peers up by it. Without the
+    # index, a re-announce that changes no indexed column is a HOT update.
+    last_announce = models.DateTimeField()
+    # `ip` and `port` packed as replies carry them, kept in step by save() and the announce.
+    compact = models.BinaryField(max_length=18, default=b"", editable=False)
+    shuffle = models.IntegerField(default=peer_shuffle, editable=False)
     # The figures as of the previous announce (NULL after the first one). The
     # announce upsert copies them under the row lock, so credits and
     # seeder/leecher changes are computed from the locked row in one statement.
@@ -255,7 +278,12 @@ class Peer(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["torrent", "peer_id"], name="peer_unique_torrent_peer_id")]
-        indexes = [models.Index(fields=["torrent", "is_seeder"], name="peer_torrent_seeder")]
+        # The peer selection reads a window of a swarm in shuffle order.
+        indexes = [models.Index(fields=["torrent", "shuffle"], name="peer_torrent_shuffle")]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.compact = peer_compact(str(self.ip), self.port)
+        super().save(*args, **kwargs)
 
 
 class Snatch(models.Model):

@@ -26,12 +26,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from tracker.models import Freeleech, Peer, Snatch, Torrent, TorrentStats
+from tracker.models import Freeleech, Peer, Snatch, Torrent, TorrentStats, peer_compact, peer_shuffle
 from tracker.swarm_pg import PG_ANNOUNCE, PG_ANNOUNCE_POSITIONAL, PG_EXPIRE, PG_STOP, PG_STOP_POSITIONAL
 
 DEADLOCK_RETRIES = 3
@@ -39,13 +39,19 @@ DEADLOCK_RETRIES = 3
 
 @dataclass(frozen=True, slots=True)
 class AnnounceResult:
-    """What the announce answers: the swarm's counts and the chosen peers (ip, port, peer_id)."""
+    """What the announce answers: the swarm's counts and the chosen peers.
+
+    The peers come packed, IPv4 and IPv6 apart: each entry is the peer's
+    `compact` form (tracker.models.peer_compact), followed by its 20-byte
+    peer_id when the announce asked for peer ids (`announce_params`).
+    """
 
     accepted: bool
     seeders: int
     leechers: int
     completed: int
-    peers: list[tuple[str, int, bytes]]
+    peers4: bytes = b""
+    peers6: bytes = b""
     # PostgreSQL: the lookup generation the statement saw (tracker.lookups), and
     # False when the caller's lookups were older than it (then nothing was written).
     generation: int | None = None
@@ -95,12 +101,14 @@ def announce_params(
     user_agent: str = "",
     now: datetime | None = None,
     generation: int | None = None,
+    with_peer_ids: bool = False,
 ) -> dict[str, Any]:
     """The named parameters of one announce, as PG_ANNOUNCE / PG_STOP and the portable path take them.
 
     `generation`: the lookup generation under which the caller read the user
     and the torrent from memory (tracker.lookups); the statement writes
     nothing if it has moved on since. None for lookups just read.
+    `with_peer_ids`: hand the chosen peers back with their peer ids.
     """
     moment = now or timezone.now()
     stopped = event == "stopped"
@@ -119,7 +127,14 @@ def announce_params(
         "now": moment,
         "event": event,
         "free": freeleech,
+        # The download credit is down_delta * dmul / ddiv (download_credit's rule, in SQL).
+        "dmul": 0 if freeleech == Freeleech.GOLD else 1,
+        "ddiv": 2 if freeleech == Freeleech.SILVER else 1,
         "numwant": numwant,
+        "compact": b"" if stopped else peer_compact(ip, port),
+        "shuffle": peer_shuffle(),
+        "r": peer_shuffle(),  # where this announce's window of peers starts
+        "wpid": with_peer_ids,
         "expiry": settings.TRACKER_PEER_EXPIRY,
         "live": moment - timedelta(seconds=settings.TRACKER_PEER_EXPIRY),
         "seeding": is_seeder and not stopped,
@@ -191,20 +206,17 @@ def pg_positional(params: dict[str, Any]) -> tuple[str, list[Any]]:
     return sql, [params[name] for name in names]
 
 
-def pg_result(rows: list[Any]) -> AnnounceResult:
-    """The AnnounceResult of PG_ANNOUNCE / PG_STOP's rows (one per chosen peer, or one with NULL peer columns)."""
-    if not rows:
-        return AnnounceResult(False, 0, 0, 0, [])
-    accepted, fresh, generation, seeders, leechers, completed = rows[0][:6]
-    peers = [(ip, port, bytes(pid)) for *_, ip, port, pid in rows if ip is not None]
-    return AnnounceResult(bool(accepted), seeders, leechers, completed, peers, generation, bool(fresh))
+def pg_result(row: Any) -> AnnounceResult:
+    """The AnnounceResult of PG_ANNOUNCE / PG_STOP's one row."""
+    accepted, fresh, generation, seeders, leechers, completed, peers4, peers6 = row
+    return AnnounceResult(bool(accepted), seeders, leechers, completed, bytes(peers4 or b""), bytes(peers6 or b""), generation, bool(fresh))
 
 
 def _announce_pg(params: dict[str, Any]) -> AnnounceResult:
     sql, values = pg_statement(params)
     with _pg_cursor() as cursor:
         cursor.execute(sql, values)
-        return pg_result(cursor.fetchall())
+        return pg_result(cursor.fetchone())
 
 
 def _announce_portable(p: dict[str, Any]) -> AnnounceResult:
@@ -212,10 +224,10 @@ def _announce_portable(p: dict[str, Any]) -> AnnounceResult:
     with transaction.atomic():
         peer = Peer.objects.filter(torrent_id=p["t"], peer_id=p["pid"]).first()
         if peer is not None and peer.user_id != p["u"]:
-            return AnnounceResult(False, 0, 0, 0, [])
+            return AnnounceResult(False, 0, 0, 0)
         if stopped and peer is None:
             counts = TorrentStats.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
-            return AnnounceResult(True, *counts, [])
+            return AnnounceResult(True, *counts)
         prev = peer
         if stopped:
             Peer.objects.filter(pk=peer.pk).delete()  # type: ignore[union-attr]
@@ -223,24 +235,28 @@ def _announce_portable(p: dict[str, Any]) -> AnnounceResult:
             Peer.objects.create(
                 torrent_id=p["t"], user_id=p["u"], peer_id=p["pid"], ip=p["ip"], port=p["port"], uploaded=p["up"],
                 downloaded=p["down"], left=p["left"], is_seeder=p["seeder"], user_agent=p["ua"], key=p["key"],
-                last_announce=p["now"],
+                last_announce=p["now"], shuffle=p["shuffle"],
             )  # fmt: skip
         else:
             Peer.objects.filter(pk=peer.pk).update(
                 prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
-                prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce, ip=p["ip"], port=p["port"],
+                prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce, ip=p["ip"], port=p["port"], compact=p["compact"],
                 uploaded=p["up"], downloaded=p["down"], left=p["left"], is_seeder=p["seeder"], user_agent=p["ua"],
                 key=p["key"], last_announce=p["now"],
             )  # fmt: skip
         _account_portable(p, prev, stopped)
         counts = TorrentStats.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
-        peers: list[tuple[str, int, bytes]] = []
+        peers4, peers6 = bytearray(), bytearray()
         if p["numwant"] > 0 and not stopped:
             qs = Peer.objects.filter(torrent_id=p["t"], last_announce__gte=p["live"]).exclude(peer_id=p["pid"])
             if p["seeder"]:
                 qs = qs.filter(is_seeder=False)
-            peers = [(ip, port, bytes(pid)) for ip, port, pid in qs.order_by("?").values_list("ip", "port", "peer_id")[: p["numwant"]]]
-    return AnnounceResult(True, *counts, peers)
+            # The statement's window: shuffle order from r, wrapping round.
+            wrapped = Case(When(shuffle__gte=p["r"], then=Value(0)), default=Value(1))
+            for chosen in qs.order_by(wrapped, "shuffle").only("compact", "peer_id")[: p["numwant"]]:
+                entry = bytes(chosen.compact) + (bytes(chosen.peer_id) if p["wpid"] else b"")
+                (peers4 if len(chosen.compact) == 6 else peers6).extend(entry)
+    return AnnounceResult(True, *counts, bytes(peers4), bytes(peers6))
 
 
 def _account_portable(p: dict[str, Any], prev: Peer | None, stopped: bool) -> None:

@@ -10,8 +10,10 @@ import re
 
 # Shared by announce and stop: `p` yields the previous figures of the peer
 # (NULL for a brand-new one), or no row when nothing was changed.
+# Freeleech scales the download credit by %(dmul)s / %(ddiv)s (gold 0/1, silver 1/2).
 _ACCOUNTING = """
 x AS (
+    SELECT d.*, d.down_delta * %(dmul)s / %(ddiv)s AS down_credit FROM (
     SELECT
         CASE WHEN p.prev_uploaded IS NULL THEN 0
              WHEN %(up)s >= p.prev_uploaded THEN %(up)s - p.prev_uploaded
@@ -28,17 +30,13 @@ x AS (
             ELSE %(event)s = 'completed' OR EXISTS (
                 SELECT 1 FROM tracker_snatch WHERE user_id = %(u)s AND torrent_id = %(t)s AND "left" > 0)
          END) AS completing
-    FROM p
-),
-c AS (
-    SELECT x.*, CASE %(free)s WHEN 'gold' THEN 0 WHEN 'silver' THEN x.down_delta / 2 ELSE x.down_delta END AS down_credit
-    FROM x
+    FROM p) AS d
 ),
 u AS (
     UPDATE accounts_user AS au
-    SET uploaded = au.uploaded + c.up_delta, downloaded = au.downloaded + c.down_credit
-    FROM c
-    WHERE au.id = %(u)s AND (c.up_delta > 0 OR c.down_credit > 0)
+    SET uploaded = au.uploaded + x.up_delta, downloaded = au.downloaded + x.down_credit
+    FROM x
+    WHERE au.id = %(u)s AND (x.up_delta > 0 OR x.down_credit > 0)
     RETURNING 1
 ),
 s AS (
@@ -72,7 +70,15 @@ t AS (
 )
 """
 
-# The final SELECT always yields a row, even for a torrent whose counts row is
+# `sel`, the peer selection: a window of up to %(numwant)s live peers in the swarm's
+# `shuffle` order (a random number in [0, 2**31 - 1) each peer gets when it
+# joins), starting at the random point %(r)s and wrapping round: the range
+# [r, 2**31 - 1) first, then [0, r). The index on (torrent, shuffle) serves
+# each range in order: no sort, and only the peers handed out are read. The
+# entries come back packed as the reply carries them: address and port
+# (BEP 23; 6 bytes IPv4, 18 IPv6), followed by the peer_id when %(wpid)s.
+#
+# The final SELECT always yields one row, even for a torrent whose counts row is
 # missing (a bulk load before recount_torrents): its reply then shows zeros
 # instead of refusing an announce that was recorded.
 #
@@ -83,19 +89,22 @@ t AS (
 # credits the difference, exactly once.
 _RESULT = """
 SELECT {accepted} AS accepted, g.fresh, g.gen,
-       COALESCE((SELECT seeders FROM t), tor.seeders, 0),
-       COALESCE((SELECT leechers FROM t), tor.leechers, 0),
-       COALESCE((SELECT completed FROM t), tor.completed, 0),
-       host(sel.ip), sel.port, sel.peer_id
+       COALESCE(t.seeders, tor.seeders, 0), COALESCE(t.leechers, tor.leechers, 0),
+       COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6
 FROM g
+LEFT JOIN t ON true
 LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = %(t)s
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-LEFT JOIN LATERAL (
-    SELECT pp.ip, pp.port, pp.peer_id FROM tracker_peer AS pp
-    WHERE pp.torrent_id = %(t)s AND pp.peer_id <> %(pid)s AND pp.last_announce >= %(live)s
-      AND (NOT %(seeder)s OR NOT pp.is_seeder)
-    ORDER BY random() LIMIT %(numwant)s
-) AS sel ON true
+CROSS JOIN LATERAL (
+    SELECT string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 6) AS v4,
+           string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 18) AS v6
+    FROM (SELECT q.* FROM (VALUES (%(r)s, 2147483647), (0, %(r)s)) AS h(lo, hi), LATERAL (
+        SELECT pp.compact, CASE WHEN %(wpid)s THEN pp.compact || pp.peer_id ELSE pp.compact END AS e FROM tracker_peer AS pp
+        WHERE pp.torrent_id = %(t)s AND pp.shuffle >= h.lo AND pp.shuffle < h.hi AND pp.peer_id <> %(pid)s
+          AND pp.last_announce >= %(live)s AND (NOT %(seeder)s OR NOT pp.is_seeder)
+        ORDER BY pp.shuffle LIMIT %(numwant)s) AS q
+    LIMIT %(numwant)s) AS w
+) AS sel
 """
 
 # `g`: were the caller's lookups read under the current generation of
@@ -109,10 +118,10 @@ WITH g AS (
 _UPSERT = """
 p AS (
     INSERT INTO tracker_peer AS pe (
-        torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, "left", is_seeder, user_agent, "key",
-        created_at, last_announce)
-    SELECT %(t)s, %(u)s, %(pid)s, %(ip)s, %(port)s, %(up)s, %(down)s, %(left)s, %(seeder)s, %(ua)s, %(key)s,
-           %(now)s, %(now)s
+        torrent_id, user_id, peer_id, ip, port, compact, shuffle, uploaded, downloaded, "left", is_seeder,
+        user_agent, "key", created_at, last_announce)
+    SELECT %(t)s, %(u)s, %(pid)s, %(ip)s, %(port)s, %(compact)s, %(shuffle)s, %(up)s, %(down)s, %(left)s,
+           %(seeder)s, %(ua)s, %(key)s, %(now)s, %(now)s
     FROM g WHERE g.fresh
     ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
         prev_uploaded = pe.uploaded,
@@ -122,6 +131,7 @@ p AS (
         prev_announce = pe.last_announce,
         ip = EXCLUDED.ip,
         port = EXCLUDED.port,
+        compact = EXCLUDED.compact,
         uploaded = EXCLUDED.uploaded,
         downloaded = EXCLUDED.downloaded,
         "left" = EXCLUDED."left",
@@ -143,8 +153,12 @@ p AS (
 
 
 def _compact(sql: str) -> str:
-    """One line, single spaces: under psycopg's 4 KiB limit for caching the parsed query."""
-    return " ".join(sql.split())
+    """One line, no optional spaces: under psycopg's 4 KiB limit for caching the parsed query.
+
+    The fragments hold no string literal with spaces or punctuation in it, so
+    dropping the spaces around brackets, commas and operators is safe.
+    """
+    return re.sub(r" ?([(),=+*/<>]) ?", r"\1", " ".join(sql.split()))
 
 
 # Built from the constant fragments above; values only ever travel as parameters
@@ -158,8 +172,9 @@ PG_STOP = _compact(_GENERATION + _DELETE + _ACCOUNTING + _RESULT.format(accepted
 PARAM_TYPES = {
     "t": "int8", "u": "int8", "pid": "bytea", "ip": "inet", "port": "int8", "up": "int8", "down": "int8",
     "left": "int8", "seeder": "bool", "ua": "text", "key": "text", "now": "timestamptz", "event": "text",
-    "free": "text", "numwant": "int8", "expiry": "int8", "live": "timestamptz", "seeding": "bool",
+    "dmul": "int8", "ddiv": "int8", "numwant": "int8", "expiry": "int8", "live": "timestamptz", "seeding": "bool",
     "leeching": "bool", "s_in": "int8", "l_in": "int8", "state": "bool", "gen": "int8",
+    "compact": "bytea", "shuffle": "int4", "r": "int4", "wpid": "bool",
 }  # fmt: skip
 
 

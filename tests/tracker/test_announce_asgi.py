@@ -250,3 +250,13 @@ def test_both_fronts_leave_the_same_state_after_the_same_announces(client, asgi_
     # Per front: uploads 100 + 50 (a restart) + 600 + 50, downloads (400 + 100) halved by silver freeleech.
     user.refresh_from_db()
     assert (user.uploaded, user.downloaded) == (2 * 800, 2 * 250)
+
+
+def test_the_announce_statements_stay_within_psycopgs_query_cache():
+    """psycopg caches the conversion of a query only up to 4 KiB; longer ones are parsed on every announce."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    from tracker.swarm_pg import PG_ANNOUNCE, PG_STOP
+
+    assert len(PG_ANNOUNCE.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+    assert len(PG_STOP.encode()) <= MAX_CACHED_STATEMENT_LENGTH

@@ -147,3 +147,42 @@ def test_a_paused_partial_seed_counts_as_a_seeder_and_gets_leechers_only(client,
     assert compact_peers(body[b"peers"]) == {("10.0.0.2", 6002)}
     torrent.refresh_from_db()
     assert (torrent.seeders, torrent.leechers, torrent.completed) == (2, 1, 0)
+
+
+def test_a_peer_that_moves_is_handed_out_at_its_new_address(client, torrent):
+    user = UserFactory()
+    announce(client, user.passkey, torrent.info_hash, peer_id(1), remote="10.0.0.1", port=6001)
+    announce(client, user.passkey, torrent.info_hash, peer_id(1), remote="2001:db8::7", port=7001)
+    body = join(client, torrent, 2)
+    assert body[b"peers"] == b""
+    assert body[b"peers6"] == ipaddress.ip_address("2001:db8::7").packed + (7001).to_bytes(2, "big")
+    assert Peer.objects.get(peer_id=peer_id(1)).compact == body[b"peers6"]
+
+
+def test_the_dictionary_list_carries_ipv6_peers_with_their_ids(client, torrent):
+    join(client, torrent, 1, remote="2001:db8::1")
+    join(client, torrent, 2, remote="10.0.0.2")
+    body = join(client, torrent, 3, compact=0)
+    assert sorted(body[b"peers"], key=lambda p: p[b"port"]) == [
+        {b"ip": b"2001:db8::1", b"port": 6001, b"peer id": peer_id(1)},
+        {b"ip": b"10.0.0.2", b"port": 6002, b"peer id": peer_id(2)},
+    ]
+    body = join(client, torrent, 4, compact=0, no_peer_id=1)
+    assert {b"ip": b"2001:db8::1", b"port": 6001} in body[b"peers"]
+
+
+def test_the_window_of_peers_wraps_round_the_swarm(client, torrent, settings):
+    """Peers are handed out in shuffle order from a random start: any start still yields numwant peers."""
+    settings.TRACKER_NUMWANT_MAX = 3
+    for n in range(1, 6):
+        join(client, torrent, n)
+    Peer.objects.filter(peer_id=peer_id(1)).update(shuffle=0)
+    Peer.objects.exclude(peer_id=peer_id(1)).update(shuffle=1000)
+    user = UserFactory()
+    for _ in range(8):
+        body = announce(client, user.passkey, torrent.info_hash, peer_id(99), remote="10.0.1.1")
+        assert len(compact_peers(body[b"peers"])) == 3
+    # With the requester ruled out, a swarm smaller than numwant is handed out whole.
+    settings.TRACKER_NUMWANT_MAX = 50
+    body = announce(client, user.passkey, torrent.info_hash, peer_id(99), remote="10.0.1.1")
+    assert len(compact_peers(body[b"peers"])) == 5

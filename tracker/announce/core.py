@@ -91,6 +91,7 @@ def announce_fields(*, query: AnnounceQuery, user: AnnounceUser, torrent: Announ
         numwant=query.numwant,
         key=query.key,
         user_agent=user_agent,
+        with_peer_ids=not query.compact and not query.no_peer_id,
     )
 
 
@@ -104,7 +105,7 @@ def announce_body(query: AnnounceQuery, result: AnnounceResult, external: bytes 
         b"complete": result.seeders,
         b"incomplete": result.leechers,
         b"downloaded": result.completed,
-        **peers_encode(result.peers, compact=query.compact, no_peer_id=query.no_peer_id),
+        **peers_encode(result.peers4, result.peers6, compact=query.compact, no_peer_id=query.no_peer_id),
     }
     if external:
         payload[b"external ip"] = external

@@ -210,22 +210,24 @@ def failure(message: str) -> HttpResponse:
     return bencoded(failure_body(message))
 
 
-def peers_encode(peers: list[tuple[str, int, bytes]], *, compact: bool, no_peer_id: bool) -> dict[bytes, Any]:
-    """`peers` (and `peers6`) for the reply: compact strings (BEP 23, BEP 7) or the BEP 3 dict list."""
-    if not compact:
-        entries = []
-        for ip, port, peer_id in peers:
-            entry: dict[bytes, Any] = {b"ip": ip.encode(), b"port": port}
-            if not no_peer_id:
-                entry[b"peer id"] = bytes(peer_id)
+def peers_encode(peers4: bytes, peers6: bytes, *, compact: bool, no_peer_id: bool) -> dict[bytes, Any]:
+    """`peers` (and `peers6`) for the reply: compact strings (BEP 23, BEP 7) or the BEP 3 dict list.
+
+    `peers4` and `peers6` are packed entries (tracker.swarm.AnnounceResult),
+    with their peer ids when the reply is the dictionary model without `no_peer_id`.
+    """
+    if compact:
+        return {b"peers": peers4, b"peers6": peers6}
+    entries = []
+    id_size = 0 if no_peer_id else 20
+    for packed, family, addr_size in ((peers4, socket.AF_INET, 4), (peers6, socket.AF_INET6, 16)):
+        size = addr_size + 2 + id_size
+        for at in range(0, len(packed), size):
+            entry: dict[bytes, Any] = {
+                b"ip": socket.inet_ntop(family, packed[at : at + addr_size]).encode(),
+                b"port": int.from_bytes(packed[at + addr_size : at + addr_size + 2], "big"),
+            }
+            if id_size:
+                entry[b"peer id"] = packed[at + addr_size + 2 : at + size]
             entries.append(entry)
-        return {b"peers": entries}
-    v4 = bytearray()
-    v6 = bytearray()
-    for ip, port, _peer_id in peers:
-        # The database hands back canonical addresses; inet_pton is far cheaper than ipaddress.
-        if ":" in ip:
-            v6 += socket.inet_pton(socket.AF_INET6, ip) + port.to_bytes(2, "big")
-        else:
-            v4 += socket.inet_pton(socket.AF_INET, ip) + port.to_bytes(2, "big")
-    return {b"peers": bytes(v4), b"peers6": bytes(v6)}
+    return {b"peers": entries}
