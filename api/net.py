@@ -1,6 +1,7 @@
 """Who is asking: the client's IP address."""
 
 import ipaddress
+import socket
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -8,6 +9,19 @@ from django.http import HttpRequest
 
 def _is_trusted(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(addr in net for net in settings.TRUSTED_PROXIES)
+
+
+def is_plain_ipv4(value: str) -> bool:
+    """Whether `value` is an IPv4 address in canonical dotted-decimal form (what str(IPv4Address) gives).
+
+    inet_pton takes exactly four decimal octets without leading zeros, as
+    ipaddress does, and costs a fraction of parsing with it.
+    """
+    try:
+        socket.inet_pton(socket.AF_INET, value)
+    except (OSError, ValueError):  # ValueError: an embedded NUL
+        return False
+    return True
 
 
 def is_api_path(path: str) -> bool:
@@ -28,6 +42,8 @@ def client_ip_from(remote: str, forwarded: str) -> str:
     proxy is the client; anything a client could forge to the left of that
     is ignored.
     """
+    if not settings.TRUSTED_PROXIES and is_plain_ipv4(remote):
+        return remote  # already the canonical form (the common case, and the cheapest)
     try:
         addr = ipaddress.ip_address(remote)
     except ValueError:

@@ -20,9 +20,8 @@ and nothing is counted twice. Elsewhere (SQLite) the same rules run in
 Python inside one transaction, which SQLite's IMMEDIATE mode serializes.
 """
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -32,18 +31,18 @@ from django.utils import timezone
 
 from accounts.models import User
 from tracker.models import Freeleech, Peer, Snatch, Torrent, TorrentStats, peer_compact, peer_shuffle
-from tracker.swarm_pg import PG_ANNOUNCE, PG_ANNOUNCE_POSITIONAL, PG_EXPIRE, PG_STOP, PG_STOP_POSITIONAL
+from tracker.swarm_pg import PG_EXPIRE, PG_STATEMENTS, PG_STATEMENTS_POSITIONAL
 
 DEADLOCK_RETRIES = 3
 
 
-@dataclass(frozen=True, slots=True)
-class AnnounceResult:
+class AnnounceResult(NamedTuple):
     """What the announce answers: the swarm's counts and the chosen peers.
 
     The peers come packed, IPv4 and IPv6 apart: each entry is the peer's
     `compact` form (tracker.models.peer_compact), followed by its 20-byte
     peer_id when the announce asked for peer ids (`announce_params`).
+    (A NamedTuple: one per announce, and cheaper to build than a frozen dataclass.)
     """
 
     accepted: bool
@@ -103,7 +102,7 @@ def announce_params(
     generation: int | None = None,
     with_peer_ids: bool = False,
 ) -> dict[str, Any]:
-    """The named parameters of one announce, as PG_ANNOUNCE / PG_STOP and the portable path take them.
+    """The named parameters of one announce, as PG_STATEMENTS and the portable path take them.
 
     `generation`: the lookup generation under which the caller read the user
     and the torrent from memory (tracker.lookups); the statement writes
@@ -196,18 +195,23 @@ def pg_statement(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """
     from psycopg.types.numeric import Int8
 
-    sql = PG_STOP if params["event"] == "stopped" else PG_ANNOUNCE
+    sql = PG_STATEMENTS[_statement_key(params)]
     return sql, {k: Int8(v) if type(v) is int else v for k, v in params.items()}
+
+
+def _statement_key(params: dict[str, Any]) -> tuple[bool, bool]:
+    """Which of PG_STATEMENTS: (stopped, may credit the user: a counter is not 0)."""
+    return params["event"] == "stopped", bool(params["up"] or params["down"])
 
 
 def pg_positional(params: dict[str, Any]) -> tuple[str, list[Any]]:
     """The announce statement with $n placeholders (typed casts) and its values in order, for asyncpg."""
-    sql, names = PG_STOP_POSITIONAL if params["event"] == "stopped" else PG_ANNOUNCE_POSITIONAL
+    sql, names = PG_STATEMENTS_POSITIONAL[_statement_key(params)]
     return sql, [params[name] for name in names]
 
 
 def pg_result(row: Any) -> AnnounceResult:
-    """The AnnounceResult of PG_ANNOUNCE / PG_STOP's one row."""
+    """The AnnounceResult of a PG_STATEMENTS statement's one row."""
     accepted, fresh, generation, seeders, leechers, completed, peers4, peers6 = row
     return AnnounceResult(bool(accepted), seeders, leechers, completed, bytes(peers4 or b""), bytes(peers6 or b""), generation, bool(fresh))
 

@@ -9,9 +9,10 @@ selection are all computed from that in the same statement.
 import re
 
 # Shared by announce and stop: `p` yields the previous figures of the peer
-# (NULL for a brand-new one), or no row when nothing was changed.
-# Freeleech scales the download credit by %(dmul)s / %(ddiv)s (gold 0/1, silver 1/2).
-_ACCOUNTING = """
+# (NULL for a brand-new one), or no row when nothing was changed; `x` the
+# deltas to credit. Freeleech scales the download credit by
+# %(dmul)s / %(ddiv)s (gold 0/1, silver 1/2).
+_DELTAS = """
 x AS (
     SELECT d.*, d.down_delta * %(dmul)s / %(ddiv)s AS down_credit FROM (
     SELECT
@@ -31,14 +32,20 @@ x AS (
                 SELECT 1 FROM tracker_snatch WHERE user_id = %(u)s AND torrent_id = %(t)s AND "left" > 0)
          END) AS completing
     FROM p) AS d
-),
+),"""
+
+# The user's totals. Left out of announces whose counters are both 0: they
+# can credit nothing (a delta is the new value or the growth to it).
+_CREDIT = """
 u AS (
     UPDATE accounts_user AS au
     SET uploaded = au.uploaded + x.up_delta, downloaded = au.downloaded + x.down_credit
     FROM x
     WHERE au.id = %(u)s AND (x.up_delta > 0 OR x.down_credit > 0)
     RETURNING 1
-),
+),"""
+
+_HISTORY = """
 s AS (
     INSERT INTO tracker_snatch AS sn (
         user_id, torrent_id, uploaded, downloaded, "left", seed_time, is_seeding, is_leeching,
@@ -70,14 +77,6 @@ t AS (
 )
 """
 
-# `sel`, the peer selection: a window of up to %(numwant)s live peers in the swarm's
-# `shuffle` order (a random number in [0, 2**31 - 1) each peer gets when it
-# joins), starting at the random point %(r)s and wrapping round: the range
-# [r, 2**31 - 1) first, then [0, r). The index on (torrent, shuffle) serves
-# each range in order: no sort, and only the peers handed out are read. The
-# entries come back packed as the reply carries them: address and port
-# (BEP 23; 6 bytes IPv4, 18 IPv6), followed by the peer_id when %(wpid)s.
-#
 # The final SELECT always yields one row, even for a torrent whose counts row is
 # missing (a bulk load before recount_torrents): its reply then shows zeros
 # instead of refusing an announce that was recorded.
@@ -95,6 +94,16 @@ FROM g
 LEFT JOIN t ON true
 LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = %(t)s
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+{selection}"""
+
+# `sel`, the peer selection: a window of up to %(numwant)s live peers in the swarm's
+# `shuffle` order (a random number in [0, 2**31 - 1) each peer gets when it
+# joins), starting at the random point %(r)s and wrapping round: the range
+# [r, 2**31 - 1) first, then [0, r). The index on (torrent, shuffle) serves
+# each range in order: no sort, and only the peers handed out are read. The
+# entries come back packed as the reply carries them: address and port
+# (BEP 23; 6 bytes IPv4, 18 IPv6), followed by the peer_id when %(wpid)s.
+_SELECTION = """
 CROSS JOIN LATERAL (
     SELECT string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 6) AS v4,
            string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 18) AS v6
@@ -106,6 +115,10 @@ CROSS JOIN LATERAL (
     LIMIT %(numwant)s) AS w
 ) AS sel
 """
+
+# A stop hands out no peers.
+_NO_SELECTION = "CROSS JOIN (SELECT NULL::bytea AS v4, NULL::bytea AS v6) AS sel"
+
 
 # `g`: were the caller's lookups read under the current generation of
 # tracker.lookups (or did it not say)? If not, nothing is written.
@@ -161,10 +174,18 @@ def _compact(sql: str) -> str:
     return re.sub(r" ?([(),=+*/<>]) ?", r"\1", " ".join(sql.split()))
 
 
+def _statement(*, stopped: bool, credit: bool) -> str:
+    peer, accepted, selection = (
+        (_DELETE, "(SELECT fresh FROM g)::int", _NO_SELECTION) if stopped else (_UPSERT, "(SELECT count(*) FROM p)", _SELECTION)
+    )
+    result = _RESULT.format(accepted=accepted, selection=selection)
+    return _compact(_GENERATION + peer + _DELTAS + (_CREDIT if credit else "") + _HISTORY + result)
+
+
 # Built from the constant fragments above; values only ever travel as parameters
 # (server-side and typed: integers as int8, hence few casts in the SQL).
-PG_ANNOUNCE = _compact(_GENERATION + _UPSERT + _ACCOUNTING + _RESULT.format(accepted="(SELECT count(*) FROM p)"))
-PG_STOP = _compact(_GENERATION + _DELETE + _ACCOUNTING + _RESULT.format(accepted="(SELECT fresh FROM g)::int"))
+# Keyed by (stopped, credit): `credit` when the announce's counters are not both 0.
+PG_STATEMENTS = {(stopped, credit): _statement(stopped=stopped, credit=credit) for stopped in (False, True) for credit in (False, True)}
 
 # The type of each named parameter, for drivers that bind by position and let
 # PostgreSQL infer types (asyncpg): every placeholder gets its explicit cast,
@@ -191,8 +212,7 @@ def positional(sql: str) -> tuple[str, tuple[str, ...]]:
     return re.sub(r"%\((\w+)\)s", number, sql), tuple(names)
 
 
-PG_ANNOUNCE_POSITIONAL = positional(PG_ANNOUNCE)
-PG_STOP_POSITIONAL = positional(PG_STOP)
+PG_STATEMENTS_POSITIONAL = {key: positional(sql) for key, sql in PG_STATEMENTS.items()}
 
 PG_EXPIRE = """
 WITH d AS (

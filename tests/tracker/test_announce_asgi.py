@@ -256,7 +256,8 @@ def test_the_announce_statements_stay_within_psycopgs_query_cache():
     """psycopg caches the conversion of a query only up to 4 KiB; longer ones are parsed on every announce."""
     from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 
-    from tracker.swarm_pg import PG_ANNOUNCE, PG_STOP
+    from tracker.swarm_pg import PG_STATEMENTS
 
-    assert len(PG_ANNOUNCE.encode()) <= MAX_CACHED_STATEMENT_LENGTH
-    assert len(PG_STOP.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+    assert len(PG_STATEMENTS) == 4
+    for sql in PG_STATEMENTS.values():
+        assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH

@@ -118,6 +118,8 @@ class _Swarm:
             **{k: v for k, v in kwargs.items() if v is not None},
             min_size=1,
             max_size=settings.TRACKER_ASYNC_DB_POOL,
+            # Keep idle connections: closing them would need a timer armed on every release.
+            max_inactive_connection_lifetime=0,
             server_settings={"application_name": "torrentpier-tracker"},
             reset=_keep_session,
         )

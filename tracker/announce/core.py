@@ -5,12 +5,13 @@ ASGI fast path (tracker.announce.asgi, PostgreSQL), so both refuse the same
 requests with the same words and answer with the same bytes.
 """
 
+import socket
 from typing import Any
 
 from django.conf import settings
 from fastbencode import bencode
 
-from api.net import client_ip_from
+from api.net import client_ip_from, is_plain_ipv4
 from tracker.access import level_may_download
 from tracker.announce.protocol import (
     AnnounceQuery,
@@ -63,7 +64,10 @@ def peer_address(*, remote: str, forwarded: str, query: AnnounceQuery) -> tuple[
     The address is the connection's (through a trusted proxy's
     X-Forwarded-For), or the `ip` parameter only if a setting allows it (BEP 7).
     """
-    addr = address_parse(client_ip_from(remote, forwarded))
+    client = client_ip_from(remote, forwarded)
+    if is_plain_ipv4(client) and not (settings.TRACKER_ALLOW_IP_PARAM and query.ip_param):
+        return client, socket.inet_pton(socket.AF_INET, client)  # the common case, without ipaddress
+    addr = address_parse(client)
     if settings.TRACKER_ALLOW_IP_PARAM and query.ip_param:
         claimed = address_parse(query.ip_param)
         if claimed is None:
