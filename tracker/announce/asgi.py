@@ -26,6 +26,7 @@ Serve it with `gunicorn -k uvicorn_worker.UvicornWorker torrentpier.asgi`
 """
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -58,6 +59,7 @@ from tracker.announce.protocol import (
 )
 from tracker.cachekeys import torrent_cache_key
 from tracker.swarm import DEADLOCK_RETRIES, AnnounceResult, pg_positional, pg_result, torrent_scrape
+from tracker.swarm_batch import PG_BATCH, batch_args, batch_keys, batch_results
 from tracker.swarm_selectors import LOOKUP_TIMEOUT, AnnounceTorrent, AnnounceUser, announce_lookup
 
 logger = logging.getLogger("tracker.announce")
@@ -69,6 +71,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 TRACKER_ERROR = "Tracker error, please try again later"
+LOCK_TIMEOUT = "200ms"
 _NOT_PRINTABLE = re.compile(rb"[^\x21-\x7e]")
 
 
@@ -97,6 +100,7 @@ class _Swarm:
                 self.redis = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
             self.loads = RedisSerializer().loads
         self.memory = _Memory()
+        self.batches = _Batches(self)
         self.ready = loop.create_task(self._open())
 
     async def _open(self) -> None:
@@ -120,7 +124,10 @@ class _Swarm:
             max_size=settings.TRACKER_ASYNC_DB_POOL,
             # Keep idle connections: closing them would need a timer armed on every release.
             max_inactive_connection_lifetime=0,
-            server_settings={"application_name": "torrentpier-tracker"},
+            # A lock wait this long is a deadlock (announces hold their row locks for
+            # milliseconds): give up and retry it now rather than after PostgreSQL's
+            # deadlock_timeout (1 s, and only a superuser may lower it).
+            server_settings={"application_name": "torrentpier-tracker", "lock_timeout": LOCK_TIMEOUT},
             reset=_keep_session,
         )
 
@@ -145,6 +152,100 @@ async def _keep_session(connection: Any) -> None:
     cursors, listeners or locks. (asyncpg still rolls back a transaction
     left open before calling this.)
     """
+
+
+class _Batches:
+    """The announces waiting for PostgreSQL, sent together when several are waiting (tracker.swarm_batch).
+
+    An announce goes out at once while fewer than TRACKER_ASYNC_BATCHES
+    statements are running; those that arrive meanwhile wait and go in the
+    next batch (up to TRACKER_ASYNC_BATCH_SIZE, at most one per peer and per
+    snatch). A quiet tracker so answers each announce straight away with the
+    single statement; a busy one sends fewer, larger statements, and each
+    announce costs PostgreSQL about half as much.
+    """
+
+    def __init__(self, swarm: "_Swarm") -> None:
+        self.swarm = swarm
+        self.waiting: list[tuple[dict[str, Any], asyncio.Future[AnnounceResult]]] = []
+        self.running: set[asyncio.Task[None]] = set()
+        # The peers and snatches of the running batches: an announce that would
+        # change one of them again waits for its batch to finish. Concurrent
+        # inserts of one snatch by a batch and a single statement can deadlock in
+        # PostgreSQL; within a worker they never run at once.
+        self.busy: set[Any] = set()
+        self.sent = [0, 0]  # batches and single statements sent (for tests and curious operators)
+
+    async def announce(self, fields: dict[str, Any]) -> AnnounceResult:
+        future: asyncio.Future[AnnounceResult] = self.swarm.loop.create_future()
+        self.waiting.append((fields, future))
+        self._send()
+        return await future
+
+    def _send(self) -> None:
+        while self.waiting and len(self.running) < settings.TRACKER_ASYNC_BATCHES:
+            batch: list[tuple[dict[str, Any], asyncio.Future[AnnounceResult]]] = []
+            later: list[tuple[dict[str, Any], asyncio.Future[AnnounceResult]]] = []
+            taken: set[Any] = set()
+            for item in self.waiting:
+                if item[1].done():  # its request is gone (the client hung up)
+                    continue
+                keys = batch_keys(item[0])
+                if len(batch) < settings.TRACKER_ASYNC_BATCH_SIZE and taken.isdisjoint(keys) and self.busy.isdisjoint(keys):
+                    batch.append(item)
+                    taken.update(keys)
+                else:
+                    later.append(item)
+            self.waiting = later
+            if not batch:
+                return
+            self.sent[len(batch) == 1] += 1
+            self.busy |= taken
+            task = self.swarm.loop.create_task(self._run(batch))
+            self.running.add(task)
+            task.add_done_callback(functools.partial(self._finished, keys=taken))
+
+    def _finished(self, task: "asyncio.Task[None]", keys: set[Any]) -> None:
+        self.running.discard(task)
+        self.busy -= keys
+        self._send()
+
+    async def _run(self, batch: list[tuple[dict[str, Any], "asyncio.Future[AnnounceResult]"]]) -> None:
+        try:
+            await self._answer(batch)
+        except BaseException as exc:  # whatever happens, no request is left waiting
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("announce batch cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _answer(self, batch: list[tuple[dict[str, Any], "asyncio.Future[AnnounceResult]"]]) -> None:
+        if len(batch) > 1:
+            try:
+                async with self.swarm.pool.acquire() as conn:
+                    rows = await conn.fetch(PG_BATCH, *batch_args([fields for fields, _ in batch]))
+                results = batch_results(rows, len(batch))
+            except Exception:
+                # All or nothing: a batch that failed changed nothing. One by one,
+                # only the announce at fault fails (a deleted torrent, say).
+                logger.info("announce batch of %d failed; sending them one by one", len(batch), exc_info=True)
+            else:
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+                return
+        outcomes = await asyncio.gather(*(self._single(fields) for fields, _ in batch), return_exceptions=True)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    async def _single(self, fields: dict[str, Any]) -> AnnounceResult:
+        return await _announce_pg(self.swarm, fields)
 
 
 class _Memory:
@@ -303,7 +404,7 @@ class TrackerASGI:
             ip, external = peer_address(remote=client[0], forwarded=forwarded, query=query)
             fields = announce_fields(query=query, user=user, torrent=torrent, ip=ip, user_agent=user_agent)
             fields["gen"] = stamp if known else None
-            result = await _announce_pg(swarm, fields)
+            result = await swarm.batches.announce(fields)
             memory.learn(result.generation)
             if result.fresh:
                 if known is None:
@@ -324,15 +425,15 @@ class TrackerASGI:
 
 
 async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:
-    """Run the announce statement on a pooled connection, retrying a detected deadlock as the sync path does."""
-    from asyncpg.exceptions import DeadlockDetectedError
+    """Run the single announce statement on a pooled connection, retrying a deadlock or a lock wait cut short."""
+    from asyncpg.exceptions import DeadlockDetectedError, LockNotAvailableError
 
     sql, values = pg_positional(fields)
     for attempt in range(DEADLOCK_RETRIES):
         try:
             async with swarm.pool.acquire() as conn:
                 return pg_result(await conn.fetchrow(sql, *values))
-        except DeadlockDetectedError:
+        except (DeadlockDetectedError, LockNotAvailableError):
             if attempt == DEADLOCK_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")

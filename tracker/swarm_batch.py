@@ -1,0 +1,184 @@
+"""Many announces in one PostgreSQL statement: the ASGI front's batches (tracker.announce.asgi).
+
+The single announce statement (tracker.swarm_pg) pays its fixed costs on
+every announce: executor start-up for a dozen plan nodes over four tables,
+a commit, a round trip. Under load, the announces a worker has waiting are
+sent together instead, as arrays, and this statement applies the same rules
+to all of them at once: PostgreSQL CPU per announce falls from 0.30 ms alone
+to 0.16 ms in batches of 8 and 0.13 ms in batches of 16, and the driver's
+per-announce CPU from 0.09 ms to 0.03 ms (measured sequentially on this
+machine).
+
+What a batch must hold, and why:
+- at most one announce per peer (torrent, peer_id) and per snatch (user,
+  torrent): a statement may change a row only once (the batcher keeps the
+  rest for the next batch);
+- the peer upserts and the snatch upserts run in sorted order, and the
+  torrents' counts and users' totals are summed per row, so concurrent
+  batches take their row locks in the same order;
+- everything is one statement, so a batch is all-or-nothing; if it fails
+  (a torrent deleted meanwhile, a lock wait cut short) the caller runs its
+  announces one by one, so only the bad one fails.
+Counts in the replies are those after the whole batch.
+"""
+
+from typing import Any
+
+from tracker.swarm import AnnounceResult, pg_result
+from tracker.swarm_pg import _compact
+
+# The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce_params).
+_COLUMNS = [
+    ("t", "int8", "t"), ("u", "int8", "u"), ("pid", "bytea", "pid"), ("ip", "inet", "ip"), ("port", "int4", "port"),
+    ("compact", "bytea", "compact"), ("shuffle", "int4", "shuffle"), ("up", "int8", "up"), ("down", "int8", "down"),
+    ("lft", "int8", "left"), ("seeder", "bool", "seeder"), ("ua", "text", "ua"), ("k", "text", "key"),
+    ("ev", "text", "event"), ("dmul", "int8", "dmul"), ("ddiv", "int8", "ddiv"), ("s_in", "int4", "s_in"),
+    ("l_in", "int4", "l_in"), ("state", "bool", "state"), ("seeding", "bool", "seeding"), ("leeching", "bool", "leeching"),
+    ("numwant", "int8", "numwant"), ("r", "int4", "r"), ("wpid", "bool", "wpid"), ("live", "timestamptz", "live"),
+    ("gen", "int8", "gen"), ("now", "timestamptz", "now"),
+]  # fmt: skip
+_EXPIRY = f"${len(_COLUMNS) + 1}::int8"
+_ARRAYS = ", ".join(f"${n}::{typ}[]" for n, (_, typ, _) in enumerate(_COLUMNS, start=1))
+_NAMES = ", ".join(name for name, _, _ in _COLUMNS)
+
+# Each CTE mirrors its namesake in tracker.swarm_pg, over every row of `a`.
+PG_BATCH = _compact(
+    f"""
+WITH g AS (SELECT last_value AS gen FROM tracker_lookup_generation),
+a AS (
+    SELECT b.*, b.ev = 'stopped' AS stopped, (b.gen IS NULL OR b.gen = g.gen) AS fresh
+    FROM unnest({_ARRAYS}) WITH ORDINALITY AS b({_NAMES}, i), g
+),
+p AS (
+    INSERT INTO tracker_peer AS pe (
+        torrent_id, user_id, peer_id, ip, port, compact, shuffle, uploaded, downloaded, "left", is_seeder,
+        user_agent, "key", created_at, last_announce)
+    SELECT t, u, pid, ip, port, compact, shuffle, up, down, lft, seeder, ua, k, now, now
+    FROM a WHERE fresh AND NOT stopped ORDER BY t, pid
+    ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
+        prev_uploaded = pe.uploaded,
+        prev_downloaded = pe.downloaded,
+        prev_left = pe."left",
+        prev_is_seeder = pe.is_seeder,
+        prev_announce = pe.last_announce,
+        ip = EXCLUDED.ip,
+        port = EXCLUDED.port,
+        compact = EXCLUDED.compact,
+        uploaded = EXCLUDED.uploaded,
+        downloaded = EXCLUDED.downloaded,
+        "left" = EXCLUDED."left",
+        is_seeder = EXCLUDED.is_seeder,
+        user_agent = EXCLUDED.user_agent,
+        "key" = EXCLUDED."key",
+        last_announce = EXCLUDED.last_announce
+    WHERE pe.user_id = EXCLUDED.user_id
+    RETURNING pe.torrent_id, pe.peer_id, pe.prev_uploaded, pe.prev_downloaded, pe.prev_left, pe.prev_is_seeder,
+              pe.prev_announce
+),
+d AS (
+    DELETE FROM tracker_peer AS pe USING a
+    WHERE a.fresh AND a.stopped AND pe.torrent_id = a.t AND pe.peer_id = a.pid AND pe.user_id = a.u
+    RETURNING pe.torrent_id, pe.peer_id, pe.uploaded, pe.downloaded, pe."left", pe.is_seeder, pe.last_announce
+),
+pp AS (SELECT * FROM p UNION ALL SELECT * FROM d),
+x AS (
+    SELECT a.t, a.u, a.lft, a.s_in, a.l_in, a.seeding, a.leeching, a.dmul, a.ddiv, a.now, pp.prev_is_seeder,
+        CASE WHEN pp.prev_uploaded IS NULL THEN 0
+             WHEN a.up >= pp.prev_uploaded THEN a.up - pp.prev_uploaded
+             ELSE a.up END AS up_delta,
+        CASE WHEN pp.prev_downloaded IS NULL THEN 0
+             WHEN a.down >= pp.prev_downloaded THEN a.down - pp.prev_downloaded
+             ELSE a.down END AS down_delta,
+        CASE WHEN pp.prev_is_seeder
+             THEN LEAST(GREATEST(EXTRACT(EPOCH FROM (a.now - pp.prev_announce)), 0), {_EXPIRY})::bigint
+             ELSE 0 END AS seed_delta,
+        (a.lft = 0 AND CASE
+            WHEN pp.prev_left IS NOT NULL THEN pp.prev_left > 0
+            ELSE a.ev = 'completed' OR EXISTS (
+                SELECT 1 FROM tracker_snatch AS os WHERE os.user_id = a.u AND os.torrent_id = a.t AND os."left" > 0)
+         END) AS completing
+    FROM a JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
+),
+s AS (
+    INSERT INTO tracker_snatch AS sn (
+        user_id, torrent_id, uploaded, downloaded, "left", seed_time, is_seeding, is_leeching,
+        first_announce, last_announce, completed_at, times_completed)
+    SELECT u, t, up_delta, down_delta, lft, seed_delta, seeding, leeching, now, now,
+           CASE WHEN completing THEN now END, completing::int
+    FROM x ORDER BY u, t
+    ON CONFLICT (user_id, torrent_id) DO UPDATE SET
+        uploaded = sn.uploaded + EXCLUDED.uploaded,
+        downloaded = sn.downloaded + EXCLUDED.downloaded,
+        "left" = EXCLUDED."left",
+        seed_time = sn.seed_time + EXCLUDED.seed_time,
+        is_seeding = EXCLUDED.is_seeding,
+        is_leeching = EXCLUDED.is_leeching,
+        last_announce = EXCLUDED.last_announce,
+        completed_at = COALESCE(sn.completed_at, EXCLUDED.completed_at),
+        times_completed = sn.times_completed + EXCLUDED.times_completed
+    RETURNING sn.user_id, sn.torrent_id, sn.times_completed
+),
+tc AS (
+    SELECT x.t,
+           sum(x.s_in - (x.prev_is_seeder IS TRUE)::int) AS ds,
+           sum(x.l_in - (x.prev_is_seeder IS FALSE)::int) AS dl,
+           sum((x.completing AND s.times_completed = 1)::int) AS dc
+    FROM x JOIN s ON s.user_id = x.u AND s.torrent_id = x.t
+    GROUP BY x.t ORDER BY x.t
+),
+t AS (
+    UPDATE tracker_torrentstats AS tt
+    SET seeders = tt.seeders + tc.ds, leechers = tt.leechers + tc.dl, completed = tt.completed + tc.dc
+    FROM tc
+    WHERE tt.torrent_id = tc.t AND (tc.ds <> 0 OR tc.dl <> 0 OR tc.dc <> 0)
+    RETURNING tt.torrent_id, tt.seeders, tt.leechers, tt.completed
+),
+uc AS (
+    SELECT x.u, sum(x.up_delta) AS up, sum(x.down_delta * x.dmul / x.ddiv) AS down
+    FROM x GROUP BY x.u ORDER BY x.u
+),
+uu AS (
+    UPDATE accounts_user AS au SET uploaded = au.uploaded + uc.up, downloaded = au.downloaded + uc.down
+    FROM uc
+    WHERE au.id = uc.u AND (uc.up > 0 OR uc.down > 0)
+    RETURNING 1
+)
+SELECT a.i, CASE WHEN a.stopped THEN a.fresh ELSE pp.torrent_id IS NOT NULL END AS accepted, a.fresh, g.gen,
+       COALESCE(t.seeders, tor.seeders, 0), COALESCE(t.leechers, tor.leechers, 0),
+       COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6
+FROM a CROSS JOIN g
+LEFT JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
+LEFT JOIN t ON t.torrent_id = a.t
+LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = a.t
+CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+CROSS JOIN LATERAL (
+    SELECT string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 6) AS v4,
+           string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 18) AS v6
+    FROM (SELECT q.* FROM (VALUES (a.r, 2147483647), (0, a.r)) AS h(lo, hi), LATERAL (
+        SELECT sp.compact, CASE WHEN a.wpid THEN sp.compact || sp.peer_id ELSE sp.compact END AS e
+        FROM tracker_peer AS sp
+        WHERE sp.torrent_id = a.t AND sp.shuffle >= h.lo AND sp.shuffle < h.hi AND sp.peer_id <> a.pid
+          AND sp.last_announce >= a.live AND (NOT a.seeder OR NOT sp.is_seeder)
+        ORDER BY sp.shuffle LIMIT a.numwant) AS q
+    LIMIT a.numwant) AS w
+) AS sel
+ORDER BY a.i
+"""  # noqa: S608 (constant fragments only)
+)
+
+
+def batch_keys(params: dict[str, Any]) -> tuple[tuple[int, bytes], tuple[int, int]]:
+    """The rows an announce changes that a batch may change only once: its peer and its snatch."""
+    return (params["t"], params["pid"]), (params["u"], params["t"])
+
+
+def batch_args(batch: list[dict[str, Any]]) -> list[Any]:
+    """PG_BATCH's arguments for announces made by tracker.swarm.announce_params (no two sharing batch_keys)."""
+    return [[params[key] for params in batch] for _, _, key in _COLUMNS] + [batch[0]["expiry"]]
+
+
+def batch_results(rows: list[Any], size: int) -> list[AnnounceResult]:
+    """One AnnounceResult per announce of the batch, in its order."""
+    if len(rows) != size:
+        raise RuntimeError(f"the batch statement answered {len(rows)} rows for {size} announces")
+    return [pg_result(row[1:]) for row in rows]
