@@ -45,6 +45,11 @@ u AS (
     RETURNING 1
 ),"""
 
+# The snatch, then the torrent's counts: `t` reads `s` in its FROM, so the
+# snatch row is locked before the counts row whatever the counts do, in the
+# order batches (tracker.swarm_batch) lock them too. (Read only inside the
+# SET, `s` ran after `t` when nothing completed: a batch and a single
+# statement sharing a snatch and a torrent then waited on each other.)
 _HISTORY = """
 s AS (
     INSERT INTO tracker_snatch AS sn (
@@ -69,10 +74,10 @@ t AS (
     UPDATE tracker_torrentstats AS tt SET
         seeders = tt.seeders + %(s_in)s - (x.prev_is_seeder IS TRUE)::int,
         leechers = tt.leechers + %(l_in)s - (x.prev_is_seeder IS FALSE)::int,
-        completed = tt.completed + (x.completing AND (SELECT times_completed FROM s) = 1)::int
-    FROM x
+        completed = tt.completed + (x.completing AND s.times_completed = 1)::int
+    FROM x CROSS JOIN s
     WHERE tt.torrent_id = %(t)s AND (
-        x.prev_is_seeder IS DISTINCT FROM %(state)s OR (x.completing AND (SELECT times_completed FROM s) = 1))
+        x.prev_is_seeder IS DISTINCT FROM %(state)s OR (x.completing AND s.times_completed = 1))
     RETURNING tt.seeders, tt.leechers, tt.completed
 )
 """

@@ -218,3 +218,42 @@ def test_a_failing_batch_is_sent_again_one_by_one_and_only_the_bad_announce_fail
     assert Peer.objects.count() == 5
     torrent.refresh_from_db()
     assert torrent.leechers == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_single_statement_locks_the_snatch_before_the_counts_as_batches_do(needs_postgresql):
+    """Batches lock a snatch before its torrent's counts; a single statement must too, or the two deadlock."""
+    import threading
+
+    import psycopg
+
+    from tracker.swarm import pg_statement
+
+    user, torrent = UserFactory(), TorrentFactory(size=1000)
+    dsn = connection.get_connection_params()
+    holder, single, probe = (psycopg.connect(**dsn) for _ in range(3))
+    try:
+        # Another transaction is inserting this user's snatch of the torrent (as a batch would).
+        holder.execute(
+            "INSERT INTO tracker_snatch (user_id, torrent_id, uploaded, downloaded, seed_time, is_seeding, is_leeching, "
+            "first_announce, last_announce, times_completed) VALUES (%s, %s, 0, 0, 0, false, true, now(), now(), 0)",
+            [user.id, torrent.id],
+        )
+        sql, values = pg_statement(params(user, torrent, peer_id(1)))  # a new leecher: counts change, nothing completes
+        outcome: dict[str, Any] = {}
+        waiting = threading.Thread(target=lambda: outcome.update(row=single.execute(sql, values).fetchone()))
+        waiting.start()
+        waiting.join(1)
+        assert waiting.is_alive()  # waiting for the snatch
+        probe.execute("SET lock_timeout = '100ms'")
+        probe.execute("SELECT 1 FROM tracker_torrentstats WHERE torrent_id = %s FOR UPDATE", [torrent.id])  # not taken yet
+        probe.rollback()
+        holder.rollback()
+        waiting.join(10)
+        assert outcome["row"][0] == 1  # then it went through
+        single.commit()
+    finally:
+        for conn in (holder, single, probe):
+            conn.close()
+    torrent.refresh_from_db()
+    assert torrent.leechers == 1
