@@ -25,7 +25,7 @@ Counts in the replies are those after the whole batch.
 from typing import Any
 
 from tracker.swarm import AnnounceResult, pg_result
-from tracker.swarm_pg import _compact
+from tracker.swarm_pg import PEER_UPSERT_SET, SNATCH_UPSERT_SET, _compact
 
 # The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce_params).
 _COLUMNS = [
@@ -55,23 +55,7 @@ p AS (
         user_agent, "key", created_at, last_announce)
     SELECT t, u, pid, ip, port, compact, shuffle, up, down, lft, seeder, ua, k, now, now
     FROM a WHERE fresh AND NOT stopped ORDER BY t, pid
-    ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
-        prev_uploaded = pe.uploaded,
-        prev_downloaded = pe.downloaded,
-        prev_left = pe."left",
-        prev_is_seeder = pe.is_seeder,
-        prev_announce = pe.last_announce,
-        ip = EXCLUDED.ip,
-        port = EXCLUDED.port,
-        compact = EXCLUDED.compact,
-        uploaded = EXCLUDED.uploaded,
-        downloaded = EXCLUDED.downloaded,
-        "left" = EXCLUDED."left",
-        is_seeder = EXCLUDED.is_seeder,
-        user_agent = EXCLUDED.user_agent,
-        "key" = EXCLUDED."key",
-        last_announce = EXCLUDED.last_announce
-    WHERE pe.user_id = EXCLUDED.user_id
+{PEER_UPSERT_SET}
     RETURNING pe.torrent_id, pe.peer_id, pe.prev_uploaded, pe.prev_downloaded, pe.prev_left, pe.prev_is_seeder,
               pe.prev_announce
 ),
@@ -106,16 +90,7 @@ s AS (
     SELECT u, t, up_delta, down_delta, lft, seed_delta, seeding, leeching, now, now,
            CASE WHEN completing THEN now END, completing::int
     FROM x ORDER BY u, t
-    ON CONFLICT (user_id, torrent_id) DO UPDATE SET
-        uploaded = sn.uploaded + EXCLUDED.uploaded,
-        downloaded = sn.downloaded + EXCLUDED.downloaded,
-        "left" = EXCLUDED."left",
-        seed_time = sn.seed_time + EXCLUDED.seed_time,
-        is_seeding = EXCLUDED.is_seeding,
-        is_leeching = EXCLUDED.is_leeching,
-        last_announce = EXCLUDED.last_announce,
-        completed_at = COALESCE(sn.completed_at, EXCLUDED.completed_at),
-        times_completed = sn.times_completed + EXCLUDED.times_completed
+{SNATCH_UPSERT_SET}
     RETURNING sn.user_id, sn.torrent_id, sn.times_completed
 ),
 tc AS (

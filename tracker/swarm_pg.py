@@ -8,6 +8,41 @@ selection are all computed from that in the same statement.
 
 import re
 
+# What an announce's upserts do to an existing peer (`pe`) and snatch (`sn`),
+# here and in tracker.swarm_batch. A peer keeps the figures of its previous
+# announce in prev_*; a peer_id taken by another user's peer changes nothing.
+PEER_UPSERT_SET = """
+    ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
+        prev_uploaded = pe.uploaded,
+        prev_downloaded = pe.downloaded,
+        prev_left = pe."left",
+        prev_is_seeder = pe.is_seeder,
+        prev_announce = pe.last_announce,
+        ip = EXCLUDED.ip,
+        port = EXCLUDED.port,
+        compact = EXCLUDED.compact,
+        uploaded = EXCLUDED.uploaded,
+        downloaded = EXCLUDED.downloaded,
+        "left" = EXCLUDED."left",
+        is_seeder = EXCLUDED.is_seeder,
+        user_agent = EXCLUDED.user_agent,
+        "key" = EXCLUDED."key",
+        last_announce = EXCLUDED.last_announce
+    WHERE pe.user_id = EXCLUDED.user_id
+"""
+SNATCH_UPSERT_SET = """
+    ON CONFLICT (user_id, torrent_id) DO UPDATE SET
+        uploaded = sn.uploaded + EXCLUDED.uploaded,
+        downloaded = sn.downloaded + EXCLUDED.downloaded,
+        "left" = EXCLUDED."left",
+        seed_time = sn.seed_time + EXCLUDED.seed_time,
+        is_seeding = EXCLUDED.is_seeding,
+        is_leeching = EXCLUDED.is_leeching,
+        last_announce = EXCLUDED.last_announce,
+        completed_at = COALESCE(sn.completed_at, EXCLUDED.completed_at),
+        times_completed = sn.times_completed + EXCLUDED.times_completed
+"""
+
 # Shared by announce and stop: `p` yields the previous figures of the peer
 # (NULL for a brand-new one), or no row when nothing was changed; `x` the
 # deltas to credit. Freeleech scales the download credit by
@@ -58,16 +93,7 @@ s AS (
     SELECT %(u)s, %(t)s, x.up_delta, x.down_delta, %(left)s, x.seed_delta, %(seeding)s, %(leeching)s,
            %(now)s, %(now)s, CASE WHEN x.completing THEN %(now)s END, x.completing::int
     FROM x
-    ON CONFLICT (user_id, torrent_id) DO UPDATE SET
-        uploaded = sn.uploaded + EXCLUDED.uploaded,
-        downloaded = sn.downloaded + EXCLUDED.downloaded,
-        "left" = EXCLUDED."left",
-        seed_time = sn.seed_time + EXCLUDED.seed_time,
-        is_seeding = EXCLUDED.is_seeding,
-        is_leeching = EXCLUDED.is_leeching,
-        last_announce = EXCLUDED.last_announce,
-        completed_at = COALESCE(sn.completed_at, EXCLUDED.completed_at),
-        times_completed = sn.times_completed + EXCLUDED.times_completed
+    {snatch_set}
     RETURNING sn.times_completed
 ),
 t AS (
@@ -141,23 +167,7 @@ p AS (
     SELECT %(t)s, %(u)s, %(pid)s, %(ip)s, %(port)s, %(compact)s, %(shuffle)s, %(up)s, %(down)s, %(left)s,
            %(seeder)s, %(ua)s, %(key)s, %(now)s, %(now)s
     FROM g WHERE g.fresh
-    ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
-        prev_uploaded = pe.uploaded,
-        prev_downloaded = pe.downloaded,
-        prev_left = pe."left",
-        prev_is_seeder = pe.is_seeder,
-        prev_announce = pe.last_announce,
-        ip = EXCLUDED.ip,
-        port = EXCLUDED.port,
-        compact = EXCLUDED.compact,
-        uploaded = EXCLUDED.uploaded,
-        downloaded = EXCLUDED.downloaded,
-        "left" = EXCLUDED."left",
-        is_seeder = EXCLUDED.is_seeder,
-        user_agent = EXCLUDED.user_agent,
-        "key" = EXCLUDED."key",
-        last_announce = EXCLUDED.last_announce
-    WHERE pe.user_id = EXCLUDED.user_id
+    {peer_set}
     RETURNING pe.prev_uploaded, pe.prev_downloaded, pe.prev_left, pe.prev_is_seeder, pe.prev_announce
 ),"""
 
@@ -183,8 +193,8 @@ def _statement(*, stopped: bool, credit: bool) -> str:
     peer, accepted, selection = (
         (_DELETE, "(SELECT fresh FROM g)::int", _NO_SELECTION) if stopped else (_UPSERT, "(SELECT count(*) FROM p)", _SELECTION)
     )
-    result = _RESULT.format(accepted=accepted, selection=selection)
-    return _compact(_GENERATION + peer + _DELTAS + (_CREDIT if credit else "") + _HISTORY + result)
+    text = _GENERATION + peer + _DELTAS + (_CREDIT if credit else "") + _HISTORY + _RESULT
+    return _compact(text.format(accepted=accepted, selection=selection, peer_set=PEER_UPSERT_SET, snatch_set=SNATCH_UPSERT_SET))
 
 
 # Built from the constant fragments above; values only ever travel as parameters
