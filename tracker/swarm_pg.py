@@ -3,7 +3,11 @@
 Each announce is one round trip: the peer upsert (or delete, on `stopped`)
 takes the peer's row lock and hands back the figures of its previous
 announce; the credits, the snatch upsert, the torrent counts and the peer
-selection are all computed from that in the same statement.
+selection are all computed from that in the same statement. Its variants
+(PG_STATEMENTS) leave out what an announce cannot need: the credit when both
+counters are 0, the peer selection on a stop. Under load the ASGI front sends
+many announces in one statement instead (tracker.swarm_batch), sharing the
+upserts' clauses defined here.
 """
 
 import re
