@@ -64,13 +64,15 @@ def transfer_credit(*, new: int, previous: int | None) -> int:
     return new - previous if new >= previous else new
 
 
+# Freeleech scales the download credit by a fraction (numerator, denominator):
+# gold counts nothing, silver half. The SQL statements take the same two numbers.
+DOWNLOAD_CREDIT_SHARE: dict[str, tuple[int, int]] = {Freeleech.GOLD: (0, 1), Freeleech.SILVER: (1, 2)}
+
+
 def download_credit(*, delta: int, freeleech: str) -> int:
     """The part of a download delta that counts against the user under the torrent's freeleech."""
-    if freeleech == Freeleech.GOLD:
-        return 0
-    if freeleech == Freeleech.SILVER:
-        return delta // 2
-    return delta
+    numerator, denominator = DOWNLOAD_CREDIT_SHARE.get(freeleech, (1, 1))
+    return delta * numerator // denominator
 
 
 def _is_completing(*, left: int, prev_left: int | None, event: str, snatch_left: int | None) -> bool:
@@ -111,6 +113,8 @@ def announce_params(
     """
     moment = now or timezone.now()
     stopped = event == "stopped"
+    # download_credit's rule, for the SQL: down_delta * dmul / ddiv.
+    dmul, ddiv = DOWNLOAD_CREDIT_SHARE.get(freeleech, (1, 1))
     return {
         "t": torrent_id,
         "u": user_id,
@@ -126,9 +130,8 @@ def announce_params(
         "now": moment,
         "event": event,
         "free": freeleech,
-        # The download credit is down_delta * dmul / ddiv (download_credit's rule, in SQL).
-        "dmul": 0 if freeleech == Freeleech.GOLD else 1,
-        "ddiv": 2 if freeleech == Freeleech.SILVER else 1,
+        "dmul": dmul,
+        "ddiv": ddiv,
         "numwant": numwant,
         "compact": b"" if stopped else peer_compact(ip, port),
         "shuffle": peer_shuffle(),
