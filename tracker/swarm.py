@@ -315,7 +315,8 @@ def torrent_scrape(*, info_hashes: list[bytes]) -> dict[bytes, tuple[int, int, i
     for v1, v2_short, seeders, completed, leechers in rows:
         for hex_hash in (v1, v2_short):
             if hex_hash in wanted:
-                files[wanted[hex_hash]] = (seeders, completed, leechers)
+                # No counts row (a bulk load before recount_torrents): zeros, as the announce answers.
+                files[wanted[hex_hash]] = (seeders or 0, completed or 0, leechers or 0)
     return files
 
 

@@ -49,3 +49,16 @@ def test_the_torrentpier_scrape_alias(client, user):
     torrent = TorrentFactory()
     body = bdecode(client.get(f"/bt/scrape.php?uk={user.passkey}&{scrape_qs(torrent.info_hash)}").content)
     assert body[b"files"][bytes.fromhex(torrent.info_hash)][b"incomplete"] == 0
+
+
+def test_a_torrent_without_its_counts_row_scrapes_as_zeros(client, user):
+    from tracker.models import TorrentStats
+
+    torrent, other = TorrentFactory(), TorrentFactory()
+    announce(client, user.passkey, other.info_hash, peer_id(1), left=0)
+    TorrentStats.objects.filter(pk=torrent.pk).delete()  # a bulk load that skipped Torrent.save, before recount_torrents
+    body = reply(client.get(f"/scrape/{user.passkey}?{scrape_qs(torrent.info_hash, other.info_hash)}"))
+    assert body[b"files"] == {
+        bytes.fromhex(torrent.info_hash): {b"complete": 0, b"downloaded": 0, b"incomplete": 0},
+        bytes.fromhex(other.info_hash): {b"complete": 1, b"downloaded": 0, b"incomplete": 0},
+    }
