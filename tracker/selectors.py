@@ -81,7 +81,7 @@ def torrent_visible_queryset(*, user: Any) -> QuerySet[Torrent]:
 
 def torrent_get_visible(*, user: Any, pk: Any, with_metainfo: bool = False) -> Torrent:
     """The torrent `pk` if `user` may see it (else 404), with its description."""
-    queryset = torrent_visible_queryset(user=user).defer(None).select_related("forum__category", "uploader", "stats")
+    queryset = torrent_visible_queryset(user=user).defer(None)  # keeps its select_related
     if not with_metainfo:
         queryset = queryset.defer("metainfo")
     torrent = queryset.filter(pk=_int_pk(pk)).first()
