@@ -136,17 +136,25 @@ class Torrent(models.Model):
 
     # The swarm counts live in TorrentStats; load torrents with
     # select_related("stats") (or prefetch) to read these without a query each.
+    # A torrent without its row (a bulk load before recount_torrents) counts 0.
+    def _counts(self) -> "TorrentStats":
+        try:
+            stats = self.stats
+        except TorrentStats.DoesNotExist:
+            stats = None
+        return stats if stats is not None else TorrentStats(torrent_id=self.pk)
+
     @property
     def seeders(self) -> int:
-        return self.stats.seeders
+        return self._counts().seeders
 
     @property
     def leechers(self) -> int:
-        return self.stats.leechers
+        return self._counts().leechers
 
     @property
     def completed(self) -> int:
-        return self.stats.completed
+        return self._counts().completed
 
     @property
     def is_frozen(self) -> bool:

@@ -119,3 +119,12 @@ def test_ban_and_passkey_actions_on_users(admin_site):
     target = User.objects.get(pk=target.pk)
     assert target.is_banned
     assert target.passkey != old
+
+
+def test_the_torrent_changelist_shows_a_torrent_without_its_counts_row(admin_site, torrent):
+    from tracker.models import TorrentStats
+
+    TorrentStats.objects.filter(pk=torrent.pk).delete()  # a bulk load that skipped Torrent.save
+    response = admin_site.get("/admin/tracker/torrent/")
+    assert response.status_code == 200
+    assert torrent.name in response.content.decode()

@@ -244,3 +244,15 @@ def test_sorting_by_a_count_walks_the_counts_index_on_postgresql(catalogue, sort
         plan = queryset.explain()
     assert index in plan
     assert "Sort Key" not in plan
+
+
+def test_a_torrent_without_its_counts_row_lists_and_shows_with_zeros(api_client, catalogue):
+    """A bulk load that skipped Torrent.save has no counts row until recount_torrents: still no 500 anywhere."""
+    from tracker.models import TorrentStats
+
+    TorrentStats.objects.filter(pk=catalogue["b"]).delete()
+    listed = {t["id"]: t for t in api_client.get("/api/torrents").json()["data"]}
+    assert (listed[catalogue["b"]]["seeders"], listed[catalogue["b"]]["leechers"], listed[catalogue["b"]]["completed"]) == (0, 0, 0)
+    assert listed[catalogue["a"]]["seeders"] == 3
+    detail = api_client.get(f"/api/torrents/{catalogue['b']}")
+    assert detail.status_code == 200 and detail.json()["data"]["seeders"] == 0
