@@ -36,7 +36,9 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import asyncpg
 from asgiref.sync import sync_to_async
+from asyncpg.exceptions import DeadlockDetectedError, LockNotAvailableError
 from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connections
@@ -108,8 +110,6 @@ class _Swarm:
 
     async def _open(self) -> None:
         """The PostgreSQL pool: asyncpg, whose per-statement CPU is about half psycopg's async path."""
-        import asyncpg
-
         db = connections["default"].settings_dict
         options = db.get("OPTIONS", {})
         kwargs: dict[str, Any] = {
@@ -429,8 +429,6 @@ class TrackerASGI:
 
 async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:
     """Run the single announce statement on a pooled connection, retrying a deadlock or a lock wait cut short."""
-    from asyncpg.exceptions import DeadlockDetectedError, LockNotAvailableError
-
     sql, values = pg_positional(fields)
     for attempt in range(DEADLOCK_RETRIES):
         try:
