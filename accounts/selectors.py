@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
-from api.errors import NotFound
+from core.errors import NotFound
 
 
 def user_list(*, search: str = "") -> QuerySet[User]:

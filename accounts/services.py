@@ -11,16 +11,15 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from accounts.models import Role, User, generate_passkey
-from api.errors import Conflict, Forbidden, ValidationFailed
-from api.net import client_ip
-from tracker.lookups import lookups_invalidate
+from accounts.signals import tracker_access_changed
+from core.errors import Conflict, Forbidden, Invalid
+from core.net import client_ip
 
 logger = logging.getLogger("accounts")
 
 
-def passkey_cache_key(passkey: str) -> str:
-    """The shared-cache key under which the tracker caches a passkey's user."""
-    return f"passkey:{passkey}"
+def _tracker_access_changed(user: User, passkey: str) -> None:
+    tracker_access_changed.send(sender=User, user=user, passkey=passkey)
 
 
 def user_passkey_reset(*, user: User) -> str:
@@ -28,7 +27,7 @@ def user_passkey_reset(*, user: User) -> str:
     old = user.passkey
     user.passkey = generate_passkey()
     user.save(update_fields=["passkey"])
-    lookups_invalidate(passkey_cache_key(old))
+    _tracker_access_changed(user, old)
     return user.passkey
 
 
@@ -36,7 +35,7 @@ def user_set_banned(*, user: User, banned: bool) -> User:
     """Ban or unban `user`; their passkey stops (or starts) working at once."""
     user.is_banned = banned
     user.save(update_fields=["is_banned"])
-    lookups_invalidate(passkey_cache_key(user.passkey))
+    _tracker_access_changed(user, user.passkey)
     return user
 
 
@@ -94,7 +93,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
     try:
         validate_password(password, user=user)
     except DjangoValidationError as exc:
-        raise ValidationFailed(details={"password": list(exc.messages)}) from None
+        raise Invalid(details={"password": list(exc.messages)}) from None
     user.set_password(password)
     try:
         with transaction.atomic():
@@ -108,5 +107,5 @@ def user_set_role(*, user: User, role: str) -> User:
     """Give `user` the role user, moderator or admin."""
     user.role = role
     user.save(update_fields=["role"])
-    lookups_invalidate(passkey_cache_key(user.passkey))
+    _tracker_access_changed(user, user.passkey)
     return user

@@ -39,8 +39,9 @@ from accounts.services import (
     user_set_banned,
     user_set_role,
 )
-from api.errors import Forbidden, InvalidCredentials, RateLimitExceeded, TokenInvalid
+from api.errors import InvalidCredentials, RateLimitExceeded, TokenInvalid
 from api.filters import ContractFilterBackend
+from core.errors import Forbidden
 
 
 def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str, Any]:

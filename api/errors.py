@@ -1,4 +1,4 @@
-"""The API's error codes and the exception that carries one."""
+"""The API's error codes, and the exception that carries one for errors only the API raises."""
 
 from enum import StrEnum
 from typing import Any
@@ -68,8 +68,9 @@ _MESSAGES = {
 class ApiError(Exception):
     """An error with a code, a message for the client and optional details.
 
-    Raise it (or a subclass) anywhere below a view; the exception handler
-    turns it into the error envelope.
+    For what only the API says (a bad token, a wrong password, a rate
+    limit): the business logic raises core.errors instead, which the
+    exception handler maps to their codes (api.exceptions.DOMAIN_CODES).
     """
 
     code: ErrorCode = ErrorCode.BAD_REQUEST
@@ -88,36 +89,6 @@ class ApiError(Exception):
         self.details = details or {}
         self.headers = headers or {}
         super().__init__(self.message)
-
-
-class ValidationFailed(ApiError):
-    """422: field -> list of messages in `details`."""
-
-    code = ErrorCode.VALIDATION_ERROR
-
-
-class Conflict(ApiError):
-    """409: the thing exists already."""
-
-    code = ErrorCode.CONFLICT
-
-
-class NotFound(ApiError):
-    """404: no such thing, or not one the caller may see."""
-
-    code = ErrorCode.NOT_FOUND
-
-
-class Forbidden(ApiError):
-    """403: known caller, not allowed."""
-
-    code = ErrorCode.FORBIDDEN
-
-
-class PayloadTooLarge(ApiError):
-    """413: the upload is over the configured limit."""
-
-    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class InvalidCredentials(ApiError):

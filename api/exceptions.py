@@ -14,8 +14,18 @@ from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from api.errors import ApiError, ErrorCode
+from core import errors as domain
 
 logger = logging.getLogger("api")
+
+# What each error of the business logic (core.errors) is on the API.
+DOMAIN_CODES: dict[type[domain.DomainError], ErrorCode] = {
+    domain.NotFound: ErrorCode.NOT_FOUND,
+    domain.Forbidden: ErrorCode.FORBIDDEN,
+    domain.Conflict: ErrorCode.CONFLICT,
+    domain.Invalid: ErrorCode.VALIDATION_ERROR,
+    domain.TooLarge: ErrorCode.PAYLOAD_TOO_LARGE,
+}
 
 
 def error_body(code: ErrorCode, message: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -55,6 +65,9 @@ def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], di
     """Decide the code, message, details and extra headers for `exc`."""
     if isinstance(exc, ApiError):
         return exc.code, exc.message, exc.details, exc.headers
+    if isinstance(exc, domain.DomainError):
+        code = next((c for cls, c in DOMAIN_CODES.items() if isinstance(exc, cls)), ErrorCode.BAD_REQUEST)
+        return code, exc.message, exc.details, {}
     if isinstance(exc, (InvalidToken, TokenError)):
         return ErrorCode.TOKEN_INVALID, None, {}, {"WWW-Authenticate": 'Bearer realm="api"'}
     if isinstance(exc, Ratelimited):

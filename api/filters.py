@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
-from api.errors import ValidationFailed
+from core.errors import Invalid
 
 ORDERS = ("asc", "desc")
 SEARCH_MAX_LENGTH = 200
@@ -29,9 +29,9 @@ def parse_search(params: Any) -> str:
     """Return the stripped `search` term ("" when absent), or raise 422 when it is too long."""
     term = (params.get("search") or "").strip()
     if len(term) > SEARCH_MAX_LENGTH:
-        raise ValidationFailed(details={"search": [f"search must be at most {SEARCH_MAX_LENGTH} characters."]})
+        raise Invalid(details={"search": [f"search must be at most {SEARCH_MAX_LENGTH} characters."]})
     if "\x00" in term:  # PostgreSQL cannot take a NUL in a string: refuse it here, not with a 500
-        raise ValidationFailed(details={"search": ["search must not contain NUL characters."]})
+        raise Invalid(details={"search": ["search must not contain NUL characters."]})
     return term
 
 
@@ -48,7 +48,7 @@ def parse_sort(params: Any, view: Any) -> tuple[str, str] | None:
     if order not in ORDERS:
         details["order"] = ["order must be 'asc' or 'desc'."]
     if details:
-        raise ValidationFailed(details=details)
+        raise Invalid(details=details)
     return sort, order
 
 

@@ -7,8 +7,13 @@ from django.http import HttpRequest, HttpResponseBase
 
 from api.errors import ErrorCode
 from api.exceptions import json_error
-from api.net import is_api_path
 from api.ratelimit import apply_headers, count_request
+
+
+def is_api_path(path: str) -> bool:
+    """Whether `path` is under the API (and so answers in the envelope)."""
+    return path == "/api" or path.startswith("/api/")
+
 
 # The first code listed for a status is the generic one (401 -> UNAUTHORIZED).
 _CODE_FOR_STATUS: dict[int, ErrorCode] = {}

@@ -10,8 +10,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.cache import cache_get, cache_set
-from api.errors import ValidationFailed
+from core.cache import cache_get, cache_set
+from core.errors import Invalid
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
@@ -25,9 +25,9 @@ def parse_positive_int(params: Any, name: str, default: int) -> int:
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise ValidationFailed(details={name: [f"{name} must be an integer."]}) from None
+        raise Invalid(details={name: [f"{name} must be an integer."]}) from None
     if value < 1:
-        raise ValidationFailed(details={name: [f"{name} must be at least 1."]})
+        raise Invalid(details={name: [f"{name} must be at least 1."]})
     return value
 
 

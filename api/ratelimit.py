@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django_ratelimit.core import get_usage
 
-from api.net import client_ip
+from core.net import client_ip
 
 logger = logging.getLogger("api.ratelimit")
 

@@ -24,7 +24,7 @@ urlpatterns = [
     # Swagger UI's init script is a separate file (the split view), so only
     # its inline <style> and data: images need the policy relaxed.
     re_path(r"^docs/?$", csp_override(DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url="/api/schema?format=json")), name="docs"),
-    re_path(r"", include("tracker.swarm_urls")),
+    re_path(r"", include("tracker.swarm.urls")),
     re_path(r"", include("accounts.urls")),
-    re_path(r"", include("tracker.urls")),
+    re_path(r"", include("tracker.catalogue.urls")),
 ]

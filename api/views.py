@@ -14,9 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import ErrorCode, NotFound
+from api.errors import ErrorCode
 from api.exceptions import json_error
-from api.net import is_api_path
+from api.middleware import is_api_path
+from core.errors import NotFound
 
 logger = logging.getLogger("api")
 

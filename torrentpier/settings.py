@@ -245,7 +245,7 @@ TRACKER_NUMWANT_MAX = env_int("TRACKER_NUMWANT_MAX", 50, minimum=1)
 TRACKER_SCRAPE_MAX_HASHES = env_int("TRACKER_SCRAPE_MAX_HASHES", 64, minimum=1)
 # Connections each ASGI tracker worker (tracker.announce.asgi) keeps to PostgreSQL.
 TRACKER_ASYNC_DB_POOL = env_int("TRACKER_ASYNC_DB_POOL", 10, minimum=1)
-# Announces an ASGI tracker worker sends to PostgreSQL at once (tracker.swarm_batch), and how
+# Announces an ASGI tracker worker sends to PostgreSQL at once (tracker.swarm.batch), and how
 # many such batches it keeps running; announces that arrive meanwhile wait for the next batch.
 TRACKER_ASYNC_BATCH_SIZE = env_int("TRACKER_ASYNC_BATCH_SIZE", 32, minimum=1)
 TRACKER_ASYNC_BATCHES = env_int("TRACKER_ASYNC_BATCHES", 2, minimum=1)

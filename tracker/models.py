@@ -1,319 +1,37 @@
-"""Forums, torrents and the swarm: what the tracker holds."""
-
-import random
-import socket
-from typing import Any
-
-from django.conf import settings
-from django.db import models
-
-
-class AccessLevel(models.IntegerChoices):
-    """Who may do a thing in a forum; a level admits itself and everything above."""
-
-    GUEST = 0, "Guest"
-    USER = 1, "User"
-    MODERATOR = 2, "Moderator"
-    ADMIN = 3, "Admin"
-
-
-class Category(models.Model):
-    """A group of forums, shown as one heading."""
-
-    name = models.CharField(max_length=100, unique=True)
-    order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["order", "id"]
-        verbose_name_plural = "categories"
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Forum(models.Model):
-    """A forum whose topics each carry one torrent."""
-
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="forums")
-    name = models.CharField(max_length=150)
-    description = models.TextField(blank=True)
-    order = models.PositiveIntegerField(default=0)
-    allows_torrents = models.BooleanField(default=True)
-    view_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.GUEST)
-    upload_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.USER)
-    download_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.USER)
-
-    class Meta:
-        ordering = ["category__order", "order", "id"]
-        constraints = [models.UniqueConstraint(fields=["category", "name"], name="forum_unique_name_in_category")]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class TorrentStatus(models.TextChoices):
-    """TorrentPier's moderation states."""
-
-    NOT_APPROVED = "not_approved", "Not approved"
-    APPROVED = "approved", "Approved"
-    CHECKING = "checking", "Being checked"
-    NEEDS_EDIT = "needs_edit", "Needs editing"
-    DUPLICATE = "duplicate", "Duplicate"
-    CLOSED = "closed", "Closed"
-    CONSUMED = "consumed", "Consumed (absorbed by another)"
-    CLOSED_COPYRIGHT = "closed_copyright", "Closed (copyright holder)"
-    TEMPORARY = "temporary", "Temporary"
-    PREMODERATION = "premoderation", "Pre-moderation"
-
-
-# Announces are refused for a torrent in one of these states.
-FROZEN_STATUSES = frozenset({TorrentStatus.DUPLICATE, TorrentStatus.CLOSED, TorrentStatus.CONSUMED, TorrentStatus.CLOSED_COPYRIGHT})
-
-
-class Freeleech(models.TextChoices):
-    NONE = "none", "None"
-    SILVER = "silver", "Silver (half the download counted)"
-    GOLD = "gold", "Gold (no download counted)"
-
-
-class Torrent(models.Model):
-    """A registered torrent. Info hashes are stored as lowercase hex."""
-
-    # Indexed by torrent_forum_created (forum first), not on its own.
-    forum = models.ForeignKey(Forum, on_delete=models.PROTECT, related_name="torrents", db_index=False)
-    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="torrents")
-    name = models.CharField(max_length=255)
-    description = models.TextField(blank=True)
-    # Unique through Meta.constraints rather than unique=True: on PostgreSQL a
-    # unique varchar field also gets a varchar_pattern_ops "_like" index, which
-    # no query of ours uses (hashes are matched exactly) and every insert and
-    # every announce's non-HOT count update would have to maintain.
-    info_hash = models.CharField(max_length=40, null=True, blank=True, help_text="v1: SHA-1 of info, hex")
-    info_hash_v2 = models.CharField(max_length=64, null=True, blank=True, help_text="v2: SHA-256 of info, hex")
-    # BEP 52: v2 clients announce the SHA-256 hash truncated to 20 bytes.
-    info_hash_v2_short = models.CharField(max_length=40, null=True, blank=True, editable=False)
-    size = models.BigIntegerField(default=0)
-    piece_length = models.BigIntegerField(default=0)
-    file_count = models.PositiveIntegerField(default=0)
-    is_private = models.BooleanField(default=True)
-    metainfo = models.BinaryField()
-    # The file paths, one per line (at most FILES_TEXT_MAX characters), written at
-    # registration: search matches name, description and this column of one row.
-    files_text = models.TextField(blank=True, default="", editable=False)
-    status = models.CharField(max_length=20, choices=TorrentStatus.choices, default=TorrentStatus.APPROVED)
-    freeleech = models.CharField(max_length=10, choices=Freeleech.choices, default=Freeleech.NONE)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["forum", "-created_at"], name="torrent_forum_created"),
-            models.Index(fields=["status"], name="torrent_status"),
-            models.Index(fields=["name"], name="torrent_name"),
-            models.Index(fields=["size"], name="torrent_size"),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(info_hash__isnull=False) | models.Q(info_hash_v2__isnull=False),
-                name="torrent_has_an_info_hash",
-            ),
-            models.UniqueConstraint(fields=["info_hash"], name="torrent_unique_info_hash"),
-            models.UniqueConstraint(fields=["info_hash_v2"], name="torrent_unique_info_hash_v2"),
-            models.UniqueConstraint(fields=["info_hash_v2_short"], name="torrent_unique_info_hash_v2_short"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        """Also creates the torrent's (zero) counts row when the torrent is new."""
-        self.info_hash_v2_short = self.info_hash_v2[:40] if self.info_hash_v2 else None
-        adding = self._state.adding
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        if adding:
-            self.stats = TorrentStats.objects.create(torrent=self)
-
-    # The swarm counts live in TorrentStats; load torrents with
-    # select_related("stats") (or prefetch) to read these without a query each.
-    # A torrent without its row (a bulk load before recount_torrents) counts 0.
-    def _counts(self) -> "TorrentStats":
-        try:
-            stats = self.stats
-        except TorrentStats.DoesNotExist:
-            stats = None
-        return stats if stats is not None else TorrentStats(torrent_id=self.pk)
-
-    @property
-    def seeders(self) -> int:
-        return self._counts().seeders
-
-    @property
-    def leechers(self) -> int:
-        return self._counts().leechers
-
-    @property
-    def completed(self) -> int:
-        return self._counts().completed
-
-    @property
-    def is_frozen(self) -> bool:
-        """Announces are refused while the torrent is in a frozen state."""
-        return self.status in FROZEN_STATUSES
-
-
-class TorrentStats(models.Model):
-    """A torrent's swarm counts, in a narrow row of their own beside the torrent's.
-
-    Announces change these on almost every call. Were they columns of
-    tracker_torrent, each change would write a new version of the wide row
-    and new entries in all of its indexes, the trigram ones included (which
-    re-extract the trigrams of the name, description and file list): the
-    counts are indexed for sorting, so the update can never be HOT. Here it
-    touches a small row and four btrees. One row per torrent, created with
-    it (Torrent.save; bulk loads must add theirs, recount_torrents repairs).
-    """
-
-    torrent = models.OneToOneField(Torrent, on_delete=models.CASCADE, primary_key=True, related_name="stats")
-    seeders = models.PositiveIntegerField(default=0)
-    leechers = models.PositiveIntegerField(default=0)
-    completed = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        verbose_name_plural = "torrent stats"
-        # The catalogue's sorts: (count, torrent) walks in the list's order (count, then id).
-        indexes = [
-            models.Index(fields=["seeders", "torrent"], name="torrentstats_seeders"),
-            models.Index(fields=["leechers", "torrent"], name="torrentstats_leechers"),
-            models.Index(fields=["completed", "torrent"], name="torrentstats_completed"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.seeders}/{self.leechers}/{self.completed}"
-
-
-class TorrentFile(models.Model):
-    """One file of a torrent (padding files are not listed)."""
-
-    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="files")
-    path = models.TextField()
-    size = models.BigIntegerField()
-
-    class Meta:
-        ordering = ["path", "id"]
-        indexes = [models.Index(fields=["torrent", "path"], name="torrentfile_torrent_path")]
-
-
-class TorrentStatusChange(models.Model):
-    """Who moved a torrent from one status to another, and when."""
-
-    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="status_changes")
-    moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    old_status = models.CharField(max_length=20, choices=TorrentStatus.choices)
-    new_status = models.CharField(max_length=20, choices=TorrentStatus.choices)
-    changed_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-changed_at", "-id"]
-
-
-class Comment(models.Model):
-    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
-    text = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    edited_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["torrent", "created_at"], name="comment_torrent_created")]
-
-
-class Bookmark(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookmarks")
-    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="bookmarks")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["user", "torrent"], name="bookmark_unique_user_torrent")]
-
-
-def peer_compact(ip: str, port: int) -> bytes:
-    """A peer as the compact reply carries it: packed address and port (BEP 23: 6 bytes IPv4; BEP 7: 18 IPv6)."""
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    return socket.inet_pton(family, ip) + port.to_bytes(2, "big")
-
-
-SHUFFLE_END = 2**31 - 1  # Peer.shuffle lies in [0, SHUFFLE_END)
-
-
-def peer_shuffle() -> int:
-    """A new peer's place in its swarm's random order (see tracker.swarm_pg's peer selection)."""
-    return random.randrange(SHUFFLE_END)
-
-
-class Peer(models.Model):
-    """A live client in a torrent's swarm, identified by (torrent, peer_id)."""
-
-    # Indexed by peer_unique_torrent_peer_id (torrent first), not on its own.
-    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="peers", db_index=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peers")
-    peer_id = models.BinaryField(max_length=20)
-    ip = models.GenericIPAddressField()
-    port = models.PositiveIntegerField()
-    uploaded = models.BigIntegerField(default=0)
-    downloaded = models.BigIntegerField(default=0)
-    left = models.BigIntegerField(default=0)
-    is_seeder = models.BooleanField(default=False)
-    user_agent = models.CharField(max_length=255, blank=True)
-    key = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Not indexed: only expire_peers (cron) looks peers up by it. Without the
-    # index, a re-announce that changes no indexed column is a HOT update.
-    last_announce = models.DateTimeField()
-    # `ip` and `port` packed as replies carry them, kept in step by save() and the announce.
-    compact = models.BinaryField(max_length=18, default=b"", editable=False)
-    shuffle = models.IntegerField(default=peer_shuffle, editable=False)
-    # The figures as of the previous announce (NULL after the first one). The
-    # announce upsert copies them under the row lock, so credits and
-    # seeder/leecher changes are computed from the locked row in one statement.
-    prev_uploaded = models.BigIntegerField(null=True, blank=True, editable=False)
-    prev_downloaded = models.BigIntegerField(null=True, blank=True, editable=False)
-    prev_left = models.BigIntegerField(null=True, blank=True, editable=False)
-    prev_is_seeder = models.BooleanField(null=True, blank=True, editable=False)
-    prev_announce = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["torrent", "peer_id"], name="peer_unique_torrent_peer_id")]
-        # The peer selection reads a window of a swarm in shuffle order.
-        indexes = [models.Index(fields=["torrent", "shuffle"], name="peer_torrent_shuffle")]
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.compact = peer_compact(str(self.ip), self.port)
-        super().save(*args, **kwargs)
-
-
-class Snatch(models.Model):
-    """A user's history with one torrent: traffic, seed time, completion."""
-
-    # Indexed by snatch_unique_user_torrent (user first), not on its own.
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snatches", db_index=False)
-    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="snatches")
-    uploaded = models.BigIntegerField(default=0)
-    downloaded = models.BigIntegerField(default=0)
-    left = models.BigIntegerField(null=True, blank=True)
-    seed_time = models.BigIntegerField(default=0, help_text="seconds")
-    is_seeding = models.BooleanField(default=False)
-    is_leeching = models.BooleanField(default=False)
-    first_announce = models.DateTimeField()
-    last_announce = models.DateTimeField()
-    completed_at = models.DateTimeField(null=True, blank=True)
-    # How often the user finished downloading it (a re-download counts again);
-    # the torrent's `completed` counts only the first, when this becomes 1.
-    times_completed = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-last_announce", "-id"]
-        verbose_name_plural = "snatches"
-        constraints = [models.UniqueConstraint(fields=["user", "torrent"], name="snatch_unique_user_torrent")]
+"""The tracker app's models, for Django and the migrations: the catalogue's and the swarm's tables."""
+
+from tracker.catalogue.models import (
+    FROZEN_STATUSES,
+    AccessLevel,
+    Bookmark,
+    Category,
+    Comment,
+    Forum,
+    Freeleech,
+    Torrent,
+    TorrentFile,
+    TorrentStats,
+    TorrentStatus,
+    TorrentStatusChange,
+)
+from tracker.swarm.models import SHUFFLE_END, Peer, Snatch, peer_compact, peer_shuffle
+
+__all__ = [
+    "FROZEN_STATUSES",
+    "SHUFFLE_END",
+    "AccessLevel",
+    "Bookmark",
+    "Category",
+    "Comment",
+    "Forum",
+    "Freeleech",
+    "Peer",
+    "Snatch",
+    "Torrent",
+    "TorrentFile",
+    "TorrentStats",
+    "TorrentStatus",
+    "TorrentStatusChange",
+    "peer_compact",
+    "peer_shuffle",
+]

@@ -1,8 +1,7 @@
-"""The catalogue's errors, as the pages show them.
+"""The business logic's errors (core.errors), as the pages show them.
 
-The services and selectors raise the API's errors (api.errors); a page turns
-a 404 or 403 into Django's error pages and puts a 422 / 409 / 413 next to
-the form field it is about.
+A page turns NotFound and Forbidden into Django's 404 and 403 pages and puts
+Invalid, Conflict and TooLarge next to the form field they are about.
 """
 
 from collections.abc import Callable
@@ -13,10 +12,10 @@ from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase
 
-from api.errors import ApiError, ErrorCode, NotFound
+from core.errors import DomainError, Forbidden, NotFound
 
 
-def api_errors_as_pages(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+def domain_errors_as_pages(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Let a page view call services freely: NOT_FOUND becomes a 404 page, FORBIDDEN a 403 page."""
 
     @wraps(view)
@@ -25,15 +24,13 @@ def api_errors_as_pages(view: Callable[..., HttpResponseBase]) -> Callable[..., 
             return view(request, *args, **kwargs)
         except NotFound as exc:
             raise Http404(exc.message) from None
-        except ApiError as exc:
-            if exc.code == ErrorCode.FORBIDDEN:
-                raise PermissionDenied(exc.message) from None
-            raise
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
 
     return wrapped
 
 
-def form_add_api_error(form: forms.Form, error: ApiError, *, default_field: str | None = None) -> None:
+def form_add_domain_error(form: forms.Form, error: DomainError, *, default_field: str | None = None) -> None:
     """Show `error` on `form`: each entry of its details next to its field, the rest above the form.
 
     Details about fields the form does not have, or a detail that is not a

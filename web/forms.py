@@ -212,7 +212,7 @@ class ModerateForm(PlainLabels, forms.Form):
 
 
 class TorrentEditForm(PlainLabels, forms.Form):
-    """What the uploader may change (tracker.services.torrent_update): name, description, forum."""
+    """What the uploader may change (tracker.catalogue.services.torrent_update): name, description, forum."""
 
     name = forms.CharField(label="Name", max_length=255)
     description = forms.CharField(label="Description", max_length=100_000, required=False, widget=forms.Textarea(attrs={"rows": 10}))

@@ -8,10 +8,10 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.services import passkey_cache_key
 from tests.conftest import bearer
 from tests.factories import TorrentFactory, UserFactory
 from tracker.models import Torrent, TorrentStatus
+from tracker.swarm.lookups import passkey_cache_key
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from api.net import client_ip
+from core.net import client_ip
 from tests.api.ratelimit_helpers import in_one_window
 from tests.factories import PASSWORD
 

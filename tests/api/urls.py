@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from api.errors import Conflict
 from api.filters import ContractFilterBackend
 from api.routers import OptionalSlashRouter
+from core.errors import Conflict
 from torrentpier.urls import handler400, handler403, handler404, handler500  # noqa: F401  (Django reads them from here)
 from torrentpier.urls import urlpatterns as real_urlpatterns
 

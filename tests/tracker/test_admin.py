@@ -6,8 +6,8 @@ from django.test import Client
 
 from accounts.models import User
 from tests.factories import ForumFactory, TorrentFactory, UserFactory
-from tracker.cachekeys import torrent_cache_key
 from tracker.models import Bookmark, Comment, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
+from tracker.swarm.lookups import torrent_cache_key
 
 pytestmark = pytest.mark.django_db
 

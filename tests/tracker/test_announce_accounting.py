@@ -10,7 +10,7 @@ from tests.factories import TorrentFactory, UserFactory
 from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
 from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id  # noqa: F401
 from tracker.models import Peer, Snatch
-from tracker.swarm import download_credit, transfer_credit
+from tracker.swarm.rules import download_credit, transfer_credit
 
 pytestmark = pytest.mark.django_db
 

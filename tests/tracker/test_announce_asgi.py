@@ -20,9 +20,9 @@ from tests.tracker.swarm_helpers import announce, announce_qs, fast_passwords, p
 from tests.tracker.test_announce_consistency import assert_counts_match_tables
 from torrentpier.asgi import application
 from tracker.announce.asgi import TrackerASGI
-from tracker.lookups import lookup_generation, lookups_invalidate
+from tracker.catalogue.services import torrent_set_status
 from tracker.models import Peer, Snatch, TorrentStatus
-from tracker.services import torrent_set_status
+from tracker.swarm.lookups import lookup_generation, lookups_invalidate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -256,7 +256,7 @@ def test_the_announce_statements_stay_within_psycopgs_query_cache():
     """psycopg caches the conversion of a query only up to 4 KiB; longer ones are parsed on every announce."""
     from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 
-    from tracker.swarm_pg import PG_STATEMENTS
+    from tracker.swarm.sql import PG_STATEMENTS
 
     assert len(PG_STATEMENTS) == 4
     for sql in PG_STATEMENTS.values():

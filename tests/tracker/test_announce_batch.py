@@ -1,4 +1,4 @@
-"""Announces in batches (tracker.swarm_batch): the same rules as one by one, all or nothing, and how the ASGI front forms them."""
+"""Announces in batches (tracker.swarm.batch): the same rules as one by one, all or nothing, and how the ASGI front forms them."""
 
 import asyncio
 from typing import Any
@@ -12,8 +12,8 @@ from tests.tracker.swarm_helpers import announce_qs, fast_passwords, peer_id, re
 from tests.tracker.test_announce_consistency import assert_counts_match_tables
 from torrentpier.asgi import application
 from tracker.models import Peer, Snatch, Torrent
-from tracker.swarm import AnnounceResult, announce_params, peer_announce
-from tracker.swarm_batch import PG_BATCH, batch_args, batch_keys, batch_results
+from tracker.swarm.announce import AnnounceResult, announce_params, peer_announce
+from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_a_batch_answers_each_announce_with_its_swarm_and_the_counts_after_the_b
 
 @pytest.mark.django_db
 def test_a_stale_generation_in_a_batch_writes_nothing_for_that_announce_only(needs_postgresql):
-    from tracker.lookups import lookup_generation
+    from tracker.swarm.lookups import lookup_generation
 
     users, torrents = world(["", ""])
     current = lookup_generation()
@@ -227,7 +227,7 @@ def test_the_single_statement_locks_the_snatch_before_the_counts_as_batches_do(n
 
     import psycopg
 
-    from tracker.swarm import pg_statement
+    from tracker.swarm.announce import pg_statement
 
     user, torrent = UserFactory(), TorrentFactory(size=1000)
     dsn = connection.get_connection_params()

@@ -7,8 +7,8 @@ from accounts.services import user_passkey_reset, user_set_banned
 from tests.factories import ForumFactory, TorrentFactory, UserFactory
 from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
 from tests.tracker.swarm_helpers import announce, announce_qs, fast_passwords, peer_id, reply  # noqa: F401
-from tracker.cachekeys import torrent_cache_invalidate
 from tracker.models import AccessLevel, Peer, TorrentStatus
+from tracker.swarm.lookups import torrent_cache_invalidate
 
 pytestmark = pytest.mark.django_db
 
@@ -242,7 +242,7 @@ def test_a_torrent_missing_its_counts_row_is_still_announced_to(client, user, to
     # A bulk load that skipped Torrent.save leaves no counts row until recount_torrents.
     # The announce was refused as "peer_id in use" although its peer and snatch were written.
     from tracker.models import Snatch, TorrentStats
-    from tracker.swarm import torrent_counts_rebuild
+    from tracker.swarm.maintenance import torrent_counts_rebuild
 
     TorrentStats.objects.filter(pk=torrent.pk).delete()
     body = announce(client, user.passkey, torrent.info_hash, peer_id(1), left=10)

@@ -34,7 +34,7 @@ def test_expire_peers_removes_stale_peers_and_fixes_counts(client, settings):
 
 
 def test_expire_peers_works_in_batches(client):
-    from tracker.swarm import peers_expire
+    from tracker.swarm.maintenance import peers_expire
 
     torrent = TorrentFactory()
     user = UserFactory()

@@ -100,7 +100,7 @@ def test_non_admins_may_not_write(api_client, user_client, moderator_client, for
 def test_restricting_a_forum_drops_cached_announce_lookups(admin_client_api, forum):
     from django.core.cache import cache
 
-    from tracker.cachekeys import torrent_cache_key
+    from tracker.swarm.lookups import torrent_cache_key
 
     torrent = TorrentFactory(forum=forum)
     cache.set(torrent_cache_key(torrent.info_hash), 1, 600)

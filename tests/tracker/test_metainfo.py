@@ -1,4 +1,4 @@
-"""tracker.metainfo: validation of v1/v2/hybrid .torrent files, and what every rejection says."""
+"""tracker.catalogue.metainfo: validation of v1/v2/hybrid .torrent files, and what every rejection says."""
 
 import contextlib
 import hashlib
@@ -8,7 +8,7 @@ from fastbencode import bdecode, bencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
+from tracker.catalogue.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
 
 PIECE = 16384
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import libtorrent as lt
 import pytest
 
-from tracker.metainfo import metainfo_parse
+from tracker.catalogue.metainfo import metainfo_parse
 
 KINDS = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}
 

@@ -9,7 +9,7 @@ from django.test import Client
 from tests.factories import TorrentFactory, UserFactory
 from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id  # noqa: F401
 from tracker.models import Torrent, TorrentStats
-from tracker.swarm import torrent_counts_rebuild
+from tracker.swarm.maintenance import torrent_counts_rebuild
 
 
 def _recount() -> str:

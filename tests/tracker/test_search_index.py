@@ -5,8 +5,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
 from tests.factories import TorrentFactory
+from tracker.catalogue.selectors import torrent_list, torrent_search
 from tracker.models import Torrent
-from tracker.selectors import torrent_list, torrent_search
 
 pytestmark = pytest.mark.django_db
 

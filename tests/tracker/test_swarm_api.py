@@ -6,7 +6,7 @@ from tests.conftest import bearer
 from tests.factories import ForumFactory, TorrentFactory, UserFactory
 from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id  # noqa: F401
 from tracker.models import AccessLevel
-from tracker.swarm_selectors import peer_client_name
+from tracker.swarm.selectors import peer_client_name
 
 pytestmark = pytest.mark.django_db
 

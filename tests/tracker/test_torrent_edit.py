@@ -5,8 +5,8 @@ from django.core.cache import cache
 
 from tests.factories import ForumFactory, TorrentFactory
 from tests.tracker.conftest import forum_with_levels
-from tracker.cachekeys import torrent_cache_key
 from tracker.models import AccessLevel, Comment, Peer, Torrent, TorrentStatus, TorrentStatusChange
+from tracker.swarm.lookups import torrent_cache_key
 
 pytestmark = pytest.mark.django_db
 

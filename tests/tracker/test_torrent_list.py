@@ -167,7 +167,7 @@ def test_the_total_is_cached_between_pages_but_a_new_upload_shows(api_client, fo
     assert api_client.get("/api/torrents").json()["meta"]["total"] == 1
     with django_assert_max_num_queries(1):  # the page only: the count comes from the cache
         api_client.get("/api/torrents")
-    from tracker.services import torrent_delete
+    from tracker.catalogue.services import torrent_delete
 
     torrent_delete(actor=UserFactory(role="moderator"), torrent=Torrent.objects.get())
     assert api_client.get("/api/torrents").json()["meta"]["total"] == 0
@@ -233,7 +233,7 @@ def test_sorting_by_a_count_walks_the_counts_index_on_postgresql(catalogue, sort
     from django.contrib.auth.models import AnonymousUser
     from django.db import connection, transaction
 
-    from tracker.selectors import torrent_list
+    from tracker.catalogue.selectors import torrent_list
 
     if connection.vendor != "postgresql":
         pytest.skip("query plans are PostgreSQL's")

@@ -11,11 +11,11 @@ an announce is one PostgreSQL round trip:
   a thread, which fills the cache;
 - the announce is the same one statement as the Django view's
   (tracker.swarm.pg_positional, on asyncpg). It also checks that no
-  invalidation (tracker.lookups) came since the remembered lookups were
+  invalidation (tracker.swarm.lookups) came since the remembered lookups were
   read; if one did, it writes nothing and the announce is redone with
   fresh lookups;
 - under load, the announces waiting for the database go together, as one
-  statement over arrays (`_Batches`, tracker.swarm_batch): PostgreSQL's
+  statement over arrays (`_Batches`, tracker.swarm.batch): PostgreSQL's
   cost per announce halves;
 - the request checks and the reply bytes come from tracker.announce.core,
   shared with the Django views.
@@ -43,7 +43,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connections
 
-from accounts.services import passkey_cache_key
 from tracker.announce.core import (
     announce_body,
     announce_fields,
@@ -62,10 +61,10 @@ from tracker.announce.protocol import (
     failure_body,
     scrape_hashes_parse,
 )
-from tracker.cachekeys import torrent_cache_key
-from tracker.swarm import DEADLOCK_RETRIES, AnnounceResult, pg_positional, pg_result, torrent_scrape
-from tracker.swarm_batch import PG_BATCH, batch_args, batch_keys, batch_results
-from tracker.swarm_selectors import LOOKUP_TIMEOUT, AnnounceTorrent, AnnounceUser, announce_lookup
+from tracker.swarm.announce import DEADLOCK_RETRIES, AnnounceResult, pg_positional, pg_result
+from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
+from tracker.swarm.lookups import LOOKUP_TIMEOUT, AnnounceTorrent, AnnounceUser, announce_lookup, passkey_cache_key, torrent_cache_key
+from tracker.swarm.selectors import torrent_scrape
 
 logger = logging.getLogger("tracker.announce")
 
@@ -158,7 +157,7 @@ async def _keep_session(connection: Any) -> None:
 
 
 class _Batches:
-    """The announces waiting for PostgreSQL, sent together when several are waiting (tracker.swarm_batch).
+    """The announces waiting for PostgreSQL, sent together when several are waiting (tracker.swarm.batch).
 
     An announce goes out at once while fewer than TRACKER_ASYNC_BATCHES
     statements are running; those that arrive meanwhile wait and go in the
@@ -255,7 +254,7 @@ class _Memory:
     """The lookups this worker read, kept in memory under the lookup generation they were read in.
 
     The announce statement checks that generation against PostgreSQL's
-    (tracker.lookups) in the same round trip and writes nothing when an
+    (tracker.swarm.lookups) in the same round trip and writes nothing when an
     invalidation came in between, so a remembered lookup is never acted on
     once it is out of date. Entries also expire as the shared cache's do.
     """

@@ -11,8 +11,7 @@ from typing import Any
 from django.conf import settings
 from fastbencode import bencode
 
-from api.net import client_ip_from, is_plain_ipv4
-from tracker.access import level_may_download
+from core.net import client_ip_from, is_plain_ipv4
 from tracker.announce.protocol import (
     AnnounceQuery,
     AnnounceRejected,
@@ -22,8 +21,9 @@ from tracker.announce.protocol import (
     peers_encode,
     query_parse,
 )
-from tracker.swarm import AnnounceResult, announce_params
-from tracker.swarm_selectors import AnnounceTorrent, AnnounceUser
+from tracker.catalogue.access import level_may_download
+from tracker.swarm.announce import AnnounceResult, announce_params
+from tracker.swarm.lookups import AnnounceTorrent, AnnounceUser
 
 PEER_ID_TAKEN = "This peer_id is in use by another user; restart your client"
 

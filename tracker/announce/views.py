@@ -21,8 +21,9 @@ from tracker.announce.core import (
     user_check,
 )
 from tracker.announce.protocol import AnnounceRejected, announce_query_parse, bencoded, failure, scrape_hashes_parse
-from tracker.swarm import peer_announce, torrent_scrape
-from tracker.swarm_selectors import announce_lookup
+from tracker.swarm.announce import peer_announce
+from tracker.swarm.lookups import announce_lookup
+from tracker.swarm.selectors import torrent_scrape
 
 logger = logging.getLogger("tracker.announce")
 

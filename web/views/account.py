@@ -12,12 +12,12 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import user_passkey_reset, user_register
-from api.errors import ApiError
-from tracker.selectors import bookmark_list
-from tracker.services import announce_url_for
-from tracker.swarm_selectors import snatch_history
+from core.errors import DomainError
+from tracker.catalogue.selectors import bookmark_list
+from tracker.catalogue.services import announce_url_for
+from tracker.swarm.selectors import snatch_history
 from web.access import member_required
-from web.errors import form_add_api_error
+from web.errors import form_add_domain_error
 from web.forms import ChangePasswordForm, LoginForm, PasskeyResetForm, RegisterForm
 
 
@@ -98,8 +98,8 @@ def register(request: HttpRequest) -> HttpResponseBase:
                 user = user_register(
                     username=form.cleaned_data["username"], email=form.cleaned_data["email"], password=form.cleaned_data["password"]
                 )
-            except ApiError as exc:
-                form_add_api_error(form, exc)
+            except DomainError as exc:
+                form_add_domain_error(form, exc)
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, f"Welcome, {user.username}! Your account is ready.")

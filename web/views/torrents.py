@@ -1,7 +1,7 @@
 """Browse, the torrent page and what can be done there, and the upload.
 
-Reads go through tracker.selectors / tracker.swarm_selectors and writes
-through tracker.services, the same functions the API calls; these views
+Reads go through tracker.catalogue.selectors / tracker.swarm.selectors and writes
+through tracker.catalogue.services, the same functions the API calls; these views
 only turn forms into calls and errors into pages.
 """
 
@@ -15,15 +15,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from api.errors import ApiError, ValidationFailed
-from tracker import selectors, services
-from tracker.access import can_download_from_forum, can_upload_to_forum
+from core.errors import DomainError, Invalid
+from tracker.catalogue import selectors, services
+from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum
+from tracker.catalogue.views import torrent_file_response
 from tracker.models import Comment, Torrent
-from tracker.swarm_selectors import torrent_peers
-from tracker.swarm_serializers import PeerSerializer
-from tracker.views import torrent_file_response
+from tracker.swarm.selectors import torrent_peers
+from tracker.swarm.serializers import PeerSerializer
 from web.access import member_required
-from web.errors import api_errors_as_pages, form_add_api_error
+from web.errors import domain_errors_as_pages, form_add_domain_error
 from web.forms import BrowseForm, CommentForm, ModerateForm, TorrentEditForm, UploadForm
 from web.paging import page_get
 
@@ -43,8 +43,8 @@ def browse(request: HttpRequest) -> HttpResponse:
     filters = {name: form.cleaned_data[name] for name in BROWSE_FILTERS if form.cleaned_data[name] not in (None, "")}
     try:
         torrents = selectors.torrent_list(user=request.user, filters=filters)
-    except ValidationFailed as exc:
-        form_add_api_error(form, exc)
+    except Invalid as exc:
+        form_add_domain_error(form, exc)
         return render(request, "web/browse.html", context, status=422)
     context["page"] = page_get(
         torrents,
@@ -55,12 +55,12 @@ def browse(request: HttpRequest) -> HttpResponse:
 
 
 def _may_edit_torrent(user: Any, torrent: Torrent) -> bool:
-    # Mirrors tracker.services.torrent_update, which enforces it; here it only decides whether to offer the page.
+    # Mirrors tracker.catalogue.services.torrent_update, which enforces it; here it only decides whether to offer the page.
     return user.is_authenticated and (torrent.uploader_id == user.pk or user.is_moderator)
 
 
 def _may_change_comment(user: Any, comment: Comment) -> bool:
-    # Mirrors tracker.services, which enforces it; here it only decides whether to offer the link.
+    # Mirrors tracker.catalogue.services, which enforces it; here it only decides whether to offer the link.
     return user.is_authenticated and (comment.author_id == user.pk or user.is_moderator)
 
 
@@ -100,7 +100,7 @@ def _render_torrent(
 
 
 @require_GET
-@api_errors_as_pages
+@domain_errors_as_pages
 def torrent_detail(request: HttpRequest, torrent_id: int) -> HttpResponse:
     """GET /torrents/<id>/: description, files, swarm, comments and what the visitor may do with it."""
     return _render_torrent(request, selectors.torrent_get_visible(user=request.user, pk=torrent_id))
@@ -108,7 +108,7 @@ def torrent_detail(request: HttpRequest, torrent_id: int) -> HttpResponse:
 
 @member_required
 @require_GET
-@api_errors_as_pages
+@domain_errors_as_pages
 def torrent_download(request: HttpRequest, torrent_id: int) -> HttpResponse:
     """GET /torrents/<id>/download/: the .torrent with the member's own announce URL (as GET /api/torrents/<id>/download)."""
     torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id, with_metainfo=True)
@@ -117,7 +117,7 @@ def torrent_download(request: HttpRequest, torrent_id: int) -> HttpResponse:
 
 @member_required
 @require_POST
-@api_errors_as_pages
+@domain_errors_as_pages
 def torrent_bookmark(request: HttpRequest, torrent_id: int) -> HttpResponse:
     """POST /torrents/<id>/bookmark/: action=add bookmarks the torrent, action=remove forgets it."""
     torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
@@ -132,9 +132,9 @@ def torrent_bookmark(request: HttpRequest, torrent_id: int) -> HttpResponse:
 
 @member_required
 @require_POST
-@api_errors_as_pages
+@domain_errors_as_pages
 def torrent_moderate(request: HttpRequest, torrent_id: int) -> HttpResponse:
-    """POST /torrents/<id>/moderate/: a moderator sets status and freeleech (tracker.services.torrent_update)."""
+    """POST /torrents/<id>/moderate/: a moderator sets status and freeleech (tracker.catalogue.services.torrent_update)."""
     torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
     if not request.user.is_moderator:  # type: ignore[union-attr]
         raise PermissionDenied("Only moderators may do this.")
@@ -148,7 +148,7 @@ def torrent_moderate(request: HttpRequest, torrent_id: int) -> HttpResponse:
 
 @member_required
 @require_http_methods(["GET", "POST"])
-@api_errors_as_pages
+@domain_errors_as_pages
 def torrent_edit(request: HttpRequest, torrent_id: int) -> HttpResponse:
     """GET/POST /torrents/<id>/edit/: the uploader (or a moderator) changes name, description and forum."""
     torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
@@ -166,8 +166,8 @@ def torrent_edit(request: HttpRequest, torrent_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.torrent_update(actor=request.user, torrent=torrent, data=form.cleaned_data)
-        except ValidationFailed as exc:
-            form_add_api_error(form, exc)
+        except Invalid as exc:
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, "Torrent updated.")
             return redirect("web:torrent", torrent_id=torrent.pk)
@@ -176,7 +176,7 @@ def torrent_edit(request: HttpRequest, torrent_id: int) -> HttpResponse:
 
 @member_required
 @require_POST
-@api_errors_as_pages
+@domain_errors_as_pages
 def comment_add(request: HttpRequest, torrent_id: int) -> HttpResponse:
     """POST /torrents/<id>/comments/: add the member's comment."""
     torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
@@ -189,7 +189,7 @@ def comment_add(request: HttpRequest, torrent_id: int) -> HttpResponse:
 
 @member_required
 @require_http_methods(["GET", "POST"])
-@api_errors_as_pages
+@domain_errors_as_pages
 def comment_edit(request: HttpRequest, comment_id: int) -> HttpResponse:
     """GET/POST /comments/<id>/edit/: its author (or a moderator) changes a comment's text."""
     comment = selectors.comment_get_visible(user=request.user, pk=comment_id)
@@ -206,9 +206,9 @@ def comment_edit(request: HttpRequest, comment_id: int) -> HttpResponse:
 
 @member_required
 @require_http_methods(["GET", "POST"])
-@api_errors_as_pages
+@domain_errors_as_pages
 def upload(request: HttpRequest) -> HttpResponse:
-    """GET/POST /upload/: register a .torrent (tracker.services.torrent_register) and open its page.
+    """GET/POST /upload/: register a .torrent (tracker.catalogue.services.torrent_register) and open its page.
 
     The service's messages (bad bencode, a missing field, already registered,
     too large) are shown next to the field they are about.
@@ -223,7 +223,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         try:
             if upload_file.size > settings.TRACKER_MAX_TORRENT_SIZE:
                 # Refused before the upload is read into memory, as the API does.
-                raise ValidationFailed(details={"file": [f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes."]})
+                raise Invalid(details={"file": [f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes."]})
             torrent = services.torrent_register(
                 uploader=request.user,
                 forum=form.cleaned_data["forum"],
@@ -231,8 +231,8 @@ def upload(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"] or None,
                 description=form.cleaned_data["description"],
             )
-        except ApiError as exc:
-            form_add_api_error(form, exc, default_field="file")
+        except DomainError as exc:
+            form_add_domain_error(form, exc, default_field="file")
         else:
             messages.success(request, f"“{torrent.name}” is registered. Download it from here to seed it with your passkey.")
             return redirect("web:torrent", torrent_id=torrent.pk)

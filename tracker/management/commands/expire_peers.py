@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from tracker.swarm import peers_expire
+from tracker.swarm.maintenance import peers_expire
 
 
 class Command(BaseCommand):

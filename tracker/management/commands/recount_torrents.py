@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from tracker.swarm import torrent_counts_rebuild
+from tracker.swarm.maintenance import torrent_counts_rebuild
 
 
 class Command(BaseCommand):

@@ -12,9 +12,9 @@ from django.db import transaction
 from fastbencode import bencode
 
 from accounts.models import Role, User
-from api.errors import Conflict
+from core.errors import Conflict
+from tracker.catalogue.services import torrent_register
 from tracker.models import Category, Forum
-from tracker.services import torrent_register
 
 PASSWORD_FILE = Path(settings.BASE_DIR) / ".demo-admin-password"
 

@@ -15,12 +15,12 @@ from django.db.models import BooleanField, Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from api.cache import cache_get, cache_set
-from api.errors import NotFound, ValidationFailed
 from api.filters import parse_search, parse_sort
 from api.pagination import cached_count
-from tracker.access import user_level
-from tracker.filters import TorrentFilter
+from core.cache import cache_get, cache_set
+from core.errors import Invalid, NotFound
+from tracker.catalogue.access import user_level
+from tracker.catalogue.filters import TorrentFilter
 from tracker.models import AccessLevel, Bookmark, Category, Comment, Forum, Peer, Torrent, TorrentFile, TorrentStatus
 
 # Public sort name -> ORM field, for the torrent list (API and pages).
@@ -121,7 +121,7 @@ def torrent_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> Quer
     params = filters or {}
     filterset = TorrentFilter(params, queryset=torrent_visible_queryset(user=user))
     if not filterset.is_valid():
-        raise ValidationFailed(details={k: [str(m) for m in v] for k, v in filterset.errors.items()})
+        raise Invalid(details={k: [str(m) for m in v] for k, v in filterset.errors.items()})
     queryset = filterset.qs
     term = parse_search(params)
     if term:

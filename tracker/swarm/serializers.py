@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.models import Peer, Snatch
-from tracker.swarm_selectors import peer_client_name
+from tracker.swarm.selectors import peer_client_name
 
 
 class SwarmUserSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 Views authenticate, authorize at request level, call one selector or
 service and serialize. Visibility and object permissions live in
-tracker.selectors and tracker.services.
+tracker.catalogue.selectors and tracker.catalogue.services.
 """
 
 from typing import Any
@@ -22,14 +22,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.errors import PayloadTooLarge, ValidationFailed
 from api.filters import ContractFilterBackend
 from api.pagination import PagePagination
-from tracker import selectors, services
-from tracker.filters import TorrentFilter
-from tracker.models import Category, Comment, Forum, Torrent
-from tracker.permissions import ReadOnlyOrAdmin, ReadOnlyOrAuthenticated
-from tracker.serializers import (
+from core.errors import Invalid, TooLarge
+from tracker.catalogue import selectors, services
+from tracker.catalogue.filters import TorrentFilter
+from tracker.catalogue.permissions import ReadOnlyOrAdmin, ReadOnlyOrAuthenticated
+from tracker.catalogue.serializers import (
     BookmarkSerializer,
     CategorySerializer,
     CommentSerializer,
@@ -41,6 +40,7 @@ from tracker.serializers import (
     TorrentUpdateSerializer,
     TorrentUploadSerializer,
 )
+from tracker.models import Category, Comment, Forum, Torrent
 
 
 class CategoryViewSet(viewsets.ModelViewSet):
@@ -139,11 +139,11 @@ class TorrentViewSet(viewsets.GenericViewSet):
         data = serializer.validated_data
         forum = Forum.objects.filter(pk=data["forum"]).first()
         if forum is None:
-            raise ValidationFailed(details={"forum": ["No such forum."]})
+            raise Invalid(details={"forum": ["No such forum."]})
         upload = data["file"]
         if upload.size > settings.TRACKER_MAX_TORRENT_SIZE:
             # Refused before the upload is read into memory.
-            raise PayloadTooLarge(f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes.")
+            raise TooLarge(f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes.")
         torrent = services.torrent_register(
             uploader=request.user,
             forum=forum,

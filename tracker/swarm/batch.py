@@ -1,6 +1,6 @@
 """Many announces in one PostgreSQL statement: the ASGI front's batches (tracker.announce.asgi).
 
-The single announce statement (tracker.swarm_pg) pays its fixed costs on
+The single announce statement (tracker.swarm.sql) pays its fixed costs on
 every announce: executor start-up for a dozen plan nodes over four tables,
 a commit, a round trip. Under load, the announces a worker has waiting are
 sent together instead, as arrays, and this statement applies the same rules
@@ -24,8 +24,8 @@ Counts in the replies are those after the whole batch.
 
 from typing import Any
 
-from tracker.swarm import AnnounceResult, pg_result
-from tracker.swarm_pg import PEER_UPSERT_SET, SNATCH_UPSERT_SET, _compact
+from tracker.swarm.announce import AnnounceResult, pg_result
+from tracker.swarm.sql import PEER_UPSERT_SET, SNATCH_UPSERT_SET, _compact
 
 # The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce_params).
 _COLUMNS = [
@@ -41,7 +41,7 @@ _EXPIRY = f"${len(_COLUMNS) + 1}::int8"
 _ARRAYS = ", ".join(f"${n}::{typ}[]" for n, (_, typ, _) in enumerate(_COLUMNS, start=1))
 _NAMES = ", ".join(name for name, _, _ in _COLUMNS)
 
-# Each CTE mirrors its namesake in tracker.swarm_pg, over every row of `a`.
+# Each CTE mirrors its namesake in tracker.swarm.sql, over every row of `a`.
 PG_BATCH = _compact(
     f"""
 WITH g AS (SELECT last_value AS gen FROM tracker_lookup_generation),

@@ -1,7 +1,7 @@
 """Writes on the catalogue: registering, editing, moderating and removing torrents; comments; bookmarks; forums.
 
 Each function decides who may do the thing (raising Forbidden / NotFound /
-ValidationFailed / Conflict / PayloadTooLarge) and keeps the tracker's
+Invalid / Conflict / TooLarge) and keeps the tracker's
 caches honest: anything that deletes, freezes, unfreezes or moves a torrent
 calls `torrent_cache_invalidate`.
 """
@@ -13,13 +13,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
-from api.cache import cache_get, cache_set
-from api.errors import Conflict, Forbidden, PayloadTooLarge, ValidationFailed
-from tracker.access import can_download_from_forum, can_upload_to_forum, can_view_forum
-from tracker.cachekeys import torrent_cache_invalidate
-from tracker.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
+from core.cache import cache_get, cache_set
+from core.errors import Conflict, Forbidden, Invalid, TooLarge
+from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, can_view_forum
+from tracker.catalogue.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
+from tracker.catalogue.selectors import TORRENT_LIST_GENERATION_KEY, torrent_visible_queryset
 from tracker.models import Bookmark, Category, Comment, Forum, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
-from tracker.selectors import TORRENT_LIST_GENERATION_KEY, torrent_visible_queryset
+from tracker.swarm.lookups import torrent_cache_invalidate
 
 FILE_BATCH = 2000
 # Paths past this many characters are listed but not searched: a torrent of
@@ -71,15 +71,15 @@ def torrent_register(*, uploader: Any, forum: Forum, metainfo_bytes: bytes, name
     torrent starts as not approved.
     """
     if len(metainfo_bytes) > settings.TRACKER_MAX_TORRENT_SIZE:
-        raise PayloadTooLarge(f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes.")
+        raise TooLarge(f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes.")
     if not can_view_forum(uploader, forum):
-        raise ValidationFailed(details={"forum": ["No such forum."]})
+        raise Invalid(details={"forum": ["No such forum."]})
     if not can_upload_to_forum(uploader, forum):
         raise Forbidden("You may not upload torrents to this forum.")
     try:
         parsed = metainfo_parse(metainfo_bytes, force_private=settings.TRACKER_FORCE_PRIVATE)
     except MetainfoError as exc:
-        raise ValidationFailed(f"Invalid .torrent file: {exc.message}", details={"file": [f"{exc.field}: {exc.message}"]}) from None
+        raise Invalid(f"Invalid .torrent file: {exc.message}", details={"file": [f"{exc.field}: {exc.message}"]}) from None
     conflict = _existing_torrent(uploader=uploader, info_hash=parsed.info_hash, info_hash_v2=parsed.info_hash_v2)
     if conflict is not None:
         raise conflict
@@ -143,7 +143,7 @@ def torrent_update(*, actor: Any, torrent: Torrent, data: dict[str, Any]) -> Tor
     if moved:
         forum = data["forum"]
         if not can_view_forum(actor, forum):
-            raise ValidationFailed(details={"forum": ["No such forum."]})
+            raise Invalid(details={"forum": ["No such forum."]})
         if not (moderator or can_upload_to_forum(actor, forum)):
             raise Forbidden("You may not move torrents to this forum.")
         torrent.forum = forum

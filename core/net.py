@@ -24,11 +24,6 @@ def is_plain_ipv4(value: str) -> bool:
     return True
 
 
-def is_api_path(path: str) -> bool:
-    """Whether `path` is under the API (and so answers in the envelope)."""
-    return path == "/api" or path.startswith("/api/")
-
-
 def client_ip(request: HttpRequest) -> str:
     """Return the client address: REMOTE_ADDR, or X-Forwarded-For via a trusted proxy."""
     return client_ip_from(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))

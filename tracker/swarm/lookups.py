@@ -1,18 +1,87 @@
-"""Reads for the swarm: the announce's cached lookups, peer lists and snatch history."""
+"""The announce's lookups (passkey -> user, info hash -> torrent): their cache keys, reads and invalidation.
+
+Two caches hold them: the shared cache (Redis), read by every announce, and
+the in-memory copies of the ASGI announce (tracker.announce.asgi), which
+skip even that read. `lookups_invalidate` deletes the shared keys at once and
+again after the transaction commits, then advances the PostgreSQL sequence
+`tracker_lookup_generation`. Every ASGI announce statement compares the
+generation its in-memory copies were read under with the sequence's value
+and writes nothing on a mismatch, so an invalidation takes effect for the
+very next announce, in every worker, with no message to deliver.
+
+The order matters: the sequence advances only after the change is committed
+and the keys are gone, so whatever a worker reads after the new generation
+is visible is already the new truth.
+"""
 
 import logging
 from typing import Any, NamedTuple
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Q
 
 from accounts.models import User
-from accounts.services import passkey_cache_key
-from tracker.access import user_level
-from tracker.cachekeys import torrent_cache_key
-from tracker.models import FROZEN_STATUSES, Peer, Snatch, Torrent
+from accounts.signals import tracker_access_changed
+from core.cache import cache_delete
+from tracker.catalogue.access import user_level
+from tracker.catalogue.models import FROZEN_STATUSES, Torrent
 
 logger = logging.getLogger("tracker.swarm")
+
+
+def passkey_cache_key(passkey: str) -> str:
+    """The shared-cache key under which the announce caches a passkey's user."""
+    return f"passkey:{passkey}"
+
+
+def torrent_cache_key(info_hash_hex: str) -> str:
+    """The cache key for the torrent announced under a 20-byte hash (40 hex)."""
+    return f"torrent:{info_hash_hex}"
+
+
+def torrent_cache_invalidate(torrent: Torrent) -> None:
+    """Forget every cached lookup of `torrent` (v1 hash and truncated v2 hash).
+
+    Anything that deletes a torrent, freezes it, moves it between forums or
+    changes what the announce reads of it must call this.
+    """
+    keys = [torrent_cache_key(h) for h in (torrent.info_hash, torrent.info_hash_v2_short) if h]
+    if keys:
+        lookups_invalidate(*keys)
+
+
+def _member_changed(sender: Any, *, passkey: str, **kwargs: Any) -> None:
+    """A member's passkey, ban or role changed (accounts.signals): forget the passkey's cached lookup."""
+    lookups_invalidate(passkey_cache_key(passkey))
+
+
+def connect_signals() -> None:
+    """Listen to accounts (which does not import the tracker); called once by the app's ready()."""
+    tracker_access_changed.connect(_member_changed, dispatch_uid="tracker.swarm.lookups")
+
+
+def lookups_invalidate(*keys: str) -> None:
+    """Forget the cached lookups under `keys`, now and once the current transaction commits."""
+    cache_delete(*keys)
+    transaction.on_commit(lambda: _after_commit(keys))
+
+
+def _after_commit(keys: tuple[str, ...]) -> None:
+    cache_delete(*keys)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval('tracker_lookup_generation')")
+
+
+def lookup_generation() -> int | None:
+    """The current generation (PostgreSQL), or None where there is none."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM tracker_lookup_generation")
+        return int(cursor.fetchone()[0])
+
 
 # Cached lookups live this long; passkey reset, ban, torrent delete and freeze
 # delete them at once, so the timeout only bounds other, rarer changes (a role
@@ -113,43 +182,3 @@ def _cache_set(key: str, value: Any, timeout: int) -> None:
         cache.set(key, value if value is not None else MISSING, timeout)
     except Exception:
         logger.warning("cache set failed for %s", key, exc_info=True)
-
-
-def torrent_peers(*, torrent: Torrent) -> QuerySet[Peer]:
-    """The live peers of `torrent`: seeders first, then by progress and upload."""
-    return Peer.objects.filter(torrent=torrent).select_related("user").order_by("-is_seeder", "left", "-uploaded", "id")
-
-
-def snatch_history(*, user: User, filters: dict[str, bool]) -> QuerySet[Snatch]:
-    """`user`'s snatches, newest activity first, narrowed by seeding / leeching / completed."""
-    qs = Snatch.objects.filter(user=user).select_related("torrent")
-    if "seeding" in filters:
-        qs = qs.filter(is_seeding=filters["seeding"])
-    if "leeching" in filters:
-        qs = qs.filter(is_leeching=filters["leeching"])
-    if "completed" in filters:
-        qs = qs.filter(completed_at__isnull=not filters["completed"])
-    return qs.order_by("-last_announce", "-id")
-
-
-# Azureus-style peer id prefixes (-XXVVVV-) of the clients seen most.
-CLIENTS = {
-    "qB": "qBittorrent", "TR": "Transmission", "LT": "libtorrent", "lt": "rTorrent", "DE": "Deluge", "UT": "µTorrent",
-    "UM": "µTorrent Mac", "BT": "BitTorrent", "AZ": "Vuze", "BC": "BitComet", "KT": "KTorrent", "FD": "Free Download Manager",
-    "TIX": "Tixati", "WW": "WebTorrent", "BI": "BiglyBT", "PI": "PicoTorrent", "FL": "Flud", "LW": "LimeWire",
-}  # fmt: skip
-
-
-def peer_client_name(peer_id: bytes) -> str:
-    """A readable client name and version from a peer id (`-qB4650-...` -> qBittorrent 4.6.5), else "unknown"."""
-    text = peer_id[:12].decode("latin-1")
-    if text.startswith("A2-"):  # aria2: A2-1-37-0-
-        return "aria2 " + ".".join(text[3:].split("-")[:3])
-    if len(text) >= 8 and text[0] == "-" and text[7] == "-":
-        code, version = text[1:3], text[3:7]
-        name = CLIENTS.get(code, code)
-        digits = [c for c in version if c.isalnum()]
-        while len(digits) > 2 and digits[-1] == "0":
-            digits.pop()
-        return f"{name} {'.'.join(digits)}"
-    return "unknown"

@@ -3,7 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from tracker import views
+from tracker.catalogue import views
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # with or without the slash, like every other API path

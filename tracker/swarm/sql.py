@@ -6,14 +6,14 @@ announce; the credits, the snatch upsert, the torrent counts and the peer
 selection are all computed from that in the same statement. Its variants
 (PG_STATEMENTS) leave out what an announce cannot need: the credit when both
 counters are 0, the peer selection on a stop. Under load the ASGI front sends
-many announces in one statement instead (tracker.swarm_batch), sharing the
+many announces in one statement instead (tracker.swarm.batch), sharing the
 upserts' clauses defined here.
 """
 
 import re
 
 # What an announce's upserts do to an existing peer (`pe`) and snatch (`sn`),
-# here and in tracker.swarm_batch. A peer keeps the figures of its previous
+# here and in tracker.swarm.batch. A peer keeps the figures of its previous
 # announce in prev_*; a peer_id taken by another user's peer changes nothing.
 PEER_UPSERT_SET = """
     ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
@@ -86,7 +86,7 @@ u AS (
 
 # The snatch, then the torrent's counts: `t` reads `s` in its FROM, so the
 # snatch row is locked before the counts row whatever the counts do, in the
-# order batches (tracker.swarm_batch) lock them too. (Read only inside the
+# order batches (tracker.swarm.batch) lock them too. (Read only inside the
 # SET, `s` ran after `t` when nothing completed: a batch and a single
 # statement sharing a snatch and a torrent then waited on each other.)
 _HISTORY = """
@@ -156,7 +156,7 @@ _NO_SELECTION = "CROSS JOIN (SELECT NULL::bytea AS v4, NULL::bytea AS v6) AS sel
 
 
 # `g`: were the caller's lookups read under the current generation of
-# tracker.lookups (or did it not say)? If not, nothing is written.
+# tracker.swarm.lookups (or did it not say)? If not, nothing is written.
 _GENERATION = """
 WITH g AS (
     SELECT last_value AS gen, (%(gen)s::int8 IS NULL OR %(gen)s::int8 = last_value) AS fresh

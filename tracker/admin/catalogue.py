@@ -1,6 +1,6 @@
 """Operators' pages for the catalogue: searchable, filterable lists without N+1 queries, and moderation actions.
 
-Changes made here go through tracker.services where they have side effects
+Changes made here go through tracker.catalogue.services where they have side effects
 (status history, cache invalidation), exactly like the API's.
 """
 
@@ -10,9 +10,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from tracker import services
-from tracker.cachekeys import torrent_cache_invalidate
+from tracker.catalogue import services
 from tracker.models import Bookmark, Category, Comment, Forum, Freeleech, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
+from tracker.swarm.lookups import torrent_cache_invalidate
 
 
 @admin.register(Category)

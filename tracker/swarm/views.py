@@ -10,12 +10,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from api.errors import Forbidden, NotFound, ValidationFailed
 from api.filters import ContractFilterBackend
-from tracker.access import can_view_forum
+from core.errors import Forbidden, Invalid, NotFound
+from tracker.catalogue.access import can_view_forum
 from tracker.models import Peer, Snatch, Torrent
-from tracker.swarm_selectors import snatch_history, torrent_peers
-from tracker.swarm_serializers import HistoryFilterSerializer, PeerSerializer, SnatchSerializer
+from tracker.swarm.selectors import snatch_history, torrent_peers
+from tracker.swarm.serializers import HistoryFilterSerializer, PeerSerializer, SnatchSerializer
 
 
 class TorrentPeersView(ListAPIView):
@@ -79,7 +79,7 @@ class HistoryView(ListAPIView):
         owner = self.history_owner()
         filters = HistoryFilterSerializer(data=self.request.query_params)
         if not filters.is_valid():
-            raise ValidationFailed(details=filters.errors)
+            raise Invalid(details=filters.errors)
         return snatch_history(user=owner, filters=dict(filters.validated_data))
 
     @extend_schema(parameters=_HISTORY_FILTERS)

@@ -1,0 +1,1 @@
+"""The catalogue: categories, forums, torrents with their files, comments and bookmarks; .torrent files."""

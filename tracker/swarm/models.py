@@ -1,0 +1,90 @@
+"""The swarm's tables: live peers and each member's history with a torrent."""
+
+import random
+import socket
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from tracker.catalogue.models import Torrent
+
+
+def peer_compact(ip: str, port: int) -> bytes:
+    """A peer as the compact reply carries it: packed address and port (BEP 23: 6 bytes IPv4; BEP 7: 18 IPv6)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    return socket.inet_pton(family, ip) + port.to_bytes(2, "big")
+
+
+SHUFFLE_END = 2**31 - 1  # Peer.shuffle lies in [0, SHUFFLE_END)
+
+
+def peer_shuffle() -> int:
+    """A new peer's place in its swarm's random order (see tracker.swarm.sql's peer selection)."""
+    return random.randrange(SHUFFLE_END)
+
+
+class Peer(models.Model):
+    """A live client in a torrent's swarm, identified by (torrent, peer_id)."""
+
+    # Indexed by peer_unique_torrent_peer_id (torrent first), not on its own.
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="peers", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peers")
+    peer_id = models.BinaryField(max_length=20)
+    ip = models.GenericIPAddressField()
+    port = models.PositiveIntegerField()
+    uploaded = models.BigIntegerField(default=0)
+    downloaded = models.BigIntegerField(default=0)
+    left = models.BigIntegerField(default=0)
+    is_seeder = models.BooleanField(default=False)
+    user_agent = models.CharField(max_length=255, blank=True)
+    key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Not indexed: only expire_peers (cron) looks peers up by it. Without the
+    # index, a re-announce that changes no indexed column is a HOT update.
+    last_announce = models.DateTimeField()
+    # `ip` and `port` packed as replies carry them, kept in step by save() and the announce.
+    compact = models.BinaryField(max_length=18, default=b"", editable=False)
+    shuffle = models.IntegerField(default=peer_shuffle, editable=False)
+    # The figures as of the previous announce (NULL after the first one). The
+    # announce upsert copies them under the row lock, so credits and
+    # seeder/leecher changes are computed from the locked row in one statement.
+    prev_uploaded = models.BigIntegerField(null=True, blank=True, editable=False)
+    prev_downloaded = models.BigIntegerField(null=True, blank=True, editable=False)
+    prev_left = models.BigIntegerField(null=True, blank=True, editable=False)
+    prev_is_seeder = models.BooleanField(null=True, blank=True, editable=False)
+    prev_announce = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["torrent", "peer_id"], name="peer_unique_torrent_peer_id")]
+        # The peer selection reads a window of a swarm in shuffle order.
+        indexes = [models.Index(fields=["torrent", "shuffle"], name="peer_torrent_shuffle")]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.compact = peer_compact(str(self.ip), self.port)
+        super().save(*args, **kwargs)
+
+
+class Snatch(models.Model):
+    """A user's history with one torrent: traffic, seed time, completion."""
+
+    # Indexed by snatch_unique_user_torrent (user first), not on its own.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snatches", db_index=False)
+    torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="snatches")
+    uploaded = models.BigIntegerField(default=0)
+    downloaded = models.BigIntegerField(default=0)
+    left = models.BigIntegerField(null=True, blank=True)
+    seed_time = models.BigIntegerField(default=0, help_text="seconds")
+    is_seeding = models.BooleanField(default=False)
+    is_leeching = models.BooleanField(default=False)
+    first_announce = models.DateTimeField()
+    last_announce = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # How often the user finished downloading it (a re-download counts again);
+    # the torrent's `completed` counts only the first, when this becomes 1.
+    times_completed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_announce", "-id"]
+        verbose_name_plural = "snatches"
+        constraints = [models.UniqueConstraint(fields=["user", "torrent"], name="snatch_unique_user_torrent")]

@@ -1,0 +1,62 @@
+"""Reads of the swarm: scrape figures, peer lists and snatch history."""
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from tracker.catalogue.models import Torrent
+from tracker.swarm.models import Peer, Snatch
+
+
+def torrent_scrape(*, info_hashes: list[bytes]) -> dict[bytes, tuple[int, int, int]]:
+    """BEP 48 figures per requested 20-byte hash: (complete, downloaded, incomplete); unknown hashes left out."""
+    wanted = {h.hex(): h for h in info_hashes}
+    rows = Torrent.objects.filter(Q(info_hash__in=wanted) | Q(info_hash_v2_short__in=wanted)).values_list(
+        "info_hash", "info_hash_v2_short", "stats__seeders", "stats__completed", "stats__leechers"
+    )
+    files: dict[bytes, tuple[int, int, int]] = {}
+    for v1, v2_short, seeders, completed, leechers in rows:
+        for hex_hash in (v1, v2_short):
+            if hex_hash in wanted:
+                # No counts row (a bulk load before recount_torrents): zeros, as the announce answers.
+                files[wanted[hex_hash]] = (seeders or 0, completed or 0, leechers or 0)
+    return files
+
+
+def torrent_peers(*, torrent: Torrent) -> QuerySet[Peer]:
+    """The live peers of `torrent`: seeders first, then by progress and upload."""
+    return Peer.objects.filter(torrent=torrent).select_related("user").order_by("-is_seeder", "left", "-uploaded", "id")
+
+
+def snatch_history(*, user: User, filters: dict[str, bool]) -> QuerySet[Snatch]:
+    """`user`'s snatches, newest activity first, narrowed by seeding / leeching / completed."""
+    qs = Snatch.objects.filter(user=user).select_related("torrent")
+    if "seeding" in filters:
+        qs = qs.filter(is_seeding=filters["seeding"])
+    if "leeching" in filters:
+        qs = qs.filter(is_leeching=filters["leeching"])
+    if "completed" in filters:
+        qs = qs.filter(completed_at__isnull=not filters["completed"])
+    return qs.order_by("-last_announce", "-id")
+
+
+# Azureus-style peer id prefixes (-XXVVVV-) of the clients seen most.
+CLIENTS = {
+    "qB": "qBittorrent", "TR": "Transmission", "LT": "libtorrent", "lt": "rTorrent", "DE": "Deluge", "UT": "µTorrent",
+    "UM": "µTorrent Mac", "BT": "BitTorrent", "AZ": "Vuze", "BC": "BitComet", "KT": "KTorrent", "FD": "Free Download Manager",
+    "TIX": "Tixati", "WW": "WebTorrent", "BI": "BiglyBT", "PI": "PicoTorrent", "FL": "Flud", "LW": "LimeWire",
+}  # fmt: skip
+
+
+def peer_client_name(peer_id: bytes) -> str:
+    """A readable client name and version from a peer id (`-qB4650-...` -> qBittorrent 4.6.5), else "unknown"."""
+    text = peer_id[:12].decode("latin-1")
+    if text.startswith("A2-"):  # aria2: A2-1-37-0-
+        return "aria2 " + ".".join(text[3:].split("-")[:3])
+    if len(text) >= 8 and text[0] == "-" and text[7] == "-":
+        code, version = text[1:3], text[3:7]
+        name = CLIENTS.get(code, code)
+        digits = [c for c in version if c.isalnum()]
+        while len(digits) > 2 and digits[-1] == "0":
+            digits.pop()
+        return f"{name} {'.'.join(digits)}"
+    return "unknown"
