@@ -6,6 +6,13 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
 from core.errors import NotFound
+from core.listing import ListQuery, ListSpec, Page, page_of
+
+USER_LIST = ListSpec(
+    search=True,
+    sorts={"id": "id", "username": "username", "joined": "date_joined", "uploaded": "uploaded", "downloaded": "downloaded"},
+    default_sort="id",
+)
 
 
 def user_list(*, search: str = "") -> QuerySet[User]:
@@ -14,6 +21,11 @@ def user_list(*, search: str = "") -> QuerySet[User]:
     if search:
         queryset = queryset.filter(username__icontains=search)
     return queryset
+
+
+def user_page(*, query: ListQuery) -> Page:
+    """A page of the member list (USER_LIST): searched by username, sorted."""
+    return page_of(user_list(search=query.search).order_by(*query.ordering(USER_LIST)), page=query.page, per_page=query.per_page)
 
 
 def user_get_profile(*, pk: Any) -> User:

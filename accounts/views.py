@@ -17,7 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.authentication import user_may_authenticate
 from accounts.models import User
-from accounts.selectors import user_get_profile, user_list
+from accounts.selectors import USER_LIST, user_get_profile, user_page
 from accounts.serializers import (
     LoginSerializer,
     LogoutSerializer,
@@ -40,7 +40,7 @@ from accounts.services import (
     user_set_role,
 )
 from api.errors import InvalidCredentials, RateLimitExceeded, TokenInvalid
-from api.filters import ContractFilterBackend
+from api.pagination import list_query, page_response
 from core.errors import Forbidden
 
 
@@ -149,20 +149,16 @@ class UserViewSet(viewsets.GenericViewSet):
 
     permission_classes = [IsAuthenticated]
     serializer_class = UserProfileSerializer
-    filter_backends = [ContractFilterBackend]
-    search_fields = ["username"]
-    sort_fields = {"id": "id", "username": "username", "joined": "date_joined", "uploaded": "uploaded", "downloaded": "downloaded"}
-    default_sort = "id"
-    default_order = "asc"
+    list_specs = {"list": USER_LIST}
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[User]:
-        return user_list()
+        return User.objects.none()  # for the schema; every action asks a selector
 
     @extend_schema(responses=PublicUserSerializer(many=True))
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(PublicUserSerializer(page, many=True).data)
+        page = user_page(query=list_query(request, USER_LIST))
+        return page_response(page, PublicUserSerializer(page.items, many=True).data)
 
     @extend_schema(responses=UserProfileSerializer, filters=False)
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -2,7 +2,9 @@
 
 Every operation of every resource gets, without any per-view code:
 - its 2xx JSON body wrapped in the success envelope `{success, data}`
-  (lists: `{success, data, meta}`, built by PagePagination's schema);
+  (lists: `{success, data, meta}`), and a list's query parameters
+  (`page`/`per_page`, `search`, `sort`/`order`, its FilterSet's filters),
+  both read from the view's `list_specs` (core.listing.ListSpec per action);
 - the error responses it can produce, each an `ErrorEnvelope` whose `code`
   is narrowed to the codes of that status;
 - the `X-RateLimit-*` headers on every response, `Retry-After` on 429.
@@ -14,12 +16,14 @@ Views may still declare extra error statuses with `extend_schema(responses=
 from typing import Any
 
 from drf_spectacular.authentication import SessionScheme
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
 
 from api.errors import ErrorCode
+from core.listing import DEFAULT_PER_PAGE, MAX_PER_PAGE, ORDERS, ListSpec
 
 JSON = "application/json"
 NO_BODY = "No response body"  # drf-spectacular's description of a response declared without a body
@@ -104,6 +108,24 @@ def page_envelope(list_schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def list_parameters(spec: ListSpec) -> list[dict[str, Any]]:
+    """The contract's query parameters of a list: page and per_page, and search, sort and order where it has them."""
+    params = [
+        _query("page", "Page number (default 1).", {"type": "integer", "minimum": 1}),
+        _query("per_page", f"Items per page (default {DEFAULT_PER_PAGE}, at most {MAX_PER_PAGE}).", {"type": "integer", "minimum": 1}),
+    ]
+    if spec.search:
+        params.append(_query("search", "Text search.", {"type": "string"}))
+    if spec.sorts:
+        params.append(_query("sort", "Field to sort by.", {"type": "string", "enum": list(spec.sorts)}))
+        params.append(_query("order", "Sort direction.", {"type": "string", "enum": list(ORDERS)}))
+    return params
+
+
 def preprocess_endpoints(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[tuple[str, str, str, Any]]:
     """Document each operation once, at its canonical path.
 
@@ -118,17 +140,47 @@ def preprocess_endpoints(endpoints: list[tuple[str, str, str, Any]], **kwargs: A
     return result
 
 
+class _PageSchema:
+    """What drf-spectacular asks of a paginator: the body of one page (the envelope with `meta`)."""
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return page_envelope(schema)
+
+
 class EnvelopeAutoSchema(AutoSchema):
-    """drf-spectacular's AutoSchema plus our envelopes, error responses and rate-limit headers."""
+    """drf-spectacular's AutoSchema plus our envelopes, list parameters, error responses and rate-limit headers."""
+
+    def _list_spec(self) -> ListSpec | None:
+        """The ListSpec of this operation: the view's `list_specs` under its action (viewsets) or `get`."""
+        if self.method != "GET":
+            return None
+        specs: dict[str, ListSpec] = getattr(self.view, "list_specs", {})
+        return specs.get(getattr(self.view, "action", None) or "get")
 
     _paginated = False
 
     def _get_paginator(self) -> Any:
-        paginator = super()._get_paginator()
-        if paginator is not None:
-            # Seen inside _get_response_for_code: PagePagination has enveloped this body already.
-            self._paginated = True
-        return paginator
+        """Pages are built by the views (api.pagination.page_response); a list operation's body is described by _PageSchema."""
+        if self._list_spec() is None:
+            return None
+        self._paginated = True  # seen inside _get_response_for_code: this body is enveloped already
+        return _PageSchema()
+
+    def _get_pagination_parameters(self) -> list[dict[str, Any]]:
+        spec = self._list_spec()
+        return list_parameters(spec) if spec is not None else []
+
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        spec = self._list_spec()
+        if spec is None or spec.filterset is None:
+            return []
+        filters = DjangoFilterExtension(None)
+        model = spec.filterset._meta.model
+        return [
+            param
+            for name, field in spec.filterset.base_filters.items()
+            for param in filters.resolve_filter_field(self, model, spec.filterset, name, field)
+        ]
 
     def _get_response_for_code(
         self, serializer: Any, status_code: str, media_types: Any = None, direction: str = "response"

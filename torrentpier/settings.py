@@ -191,8 +191,9 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "api.filters.ContractFilterBackend"],
+    # Lists validate their parameters and build their pages themselves (core.listing, api.pagination).
+    "DEFAULT_PAGINATION_CLASS": None,
+    "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.RateLimitThrottle"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.EnvelopeAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",

@@ -5,8 +5,7 @@ lives here (forum view levels, unapproved torrents) so the two never drift.
 """
 
 import hashlib
-from collections.abc import Mapping
-from types import SimpleNamespace
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -15,17 +14,17 @@ from django.db.models import BooleanField, Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from api.filters import parse_search, parse_sort
-from api.pagination import cached_count
-from core.cache import cache_get, cache_set
-from core.errors import Invalid, NotFound
+from core.cache import cache_get, cache_set, cached_count
+from core.errors import NotFound
+from core.listing import ListQuery, ListSpec, Page, page_of
 from tracker.catalogue.access import user_level
 from tracker.catalogue.filters import TorrentFilter
 from tracker.models import AccessLevel, Bookmark, Category, Comment, Forum, Peer, Torrent, TorrentFile, TorrentStatus
 
-# Public sort name -> ORM field, for the torrent list (API and pages).
-TORRENT_SORTS = SimpleNamespace(
-    sort_fields={
+# The torrent list (API and pages): its filters, search and sorts (public name -> ORM field).
+TORRENT_LIST = ListSpec(
+    search=True,
+    sorts={
         "created_at": "created_at",
         "name": "name",
         "size": "size",
@@ -35,7 +34,10 @@ TORRENT_SORTS = SimpleNamespace(
     },
     default_sort="created_at",
     default_order="desc",
+    filterset=TorrentFilter,
 )
+# Lists that are only paged: a torrent's files and comments, a member's bookmarks.
+PAGED_LIST = ListSpec()
 TORRENT_LIST_GENERATION_KEY = "torrents:list-generation"
 
 
@@ -111,33 +113,32 @@ def torrent_search(*, queryset: QuerySet[Torrent], term: str) -> QuerySet[Torren
     return queryset.filter(RawSQL(f"({sql})", [like, like, like], output_field=BooleanField()))  # noqa: S611
 
 
-def torrent_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Torrent]:
-    """Torrents `user` may see, narrowed by `filters` (the list's query parameters).
-
-    `filters` takes forum, category, uploader, status, freeleech, seeded,
-    info_hash, min_size, max_size, created_after, created_before, search,
-    sort and order; invalid values raise 422 with details.
-    """
-    params = filters or {}
-    filterset = TorrentFilter(params, queryset=torrent_visible_queryset(user=user))
-    if not filterset.is_valid():
-        raise Invalid(details={k: [str(m) for m in v] for k, v in filterset.errors.items()})
-    queryset = filterset.qs
-    term = parse_search(params)
-    if term:
-        queryset = torrent_search(queryset=queryset, term=term)
-    sort, order = parse_sort(params, TORRENT_SORTS)  # type: ignore[misc]
-    prefix = "-" if order == "desc" else ""
-    field = TORRENT_SORTS.sort_fields[sort]
-    if field.startswith("stats__"):
+def torrent_list(*, user: Any, query: ListQuery) -> QuerySet[Torrent]:
+    """Torrents `user` may see, narrowed by the list's filters and search, in its sort order (TORRENT_LIST)."""
+    queryset = torrent_visible_queryset(user=user)
+    if query.filters is not None:
+        queryset = query.filters.filter_queryset(queryset)
+    if query.search:
+        queryset = torrent_search(queryset=queryset, term=query.search)
+    if _sorts_by_count(query):
         # An inner join (every torrent has its counts row): PostgreSQL can then
         # walk the counts index in order and stop at the page, which it cannot
         # do through the outer join select_related makes.
         queryset = queryset.filter(stats__isnull=False)
-    return queryset.order_by(f"{prefix}{field}", f"{prefix}pk")
+    return queryset.order_by(*query.ordering(TORRENT_LIST))
 
 
-def torrent_list_count(*, user: Any, queryset: QuerySet[Torrent], filters: Mapping[str, Any]) -> int:
+def _sorts_by_count(query: ListQuery) -> bool:
+    return TORRENT_LIST.sorts[query.sort or TORRENT_LIST.default_sort].startswith("stats__")
+
+
+def torrent_page(*, user: Any, query: ListQuery) -> Page:
+    """One page of torrent_list, with its cached count (torrent_list_count)."""
+    queryset = torrent_list(user=user, query=query)
+    return page_of(queryset, page=query.page, per_page=query.per_page, count=lambda: torrent_list_count(user=user, query=query))
+
+
+def torrent_list_count(*, user: Any, query: ListQuery) -> int:
     """`meta.total` of a torrent list: the big part counted once per (filters, access level) and cached briefly.
 
     A member's list also holds their own unapproved torrents; those are
@@ -148,25 +149,18 @@ def torrent_list_count(*, user: Any, queryset: QuerySet[Torrent], filters: Mappi
     for `seeded`) is bounded by API_COUNT_CACHE_SECONDS.
     """
     level = user_level(user)
-    if TORRENT_SORTS.sort_fields.get(str(filters.get("sort", "")), "").startswith("stats__"):
-        # Sorting by a count inner-joins the counts table (see torrent_list); the
-        # number of rows is the same without that join, which would cost a full one.
-        queryset = torrent_list(user=user, filters={k: v for k, v in filters.items() if k not in ("sort", "order")})
-    relevant = sorted((k, params) for k, params in _items(filters) if k not in ("page", "per_page", "sort", "order"))
-    digest = hashlib.sha256(repr(relevant).encode()).hexdigest()[:32]
+    # Counted without the sort: sorting by a count inner-joins the counts table
+    # (see torrent_list), and the number of rows is the same without that join.
+    queryset = torrent_list(user=user, query=replace(query, sort=None)).order_by()
+    filters = query.filters.form.cleaned_data if query.filters is not None else {}
+    relevant = sorted((k, repr(v)) for k, v in filters.items() if v not in (None, ""))
+    digest = hashlib.sha256(repr((relevant, query.search)).encode()).hexdigest()[:32]
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
     key = f"torrents:count:{generation}:{level}:{digest}"
     if AccessLevel.USER <= level < AccessLevel.MODERATOR:
         own_unapproved = queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count()
         return cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key) + own_unapproved
     return cached_count(queryset, key=key)
-
-
-def _items(params: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    getlist = getattr(params, "lists", None)
-    if getlist is not None:
-        return [(k, tuple(v)) for k, v in getlist()]
-    return list(params.items())
 
 
 def torrent_files(*, torrent: Torrent) -> QuerySet[TorrentFile]:

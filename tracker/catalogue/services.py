@@ -22,6 +22,7 @@ from tracker.models import Bookmark, Category, Comment, Forum, Torrent, TorrentF
 from tracker.swarm.lookups import torrent_cache_invalidate
 
 FILE_BATCH = 2000
+TORRENT_CONTENT_TYPE = "application/x-bittorrent"
 # Paths past this many characters are listed but not searched: a torrent of
 # 100,000 files should not cost a megabyte of trigram index.
 FILES_TEXT_MAX = 65_536

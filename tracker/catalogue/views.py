@@ -6,12 +6,10 @@ tracker.catalogue.selectors and tracker.catalogue.services.
 """
 
 from typing import Any
-from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -22,11 +20,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.filters import ContractFilterBackend
-from api.pagination import PagePagination
+from api.pagination import list_query, page_response
 from core.errors import Invalid, TooLarge
+from core.http import attachment_response
+from core.listing import Page, page_of
 from tracker.catalogue import selectors, services
-from tracker.catalogue.filters import TorrentFilter
 from tracker.catalogue.permissions import ReadOnlyOrAdmin, ReadOnlyOrAuthenticated
 from tracker.catalogue.serializers import (
     BookmarkSerializer,
@@ -103,23 +101,9 @@ class TorrentViewSet(viewsets.GenericViewSet):
 
     permission_classes = [ReadOnlyOrAuthenticated]
     serializer_class = TorrentListSerializer
-    filter_backends = [DjangoFilterBackend, ContractFilterBackend]
-    filterset_class = TorrentFilter
-    search_fields = ["name", "description", "files__path"]
-    sort_fields = selectors.TORRENT_SORTS.sort_fields
-    default_sort = "created_at"
-    default_order = "desc"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-
-    def get_queryset(self) -> QuerySet[Torrent]:
-        return selectors.torrent_list(user=self.request.user, filters=self.request.query_params)
-
-    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        """Filtering, search and sort are done by selectors.torrent_list; the backends only document them."""
-        return queryset
-
-    def count_queryset(self, queryset: QuerySet[Torrent]) -> int:
-        return selectors.torrent_list_count(user=self.request.user, queryset=queryset, filters=self.request.query_params)
+    list_specs = {"list": selectors.TORRENT_LIST, "files": selectors.PAGED_LIST, "comments": selectors.PAGED_LIST}
+    queryset = Torrent.objects.none()  # for the schema; every action asks a selector
 
     def _torrent(self, *, with_metainfo: bool = False) -> Torrent:
         return selectors.torrent_get_visible(user=self.request.user, pk=self.kwargs["pk"], with_metainfo=with_metainfo)
@@ -129,9 +113,8 @@ class TorrentViewSet(viewsets.GenericViewSet):
         return Response(TorrentDetailSerializer(torrent, context={"magnet": magnet}).data, status=status)
 
     def list(self, request: Request) -> Response:
-        queryset = self.get_queryset()
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(TorrentListSerializer(page, many=True).data)
+        page = selectors.torrent_page(user=request.user, query=list_query(request, selectors.TORRENT_LIST))
+        return page_response(page, TorrentListSerializer(page.items, many=True).data)
 
     def create(self, request: Request) -> Response:
         serializer = TorrentUploadSerializer(data=request.data)
@@ -173,17 +156,17 @@ class TorrentViewSet(viewsets.GenericViewSet):
         """The .torrent with the caller's own announce URL."""
         return torrent_file_response(user=request.user, torrent=self._torrent(with_metainfo=True))
 
-    @extend_schema(responses=TorrentFileSerializer(many=True), filters=False)
-    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    @extend_schema(responses=TorrentFileSerializer(many=True))
+    @action(detail=True, methods=["get"])
     def files(self, request: Request, pk: str) -> Response:
         """The torrent's files, sorted by path, paginated."""
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(selectors.torrent_files(torrent=self._torrent()), request, view=None)
-        return paginator.get_paginated_response(TorrentFileSerializer(page, many=True).data)
+        torrent = self._torrent()
+        page = _paged(request, selectors.torrent_files(torrent=torrent))
+        return page_response(page, TorrentFileSerializer(page.items, many=True).data)
 
     @extend_schema(methods=["get"], responses=CommentSerializer(many=True), filters=False)
     @extend_schema(methods=["post"], request=CommentSerializer, responses={201: CommentSerializer})
-    @action(detail=True, methods=["get", "post"], filter_backends=[], parser_classes=[JSONParser, FormParser])
+    @action(detail=True, methods=["get", "post"], parser_classes=[JSONParser, FormParser])
     def comments(self, request: Request, pk: str) -> Response:
         """GET: the torrent's comments, oldest first (paginated). POST: add one (logged in)."""
         torrent = self._torrent()
@@ -192,13 +175,12 @@ class TorrentViewSet(viewsets.GenericViewSet):
             serializer.is_valid(raise_exception=True)
             comment = services.comment_create(author=request.user, torrent=torrent, text=serializer.validated_data["text"])
             return Response(CommentSerializer(comment).data, status=201)
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(selectors.comment_list(torrent=torrent), request, view=None)
-        return paginator.get_paginated_response(CommentSerializer(page, many=True).data)
+        page = _paged(request, selectors.comment_list(torrent=torrent))
+        return page_response(page, CommentSerializer(page.items, many=True).data)
 
     @extend_schema(methods=["put"], request=None, responses={200: BookmarkSerializer})
     @extend_schema(methods=["delete"], request=None, responses={204: None})
-    @action(detail=True, methods=["put", "delete"], permission_classes=[IsAuthenticated], filter_backends=[])
+    @action(detail=True, methods=["put", "delete"], permission_classes=[IsAuthenticated])
     def bookmark(self, request: Request, pk: str) -> Response:
         """PUT bookmarks the torrent, DELETE removes the bookmark; both idempotent."""
         torrent = self._torrent()
@@ -210,19 +192,16 @@ class TorrentViewSet(viewsets.GenericViewSet):
         return Response(BookmarkSerializer(bookmark).data)
 
 
-def _attachment(filename: str) -> str:
-    """A Content-Disposition header value safe for any torrent name (RFC 6266 / 5987)."""
-    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\/' else "_" for c in filename)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+def _paged(request: Request, queryset: QuerySet[Any]) -> Page:
+    """A page of a list that only pages (PAGED_LIST)."""
+    query = list_query(request, selectors.PAGED_LIST)
+    return page_of(queryset, page=query.page, per_page=query.per_page)
 
 
 def torrent_file_response(*, user: Any, torrent: Torrent) -> HttpResponse:
-    """The .torrent download (the API's and the pages'): `user`'s own announce URL, a safe file name."""
+    """The .torrent download: `user`'s own announce URL, a safe file name."""
     body = services.torrent_download_metainfo(user=user, torrent=torrent)
-    response = HttpResponse(body, content_type="application/x-bittorrent")
-    response["Content-Disposition"] = _attachment(f"{torrent.name}.torrent")
-    response["Content-Length"] = str(len(body))
-    return response
+    return attachment_response(body, filename=f"{torrent.name}.torrent", content_type=services.TORRENT_CONTENT_TYPE)
 
 
 class CommentViewSet(mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
@@ -251,12 +230,12 @@ class BookmarkListView(APIView):
     """GET /api/bookmarks: the caller's bookmarks, newest first."""
 
     permission_classes = [IsAuthenticated]
+    list_specs = {"get": selectors.PAGED_LIST}
 
     @extend_schema(responses=BookmarkSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(selectors.bookmark_list(user=request.user), request, view=self)
-        return paginator.get_paginated_response(BookmarkSerializer(page, many=True).data)
+        page = _paged(request, selectors.bookmark_list(user=request.user))
+        return page_response(page, BookmarkSerializer(page.items, many=True).data)
 
 
 class StatsView(APIView):

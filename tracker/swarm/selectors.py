@@ -1,10 +1,25 @@
 """Reads of the swarm: scrape figures, peer lists and snatch history."""
 
+from datetime import datetime
+from typing import Any, NamedTuple
+
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
+from core.listing import ListSpec
 from tracker.catalogue.models import Torrent
 from tracker.swarm.models import Peer, Snatch
+
+# The lists of the swarm's API: a torrent's peers (paged only) and a member's history.
+PEER_LIST = ListSpec()
+HISTORY_LIST = ListSpec(
+    sorts={
+        "last_announce": "last_announce", "first_announce": "first_announce", "uploaded": "uploaded",
+        "downloaded": "downloaded", "seed_time": "seed_time", "completed_at": "completed_at",
+    },
+    default_sort="last_announce",
+    default_order="desc",
+)  # fmt: skip
 
 
 def torrent_scrape(*, info_hashes: list[bytes]) -> dict[bytes, tuple[int, int, int]]:
@@ -25,6 +40,48 @@ def torrent_scrape(*, info_hashes: list[bytes]) -> dict[bytes, tuple[int, int, i
 def torrent_peers(*, torrent: Torrent) -> QuerySet[Peer]:
     """The live peers of `torrent`: seeders first, then by progress and upload."""
     return Peer.objects.filter(torrent=torrent).select_related("user").order_by("-is_seeder", "left", "-uploaded", "id")
+
+
+class PeerView(NamedTuple):
+    """One peer as a viewer may see it: the name hidden if the member asks, the address for moderators only."""
+
+    id: int
+    user: dict[str, Any] | None
+    client: str
+    is_seeder: bool
+    uploaded: int
+    downloaded: int
+    left: int
+    progress: float
+    last_seen: datetime
+    ip: str | None
+    port: int | None
+
+
+def peer_view(peer: Peer, *, viewer: Any, size: int) -> PeerView:
+    """`peer` as `viewer` may see it (the API's peer list and the torrent page both show this)."""
+    moderator = bool(getattr(viewer, "is_moderator", False))
+    shown = moderator or not peer.user.hide_in_peers or peer.user_id == viewer.pk
+    return PeerView(
+        id=peer.pk,
+        user={"id": peer.user_id, "username": peer.user.username} if shown else None,
+        client=peer_client_name(bytes(peer.peer_id)),
+        is_seeder=peer.is_seeder,
+        uploaded=peer.uploaded,
+        downloaded=peer.downloaded,
+        left=peer.left,
+        progress=peer_progress(left=peer.left, size=size),
+        last_seen=peer.last_announce,
+        ip=peer.ip if moderator else None,
+        port=peer.port if moderator else None,
+    )
+
+
+def peer_progress(*, left: int, size: int) -> float:
+    """Percent done, from `left` and the torrent's size."""
+    if size <= 0:
+        return 100.0 if left == 0 else 0.0
+    return round(max(0.0, min(100.0, 100.0 * (size - left) / size)), 1)
 
 
 def snatch_history(*, user: User, filters: dict[str, bool]) -> QuerySet[Snatch]:

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.models import Peer, Snatch
-from tracker.swarm.selectors import peer_client_name
+from tracker.swarm.selectors import peer_view
 
 
 class SwarmUserSerializer(serializers.Serializer):
@@ -16,6 +16,8 @@ class SwarmUserSerializer(serializers.Serializer):
 
 class PeerSerializer(serializers.ModelSerializer):
     """One peer as the torrent page shows it; `ip`/`port` are null unless the viewer moderates."""
+
+    # The rules are tracker.swarm.selectors.peer_view's (context: `viewer`, `size`).
 
     user = serializers.SerializerMethodField()
     client = serializers.SerializerMethodField()
@@ -29,30 +31,26 @@ class PeerSerializer(serializers.ModelSerializer):
         fields = ["id", "user", "client", "is_seeder", "uploaded", "downloaded", "left", "progress", "last_seen", "ip", "port"]
         read_only_fields = fields
 
-    def _moderator(self) -> bool:
-        return bool(self.context.get("is_moderator"))
+    def to_representation(self, instance: Peer) -> dict[str, Any]:
+        self._view = peer_view(instance, viewer=self.context["viewer"], size=self.context["size"])
+        return super().to_representation(instance)
 
     @extend_schema_field(SwarmUserSerializer(allow_null=True))
     def get_user(self, obj: Peer) -> dict[str, Any] | None:
-        if obj.user.hide_in_peers and not self._moderator() and obj.user_id != self.context.get("viewer_id"):
-            return None
-        return {"id": obj.user_id, "username": obj.user.username}
+        return self._view.user
 
     def get_client(self, obj: Peer) -> str:
-        return peer_client_name(bytes(obj.peer_id))
+        return self._view.client
 
     def get_progress(self, obj: Peer) -> float:
         """Percent done, from `left` and the torrent's size."""
-        size = self.context.get("size") or 0
-        if size <= 0:
-            return 100.0 if obj.left == 0 else 0.0
-        return round(max(0.0, min(100.0, 100.0 * (size - obj.left) / size)), 1)
+        return self._view.progress
 
     def get_ip(self, obj: Peer) -> str | None:
-        return obj.ip if self._moderator() else None
+        return self._view.ip
 
     def get_port(self, obj: Peer) -> int | None:
-        return obj.port if self._moderator() else None
+        return self._view.port
 
 
 class SnatchTorrentSerializer(serializers.Serializer):

@@ -2,45 +2,37 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.models import User
-from api.filters import ContractFilterBackend
+from api.pagination import list_query, page_response
 from core.errors import Forbidden, Invalid, NotFound
+from core.listing import page_of
 from tracker.catalogue.access import can_view_forum
-from tracker.models import Peer, Snatch, Torrent
-from tracker.swarm.selectors import snatch_history, torrent_peers
+from tracker.models import Torrent
+from tracker.swarm.selectors import HISTORY_LIST, PEER_LIST, snatch_history, torrent_peers
 from tracker.swarm.serializers import HistoryFilterSerializer, PeerSerializer, SnatchSerializer
 
 
-class TorrentPeersView(ListAPIView):
+class TorrentPeersView(APIView):
     """A torrent's live peers: seeders first. Hidden users show as null; IP and port for moderators only."""
 
-    serializer_class = PeerSerializer
     permission_classes = [IsAuthenticated]
-    queryset = Peer.objects.none()  # for the schema generator; get_queryset decides
+    list_specs = {"get": PEER_LIST}
 
-    def get_queryset(self) -> QuerySet[Peer]:
-        torrent = Torrent.objects.select_related("forum").filter(pk=self.kwargs["pk"]).first()
-        if torrent is None or not can_view_forum(self.request.user, torrent.forum):
+    @extend_schema(responses=PeerSerializer(many=True))
+    def get(self, request: Request, pk: str) -> Response:
+        torrent = Torrent.objects.select_related("forum").filter(pk=pk).first()
+        if torrent is None or not can_view_forum(request.user, torrent.forum):
             raise NotFound("Torrent not found.")
-        self.torrent = torrent
-        return torrent_peers(torrent=torrent)
-
-    def get_serializer_context(self) -> dict[str, Any]:
-        user = self.request.user
-        torrent = getattr(self, "torrent", None)
-        return {
-            **super().get_serializer_context(),
-            "is_moderator": getattr(user, "is_moderator", False),
-            "viewer_id": user.pk,
-            "size": torrent.size if torrent else 0,
-        }
+        query = list_query(request, PEER_LIST)
+        page = page_of(torrent_peers(torrent=torrent), page=query.page, per_page=query.per_page)
+        context = {"viewer": request.user, "size": torrent.size}
+        return page_response(page, PeerSerializer(page.items, many=True, context=context).data)
 
 
 _HISTORY_FILTERS = [
@@ -49,23 +41,15 @@ _HISTORY_FILTERS = [
 ]
 
 
-class HistoryView(ListAPIView):
+class HistoryView(APIView):
     """A user's snatches (traffic, seed time, completion); the owner and moderators only."""
 
-    serializer_class = SnatchSerializer
     permission_classes = [IsAuthenticated]
-    filter_backends = [ContractFilterBackend]
-    sort_fields = {
-        "last_announce": "last_announce", "first_announce": "first_announce", "uploaded": "uploaded",
-        "downloaded": "downloaded", "seed_time": "seed_time", "completed_at": "completed_at",
-    }  # fmt: skip
-    default_sort = "last_announce"
-    default_order = "desc"
+    list_specs = {"get": HISTORY_LIST}
 
-    def history_owner(self) -> User:
+    def history_owner(self, pk: str | None) -> User:
         """Whose history: the caller's (/me/history) or user {id}'s, if the caller may see it."""
         viewer = self.request.user
-        pk = self.kwargs.get("pk")
         if pk is None:
             return viewer  # type: ignore[return-value]
         owner = User.objects.filter(pk=pk).first()
@@ -75,13 +59,13 @@ class HistoryView(ListAPIView):
             raise Forbidden("Only the user and moderators may see this history.")
         return owner
 
-    def get_queryset(self) -> QuerySet[Snatch]:
-        owner = self.history_owner()
-        filters = HistoryFilterSerializer(data=self.request.query_params)
+    @extend_schema(parameters=_HISTORY_FILTERS, responses=SnatchSerializer(many=True))
+    def get(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        owner = self.history_owner(pk)
+        filters = HistoryFilterSerializer(data=request.query_params)
         if not filters.is_valid():
             raise Invalid(details=filters.errors)
-        return snatch_history(user=owner, filters=dict(filters.validated_data))
-
-    @extend_schema(parameters=_HISTORY_FILTERS)
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        query = list_query(request, HISTORY_LIST)
+        snatches = snatch_history(user=owner, filters=dict(filters.validated_data)).order_by(*query.ordering(HISTORY_LIST))
+        page = page_of(snatches, page=query.page, per_page=query.per_page)
+        return page_response(page, SnatchSerializer(page.items, many=True).data)

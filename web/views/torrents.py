@@ -5,6 +5,7 @@ through tracker.catalogue.services, the same functions the API calls; these view
 only turn forms into calls and errors into pages.
 """
 
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -16,20 +17,20 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, Invalid
+from core.http import attachment_response
+from core.listing import list_query_parse
 from tracker.catalogue import selectors, services
 from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum
-from tracker.catalogue.views import torrent_file_response
 from tracker.models import Comment, Torrent
-from tracker.swarm.selectors import torrent_peers
-from tracker.swarm.serializers import PeerSerializer
+from tracker.swarm.selectors import PeerView, peer_view, torrent_peers
 from web.access import member_required
 from web.errors import domain_errors_as_pages, form_add_domain_error
 from web.forms import BrowseForm, CommentForm, ModerateForm, TorrentEditForm, UploadForm
-from web.paging import page_get
 
 FILE_ROWS = 500
 PEER_ROWS = 50
 BROWSE_FILTERS = ("search", "forum", "category", "sort", "order")
+PER_PAGE = 50
 
 
 @require_GET
@@ -40,17 +41,13 @@ def browse(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form, "nav": "browse", "page": None, "stats": selectors.stats_get()}
     if not form.is_valid():
         return render(request, "web/browse.html", context, status=422)
-    filters = {name: form.cleaned_data[name] for name in BROWSE_FILTERS if form.cleaned_data[name] not in (None, "")}
+    params = {name: form.cleaned_data[name] for name in BROWSE_FILTERS if form.cleaned_data[name] not in (None, "")}
     try:
-        torrents = selectors.torrent_list(user=request.user, filters=filters)
+        query = list_query_parse({**params, "page": form.cleaned_data["page"]}, selectors.TORRENT_LIST)
     except Invalid as exc:
         form_add_domain_error(form, exc)
         return render(request, "web/browse.html", context, status=422)
-    context["page"] = page_get(
-        torrents,
-        number=form.cleaned_data["page"],
-        count=lambda queryset: selectors.torrent_list_count(user=request.user, queryset=queryset, filters=filters),
-    )
+    context["page"] = selectors.torrent_page(user=request.user, query=replace(query, per_page=PER_PAGE))
     return render(request, "web/browse.html", context)
 
 
@@ -64,10 +61,9 @@ def _may_change_comment(user: Any, comment: Comment) -> bool:
     return user.is_authenticated and (comment.author_id == user.pk or user.is_moderator)
 
 
-def _peers(user: Any, torrent: Torrent) -> list[dict[str, Any]]:
+def _peers(user: Any, torrent: Torrent) -> list[PeerView]:
     """The first peers as GET /api/torrents/<id>/peers shows them to `user` (hidden names, IPs for moderators)."""
-    context = {"is_moderator": getattr(user, "is_moderator", False), "viewer_id": user.pk, "size": torrent.size}
-    return list(PeerSerializer(torrent_peers(torrent=torrent)[:PEER_ROWS], many=True, context=context).data)
+    return [peer_view(peer, viewer=user, size=torrent.size) for peer in torrent_peers(torrent=torrent)[:PEER_ROWS]]
 
 
 def _render_torrent(
@@ -112,7 +108,8 @@ def torrent_detail(request: HttpRequest, torrent_id: int) -> HttpResponse:
 def torrent_download(request: HttpRequest, torrent_id: int) -> HttpResponse:
     """GET /torrents/<id>/download/: the .torrent with the member's own announce URL (as GET /api/torrents/<id>/download)."""
     torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id, with_metainfo=True)
-    return torrent_file_response(user=request.user, torrent=torrent)
+    body = services.torrent_download_metainfo(user=request.user, torrent=torrent)
+    return attachment_response(body, filename=f"{torrent.name}.torrent", content_type=services.TORRENT_CONTENT_TYPE)
 
 
 @member_required
