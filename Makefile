@@ -26,9 +26,10 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
-	DEBUG=1 $(BIN)/mypy accounts api tracker torrentpier web
+	DEBUG=1 $(BIN)/mypy accounts api core tracker torrentpier web
 
 # make bench BENCH=announce (wrk vs opentracker) or BENCH=catalogue (a million torrents)
 BENCH ?= announce

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from api.errors import ErrorCode
 from api.exceptions import json_error
-from api.ratelimit import apply_headers, count_request
+from core.ratelimit import apply_headers, count_request
 
 
 def is_api_path(path: str) -> bool:

@@ -13,7 +13,7 @@ def list_query(request: Request, spec: ListSpec) -> ListQuery:
     return list_query_parse(request.query_params, spec)
 
 
-def page_response(page: Page, data: list[Any]) -> Response:
+def page_response(page: Page, data: Any) -> Response:
     """`data` (the page's items, serialized) with the contract's `meta`; the renderer adds the envelope."""
     response = Response(data)
     response.pagination_meta = {  # type: ignore[attr-defined]

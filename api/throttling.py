@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from api.errors import RateLimitExceeded
-from api.ratelimit import count_request
+from core.ratelimit import count_request
 
 
 class RateLimitThrottle(BaseThrottle):

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 
-from api.ratelimit import count_request
+from core.ratelimit import count_request
 
 # These paths have limits of their own: the API's throttle, the tracker's
 # clients, and the operators' admin site (bulk edits are its point).
@@ -15,7 +15,7 @@ _EXEMPT = ("/api/", "/admin/", "/announce", "/scrape", "/bt/", "/static/")
 class PageWriteLimitMiddleware:
     """Answer 429 to a POST past the caller's budget (60 a minute per member, 20 per IP for guests).
 
-    The count is the API's (api.ratelimit), so a member has one budget
+    The count is the API's (core.ratelimit), so a member has one budget
     whether they post through the pages or the API; reading pages is not
     counted. Login attempts have their own lock-out besides.
     """

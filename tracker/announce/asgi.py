@@ -17,8 +17,9 @@ an announce is one PostgreSQL round trip:
 - under load, the announces waiting for the database go together, as one
   statement over arrays (`_Batches`, tracker.swarm.batch): PostgreSQL's
   cost per announce halves;
-- the request checks and the reply bytes come from tracker.announce.core,
-  shared with the Django views.
+- the request's orchestration (parse, checks, reply bytes) is
+  tracker.announce.core's flows, shared with the Django views; this front
+  only answers their lookups and statements.
 
 Only PostgreSQL gets the fast path; on any other database (SQLite in
 development) every request goes to Django, whose views do the same work.
@@ -34,7 +35,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from asgiref.sync import sync_to_async
@@ -43,28 +44,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connections
 
-from tracker.announce.core import (
-    announce_body,
-    announce_fields,
-    passkey_of,
-    peer_address,
-    scrape_body,
-    torrent_check,
-    user_check,
-)
-from tracker.announce.protocol import (
-    REPLY_CACHE_CONTROL,
-    REPLY_CONTENT_TYPE,
-    TRACKER_PATH,
-    AnnounceRejected,
-    announce_query_parse,
-    failure_body,
-    scrape_hashes_parse,
-)
-from tracker.swarm.announce import DEADLOCK_RETRIES, AnnounceResult, pg_positional, pg_result
+from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, scrape_flow
+from tracker.announce.protocol import REPLY_CACHE_CONTROL, REPLY_CONTENT_TYPE, TRACKER_PATH
+from tracker.swarm.announce import DEADLOCK_RETRIES, pg_positional
 from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
 from tracker.swarm.lookups import LOOKUP_TIMEOUT, AnnounceTorrent, AnnounceUser, announce_lookup, passkey_cache_key, torrent_cache_key
 from tracker.swarm.selectors import torrent_scrape
+from tracker.swarm.sql import AnnounceResult, pg_result
 
 logger = logging.getLogger("tracker.announce")
 
@@ -74,7 +60,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
-TRACKER_ERROR = "Tracker error, please try again later"
 LOCK_TIMEOUT = "200ms"
 _NOT_PRINTABLE = re.compile(rb"[^\x21-\x7e]")
 
@@ -320,18 +305,21 @@ class TrackerASGI:
             query = _NOT_PRINTABLE.sub(lambda m: b"%%%02X" % m[0][0], scope.get("query_string", b""))
             await self.application({**scope, "query_string": query}, receive, send)
             return
+        headers = _headers(scope)
+        request = TrackerRequest(
+            method=scope["method"],
+            path=scope.get("path", ""),
+            raw_query=scope.get("query_string", b""),
+            passkey=match["passkey"],
+            remote=(scope.get("client") or ("", 0))[0],
+            forwarded=headers.get(b"x-forwarded-for", b"").decode("latin-1"),
+            user_agent=headers.get(b"user-agent", b"").decode("utf-8", "replace"),
+        )
+        is_scrape = match["kind"] == "scrape" or match["php"] == "scrape"
         try:
-            if scope["method"] not in ("GET", "HEAD"):
-                raise AnnounceRejected("Use GET")
-            if match["kind"] == "scrape" or match["php"] == "scrape":
-                body = await self._scrape(scope, match["passkey"])
-            else:
-                body = await self._announce(scope, match["passkey"])
-        except AnnounceRejected as exc:
-            body = failure_body(str(exc))
-        except Exception:
-            logger.exception("tracker request failed: %s", scope.get("path"))
-            body = failure_body(TRACKER_ERROR)
+            body = await (self._scrape(request) if is_scrape else self._announce(request))
+        except Exception as exc:
+            body = failure_for(exc, request.path)
         await send(
             {
                 "type": "http.response.start",
@@ -386,44 +374,40 @@ class TrackerASGI:
                 return found[0], (found[1] if info_hash_hex is not None else None)
         return await sync_to_async(_lookup_in_thread, thread_sensitive=False)(passkey, info_hash_hex)
 
-    async def _announce(self, scope: Scope, passkey: str | None) -> bytes:
-        raw_query: bytes = scope.get("query_string", b"")
-        passkey = passkey_of(raw_query, passkey)
-        query = announce_query_parse(raw_query)
+    async def _announce(self, request: TrackerRequest) -> bytes:
+        """Run announce_flow: lookups from this worker's memory when it has them, the statement in a batch."""
+        steps = announce_flow(request)
+        need = next(steps)
         swarm = await self._connections()
-        headers = _headers(scope)
-        client = scope.get("client") or ("", 0)
-        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
-        user_agent = headers.get(b"user-agent", b"").decode("utf-8", "replace")
-        info_hash_hex = query.info_hash.hex()
         memory = swarm.memory
-        for from_memory in (True, False):
-            stamp = memory.generation
-            known = memory.get(passkey, info_hash_hex) if from_memory else None
-            user, torrent = known or await self._lookup(swarm, passkey, info_hash_hex)
-            user = user_check(user)
-            torrent = torrent_check(user, torrent)
-            ip, external = peer_address(remote=client[0], forwarded=forwarded, query=query)
-            fields = announce_fields(query=query, user=user, torrent=torrent, ip=ip, user_agent=user_agent)
-            fields["gen"] = stamp if known else None
-            result = await swarm.batches.announce(fields)
-            memory.learn(result.generation)
-            if result.fresh:
-                if known is None:
-                    memory.keep(stamp, passkey, user, info_hash_hex, torrent)
-                return announce_body(query, result, external)
-            # An invalidation since: what memory said may be out of date. Look again.
-        raise AssertionError("a statement without a generation to check is always fresh")
+        try:
+            while True:
+                lookup: Lookup = need
+                stamp = memory.generation
+                known = memory.get(lookup.passkey, lookup.info_hash_hex or "") if lookup.remembered else None
+                user, torrent = known or await self._lookup(swarm, lookup.passkey, lookup.info_hash_hex)
+                fields = steps.send((user, torrent))
+                fields["gen"] = stamp if known else None
+                result = await swarm.batches.announce(fields)
+                memory.learn(result.generation)
+                if result.fresh and known is None:  # the flow's checks passed: both were found
+                    memory.keep(stamp, lookup.passkey, cast(AnnounceUser, user), lookup.info_hash_hex or "", cast(AnnounceTorrent, torrent))
+                # Not fresh: an invalidation since, so what memory said may be out of date; the flow looks again.
+                need = steps.send(result)
+        except StopIteration as done:
+            return done.value
 
-    async def _scrape(self, scope: Scope, passkey: str | None) -> bytes:
-        raw_query: bytes = scope.get("query_string", b"")
-        passkey = passkey_of(raw_query, passkey)
-        hashes = scrape_hashes_parse(raw_query)
+    async def _scrape(self, request: TrackerRequest) -> bytes:
+        """Run scrape_flow: the passkey's lookup on the event loop, the figures in a thread."""
+        steps = scrape_flow(request)
+        lookup: Lookup = next(steps)
         swarm = await self._connections()
-        user, _ = await self._lookup(swarm, passkey, None)
-        user_check(user)
-        files = await sync_to_async(_scrape_in_thread, thread_sensitive=False)(hashes)
-        return scrape_body(files)
+        try:
+            scrape: Scrape = steps.send(await self._lookup(swarm, lookup.passkey, None))
+            steps.send(await sync_to_async(_scrape_in_thread, thread_sensitive=False)(scrape.info_hashes))
+        except StopIteration as done:
+            return done.value
+        raise AssertionError("scrape_flow ends after the figures")
 
 
 async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:

@@ -1,12 +1,19 @@
-"""What announce and scrape decide, apart from their I/O.
+"""What announce and scrape do, apart from their I/O: one orchestration for both fronts.
 
-Shared by the Django views (tracker.announce.views, any database) and the
-ASGI fast path (tracker.announce.asgi, PostgreSQL), so both refuse the same
-requests with the same words and answer with the same bytes.
+`announce_flow` and `scrape_flow` are the whole of a request (parse, lookups,
+checks, statement, reply) as generators that yield what they need done:
+a `Lookup` (passkey -> user, info hash -> torrent), the swarm statement's
+fields (an announce), or the hashes to scrape. The Django views
+(tracker.announce.views, any database) answer those with sync calls, the ASGI
+fast path (tracker.announce.asgi, PostgreSQL) with awaits; so both refuse
+the same requests with the same words and answer with the same bytes, and a
+new check goes in one place. `failure_for` is their one error wrapper.
 """
 
+import logging
 import socket
-from typing import Any
+from collections.abc import Generator
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from fastbencode import bencode
@@ -16,16 +23,101 @@ from tracker.announce.protocol import (
     AnnounceQuery,
     AnnounceRejected,
     address_parse,
+    announce_query_parse,
+    failure_body,
     interval_with_jitter,
     passkey_check,
     peers_encode,
     query_parse,
+    scrape_hashes_parse,
 )
 from tracker.catalogue.access import level_may_download
-from tracker.swarm.announce import AnnounceResult, announce_params
+from tracker.swarm.announce import announce_params
 from tracker.swarm.lookups import AnnounceTorrent, AnnounceUser
+from tracker.swarm.sql import AnnounceResult
+
+logger = logging.getLogger("tracker.announce")
 
 PEER_ID_TAKEN = "This peer_id is in use by another user; restart your client"
+TRACKER_ERROR = "Tracker error, please try again later"
+
+
+class TrackerRequest(NamedTuple):
+    """What a front hands the flows: the request as the tracker sees it."""
+
+    method: str
+    path: str
+    raw_query: str | bytes
+    passkey: str | None  # from the path; None: TorrentPier's ?uk=
+    remote: str
+    forwarded: str  # X-Forwarded-For
+    user_agent: str
+
+
+class Lookup(NamedTuple):
+    """A flow's request for the passkey's user and (for an announce) the torrent of `info_hash_hex`.
+
+    `remembered`: the front may answer from lookups it remembers (the ASGI
+    worker's memory); the statement then checks they are still current.
+    """
+
+    passkey: str
+    info_hash_hex: str | None
+    remembered: bool
+
+
+class Scrape(NamedTuple):
+    """A scrape flow's request for the figures of these 20-byte hashes (tracker.swarm.selectors.torrent_scrape)."""
+
+    info_hashes: list[bytes]
+
+
+def announce_flow(request: TrackerRequest) -> Generator[Any, Any, bytes]:
+    """An announce from its request to its reply: yields a Lookup, then the statement's fields; returns the body.
+
+    The front sends back (user, torrent) for a Lookup and the AnnounceResult
+    for the fields. A result that is not `fresh` (the remembered lookups
+    were out of date, so nothing was written) makes the flow look again,
+    this time without memory.
+    """
+    method_check(request.method)
+    passkey = passkey_of(request.raw_query, request.passkey)
+    query = announce_query_parse(request.raw_query)
+    info_hash_hex = query.info_hash.hex()
+    for remembered in (True, False):
+        user, torrent = yield Lookup(passkey, info_hash_hex, remembered)
+        user = user_check(user)
+        torrent = torrent_check(user, torrent)
+        ip, external = peer_address(remote=request.remote, forwarded=request.forwarded, query=query)
+        result: AnnounceResult = yield announce_fields(query=query, user=user, torrent=torrent, ip=ip, user_agent=request.user_agent)
+        if result.fresh:
+            return announce_body(query, result, external)
+    raise AssertionError("a statement on lookups just read is always fresh")
+
+
+def scrape_flow(request: TrackerRequest) -> Generator[Any, Any, bytes]:
+    """A scrape from its request to its reply: yields a Lookup of the passkey, then the hashes; returns the body."""
+    method_check(request.method)
+    passkey = passkey_of(request.raw_query, request.passkey)
+    hashes = scrape_hashes_parse(request.raw_query)
+    user, _ = yield Lookup(passkey, None, False)
+    user_check(user)
+    files = yield Scrape(hashes)
+    return scrape_body(files)
+
+
+def failure_for(exc: Exception, path: str) -> bytes:
+    """The bencoded failure a client gets for `exc`: a refusal's own reason, else the generic error (logged)."""
+    if isinstance(exc, AnnounceRejected):
+        return failure_body(str(exc))
+    logger.exception("tracker request failed: %s", path, exc_info=exc)
+    return failure_body(TRACKER_ERROR)
+
+
+def method_check(method: str) -> None:
+    """Trackers answer GET (and HEAD); anything else is refused."""
+    if method not in ("GET", "HEAD"):
+        raise AnnounceRejected("Use GET")
 
 
 def passkey_of(raw_query: str | bytes, passkey: str | None) -> str:

@@ -11,7 +11,7 @@ SQLite's IMMEDIATE mode serializes.
 """
 
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,30 +22,9 @@ from accounts.models import User
 from tracker.catalogue.models import TorrentStats
 from tracker.swarm.models import Peer, Snatch, peer_compact, peer_shuffle
 from tracker.swarm.rules import AnnounceIn, Effects, PeerBefore, SnatchBefore, announce_effects, download_share
-from tracker.swarm.sql import PG_STATEMENTS, PG_STATEMENTS_POSITIONAL
+from tracker.swarm.sql import PG_STATEMENTS, PG_STATEMENTS_POSITIONAL, AnnounceResult, pg_result
 
 DEADLOCK_RETRIES = 3
-
-
-class AnnounceResult(NamedTuple):
-    """What the announce answers: the swarm's counts and the chosen peers.
-
-    The peers come packed, IPv4 and IPv6 apart: each entry is the peer's
-    `compact` form (tracker.models.peer_compact), followed by its 20-byte
-    peer_id when the announce asked for peer ids (`announce_params`).
-    (A NamedTuple: one per announce, and cheaper to build than a frozen dataclass.)
-    """
-
-    accepted: bool
-    seeders: int
-    leechers: int
-    completed: int
-    peers4: bytes = b""
-    peers6: bytes = b""
-    # PostgreSQL: the lookup generation the statement saw (tracker.swarm.lookups), and
-    # False when the caller's lookups were older than it (then nothing was written).
-    generation: int | None = None
-    fresh: bool = True
 
 
 def announce_params(
@@ -176,12 +155,6 @@ def pg_positional(params: dict[str, Any]) -> tuple[str, list[Any]]:
     """The announce statement with $n placeholders (typed casts) and its values in order, for asyncpg."""
     sql, names = PG_STATEMENTS_POSITIONAL[_statement_key(params)]
     return sql, [params[name] for name in names]
-
-
-def pg_result(row: Any) -> AnnounceResult:
-    """The AnnounceResult of a PG_STATEMENTS statement's one row."""
-    accepted, fresh, generation, seeders, leechers, completed, peers4, peers6 = row
-    return AnnounceResult(bool(accepted), seeders, leechers, completed, bytes(peers4 or b""), bytes(peers6 or b""), generation, bool(fresh))
 
 
 def announce_statement(params: dict[str, Any]) -> AnnounceResult:

@@ -24,8 +24,7 @@ Counts in the replies are those after the whole batch.
 
 from typing import Any
 
-from tracker.swarm.announce import AnnounceResult, pg_result
-from tracker.swarm.sql import PEER_UPSERT_SET, SNATCH_UPSERT_SET, _compact
+from tracker.swarm.sql import PEER_UPSERT_SET, SNATCH_UPSERT_SET, AnnounceResult, _compact, pg_result
 
 # The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce_params).
 _COLUMNS = [

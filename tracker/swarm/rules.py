@@ -123,7 +123,7 @@ def seed_time_added(*, peer: PeerBefore | None, now: datetime, expiry: int) -> i
     """Seconds of seeding since the previous announce (0 unless the peer was seeding), at most `expiry`."""
     if peer is None or not peer.is_seeder:
         return 0
-    return int(min(max((now - peer.last_announce).total_seconds(), 0), expiry))
+    return int(max((now - peer.last_announce).total_seconds(), 0))
 
 
 def announce_effects(*, peer: PeerBefore | None, snatch: SnatchBefore | None, announce: AnnounceIn) -> Effects:

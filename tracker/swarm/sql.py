@@ -11,6 +11,35 @@ upserts' clauses defined here.
 """
 
 import re
+from typing import Any, NamedTuple
+
+
+class AnnounceResult(NamedTuple):
+    """What the announce answers: the swarm's counts and the chosen peers.
+
+    The peers come packed, IPv4 and IPv6 apart: each entry is the peer's
+    `compact` form (tracker.swarm.models.peer_compact), followed by its 20-byte
+    peer_id when the announce asked for peer ids (`announce_params`).
+    (A NamedTuple: one per announce, and cheaper to build than a frozen dataclass.)
+    """
+
+    accepted: bool
+    seeders: int
+    leechers: int
+    completed: int
+    peers4: bytes = b""
+    peers6: bytes = b""
+    # PostgreSQL: the lookup generation the statement saw (tracker.swarm.lookups), and
+    # False when the caller's lookups were older than it (then nothing was written).
+    generation: int | None = None
+    fresh: bool = True
+
+
+def pg_result(row: Any) -> AnnounceResult:
+    """The AnnounceResult of a PG_STATEMENTS statement's one row."""
+    accepted, fresh, generation, seeders, leechers, completed, peers4, peers6 = row
+    return AnnounceResult(bool(accepted), seeders, leechers, completed, bytes(peers4 or b""), bytes(peers6 or b""), generation, bool(fresh))
+
 
 # What an announce's upserts do to an existing peer (`pe`) and snatch (`sn`),
 # here and in tracker.swarm.batch. A peer keeps the figures of its previous

@@ -1,4 +1,4 @@
-"""Per-user / per-IP request counting in the shared cache (django-ratelimit).
+"""Per-user / per-IP request counting in the shared cache (django-ratelimit): one budget for the API and the pages.
 
 The count lives in Django's default cache: Redis when REDIS_URL is set, so
 every process and machine shares one count. If the cache cannot be reached,
@@ -15,7 +15,7 @@ from django_ratelimit.core import get_usage
 
 from core.net import client_ip
 
-logger = logging.getLogger("api.ratelimit")
+logger = logging.getLogger("api.ratelimit")  # the name operators filter on (README)
 
 GROUP = "api"
 
