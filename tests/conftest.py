@@ -12,6 +12,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
+# Fixture plugins shared across folders (pytest reads `pytest_plugins` only here, in the rootdir's conftest).
+pytest_plugins = ["tests.tracker.announce.fronts"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
@@ -81,9 +84,3 @@ def moderator_client(moderator: Any) -> APIClient:
 @pytest.fixture
 def admin_client_api(admin_user: Any) -> APIClient:
     return bearer(APIClient(), admin_user)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """Real PBKDF2 costs ~0.3 s per hash; the suite checks who may log in, not the hasher's strength."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,7 +1,5 @@
 """GET /api/users, GET/PATCH /api/users/{id}, POST /api/register, POST /api/me/passkey, GET /api/stats."""
 
-from typing import Any
-
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
@@ -14,11 +12,6 @@ from tracker.models import Torrent, TorrentStatus
 from tracker.swarm.lookups import passkey_cache_key
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def test_the_user_list_needs_a_login_and_searches_usernames(api_client, user_client, user, django_assert_max_num_queries):

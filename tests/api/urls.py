@@ -7,17 +7,19 @@ so that the /api/ catch-all does not swallow them.
 from typing import Any
 
 from django.db import DatabaseError
+from django.db.models import Q
 from django.urls import include, path, re_path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from api.filters import ContractFilterBackend
+from api.pagination import list_query, page_response
 from api.routers import OptionalSlashRouter
 from core.errors import Conflict
+from core.listing import ListSpec, page_of
 from torrentpier.urls import handler400, handler403, handler404, handler500  # noqa: F401  (Django reads them from here)
 from torrentpier.urls import urlpatterns as real_urlpatterns
 
@@ -30,16 +32,22 @@ class UsernameSerializer(serializers.ModelSerializer):
         fields = ["id", "username"]
 
 
-class UserListView(generics.ListAPIView):
-    """A list resource as the real ones will be: paginated, searchable, sortable."""
+TEST_USERS = ListSpec(search=True, sorts={"username": "username", "joined": "date_joined"}, default_sort="username")
 
-    queryset = User.objects.all()
-    serializer_class = UsernameSerializer
-    filter_backends = [ContractFilterBackend]
-    search_fields = ["username", "email"]
-    sort_fields = {"username": "username", "joined": "date_joined"}
-    default_sort = "username"
-    default_order = "asc"
+
+class UserListView(APIView):
+    """A list resource as the real ones are: paginated, searchable, sortable."""
+
+    list_specs = {"get": TEST_USERS}
+
+    @extend_schema(responses=UsernameSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        query = list_query(request, TEST_USERS)
+        users = User.objects.order_by(*query.ordering(TEST_USERS))
+        if query.search:
+            users = users.filter(Q(username__icontains=query.search) | Q(email__icontains=query.search))
+        page = page_of(users, page=query.page, per_page=query.per_page)
+        return page_response(page, UsernameSerializer(page.items, many=True).data)
 
 
 class BoomView(APIView):
@@ -68,7 +76,12 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = User.objects.all()
     serializer_class = UsernameSerializer
-    sort_fields = {"username": "username"}
+    list_specs = {"list": ListSpec(sorts={"username": "username"})}
+
+    def list(self, request: Request) -> Response:
+        query = list_query(request, self.list_specs["list"])
+        page = page_of(User.objects.order_by(*query.ordering(self.list_specs["list"])), page=query.page, per_page=query.per_page)
+        return page_response(page, UsernameSerializer(page.items, many=True).data)
 
 
 router = OptionalSlashRouter()

@@ -17,7 +17,6 @@ from rest_framework.test import APIClient
 from tests.conftest import bearer
 from tests.e2e.swarm import TIMEOUT, add, info_hashes, make_torrent, session, wait_for
 from tests.factories import ForumFactory, UserFactory
-from tests.tracker.swarm_helpers import fast_passwords  # noqa: F401
 from tracker.catalogue.services import torrent_register
 from tracker.models import Peer, Snatch, Torrent
 

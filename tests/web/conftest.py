@@ -8,12 +8,6 @@ from django.test import Client
 from tests.factories import ForumFactory, TorrentFactory
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """Hash with MD5 in these tests: the real hasher's cost buys nothing here and makes every user cost half a second."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def member_client(user: Any) -> Client:
     client = Client()

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import TorrentFactory
-from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id  # noqa: F401
+from tests.tracker.announce.helpers import announce, peer_id
 
 pytestmark = pytest.mark.django_db
 

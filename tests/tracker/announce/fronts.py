@@ -1,4 +1,9 @@
-"""Drive the deployed ASGI application (torrentpier.asgi) from synchronous tests.
+"""Both deployed fronts for the tracker tests: a pytest plugin (registered in tests/conftest.py).
+
+`asgi_client` drives the deployed ASGI application (torrentpier.asgi) from
+synchronous tests; a module marked `both_fronts` runs each test that takes
+`client` twice, through Django's test client (the WSGI views) and the ASGI
+application.
 
 On PostgreSQL the tracker URLs take the async fast path on their own pooled
 connections: the application runs on an event loop in a background thread,
@@ -153,13 +158,31 @@ class AsgiClient:
             self.loop.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_fronts: run each test that takes `client` through the WSGI views and the ASGI application")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Under the `both_fronts` mark, `client` is each deployed front in turn: ids [wsgi] and [asgi]."""
+    if metafunc.definition.get_closest_marker("both_fronts") and "client" in metafunc.fixturenames:
+        metafunc.parametrize("client", ["wsgi", "asgi"], indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests run through the ASGI front (the `client` fixture's "asgi" case) need committed data on PostgreSQL."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("client") == "asgi" and fast_path_active():
+            item.add_marker(pytest.mark.django_db(transaction=True))
+
+
 @pytest.fixture
 def asgi_client() -> Iterator[AsgiClient]:
     """The deployed ASGI application, driven synchronously.
 
     Where the fast path runs, the test needs committed data: mark it
-    `django_db(transaction=True)` (tests run through `client` below get
-    that mark from tests/tracker/conftest.py).
+    `django_db(transaction=True)` (tests run through `client` under the
+    `both_fronts` mark get that mark from pytest_collection_modifyitems above).
     """
     client = AsgiClient()
     try:
@@ -168,12 +191,12 @@ def asgi_client() -> Iterator[AsgiClient]:
         client.close()
 
 
-@pytest.fixture(params=["wsgi", "asgi"])
+@pytest.fixture
 def client(request: pytest.FixtureRequest, client: Any) -> Any:
-    """Both deployed fronts: Django's test client (the WSGI views) and the ASGI application.
+    """Django's test client (the WSGI views) or, as the "asgi" case of a `both_fronts` test, the ASGI application.
 
-    Import it into a test module to run each of its tests through both.
+    Mark a test module `pytest.mark.both_fronts` to run each of its tests that take `client` through both.
     """
-    if request.param == "wsgi":
+    if getattr(request, "param", "wsgi") == "wsgi":
         return client
     return request.getfixturevalue("asgi_client")

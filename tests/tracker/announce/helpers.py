@@ -1,9 +1,8 @@
-"""Helpers for announce tests: build raw announce query strings and decode replies."""
+"""Helpers for tracker tests: build raw announce and scrape query strings as clients do, and decode replies."""
 
 from typing import Any
 from urllib.parse import quote_from_bytes
 
-import pytest
 from fastbencode import bdecode
 
 
@@ -23,6 +22,11 @@ def announce_qs(info_hash: bytes | str, pid: bytes, **params: Any) -> str:
     return "&".join(parts)
 
 
+def scrape_qs(*hashes: str | bytes) -> str:
+    """A raw scrape query string: one `info_hash` per hash (hex or bytes), percent-encoded."""
+    return "&".join(f"info_hash={quote_from_bytes(bytes.fromhex(h) if isinstance(h, str) else h)}" for h in hashes)
+
+
 def announce(client: Any, passkey: str, info_hash: bytes | str, pid: bytes, *, remote: str = "10.0.0.1", **params: Any) -> dict:
     """GET /announce/<passkey> and return the decoded bencoded reply (asserting the transport rules)."""
     response = client.get(f"/announce/{passkey}?{announce_qs(info_hash, pid, **params)}", REMOTE_ADDR=remote)
@@ -34,9 +38,3 @@ def reply(response: Any) -> dict:
     assert response["Content-Type"].startswith("text/plain")
     assert response["Cache-Control"] == "no-store"
     return bdecode(response.content)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    """Users are made by the dozen here; hashing their passwords slowly tests nothing."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

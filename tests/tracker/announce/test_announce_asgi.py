@@ -1,7 +1,7 @@
 """The ASGI front (torrentpier.asgi): what it adds to the tracker views tested through both fronts elsewhere.
 
 The announce, validation, peer and scrape suites already run every test
-through this front too (tests/tracker/asgi_client.py's `client`). Here:
+through this front too (their `both_fronts` mark, tests/tracker/announce/fronts.py). Here:
 routing, the HTTP details, lifespan, and the PostgreSQL fast path's own
 parts (its pool, its Redis reads and their fallback, concurrency).
 """
@@ -15,9 +15,9 @@ from django.test import override_settings
 
 from accounts.services import user_passkey_reset, user_set_banned
 from tests.factories import TorrentFactory, UserFactory, make_hybrid_hashes
-from tests.tracker.asgi_client import AsgiClient, asgi_client, fast_path_active  # noqa: F401
-from tests.tracker.swarm_helpers import announce, announce_qs, fast_passwords, peer_id, reply  # noqa: F401
-from tests.tracker.test_announce_consistency import assert_counts_match_tables
+from tests.tracker.announce.fronts import AsgiClient, fast_path_active
+from tests.tracker.announce.helpers import announce, announce_qs, peer_id, reply
+from tests.tracker.swarm.helpers import assert_counts_match_tables
 from torrentpier.asgi import application
 from tracker.announce.asgi import TrackerASGI
 from tracker.catalogue.services import torrent_set_status

@@ -5,12 +5,11 @@ from fastbencode import bdecode
 
 from accounts.services import user_passkey_reset, user_set_banned
 from tests.factories import ForumFactory, TorrentFactory, UserFactory
-from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
-from tests.tracker.swarm_helpers import announce, announce_qs, fast_passwords, peer_id, reply  # noqa: F401
+from tests.tracker.announce.helpers import announce, announce_qs, peer_id, reply
 from tracker.models import AccessLevel, Peer, TorrentStatus
 from tracker.swarm.lookups import torrent_cache_invalidate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_fronts]
 
 
 @pytest.fixture

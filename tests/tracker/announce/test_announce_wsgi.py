@@ -8,8 +8,7 @@ from django.test import RequestFactory
 from fastbencode import bdecode
 
 from tests.factories import TorrentFactory
-from tests.tracker.swarm_helpers import announce_qs, fast_passwords, peer_id  # noqa: F401
-from tests.tracker.test_scrape import scrape_qs
+from tests.tracker.announce.helpers import announce_qs, peer_id, scrape_qs
 from torrentpier.wsgi import application
 from tracker.models import Peer
 

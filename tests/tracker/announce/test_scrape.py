@@ -1,19 +1,12 @@
 """GET /scrape (BEP 48): figures per requested hash, unknown ones left out, a cap on hashes."""
 
-from urllib.parse import quote_from_bytes
-
 import pytest
 from fastbencode import bdecode
 
 from tests.factories import TorrentFactory, UserFactory, make_hybrid_hashes
-from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
-from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id, reply  # noqa: F401
+from tests.tracker.announce.helpers import announce, peer_id, reply, scrape_qs
 
-pytestmark = pytest.mark.django_db
-
-
-def scrape_qs(*hashes: str | bytes) -> str:
-    return "&".join(f"info_hash={quote_from_bytes(bytes.fromhex(h) if isinstance(h, str) else h)}" for h in hashes)
+pytestmark = [pytest.mark.django_db, pytest.mark.both_fronts]
 
 
 def test_scrape_reports_each_known_hash(client, user):

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import CategoryFactory, ForumFactory, TorrentFactory
-from tests.tracker.conftest import forum_with_levels
+from tests.tracker.catalogue.helpers import forum_with_levels
 from tracker.models import AccessLevel, Category, Forum
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import bearer
 from tests.factories import CategoryFactory, ForumFactory, TorrentFactory, UserFactory
-from tests.tracker.conftest import new_metainfo
+from tests.tracker.catalogue.helpers import new_metainfo
 from tracker.models import AccessLevel, Comment
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,9 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
+from core.listing import list_query_parse
 from tests.factories import TorrentFactory
-from tracker.catalogue.selectors import torrent_list, torrent_search
+from tracker.catalogue.selectors import TORRENT_LIST, torrent_list, torrent_search
 from tracker.models import Torrent
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def test_the_search_plan_uses_the_trigram_indexes_on_postgresql_only():
     TorrentFactory(name="Ubuntu 24.04")
     for i in range(300):
         TorrentFactory(name=f"other {i}", files_text=f"disc{i}/track{i}.flac")
-    queryset = torrent_list(user=AnonymousUser(), filters={"search": "ubuntu"})
+    queryset = torrent_list(user=AnonymousUser(), query=list_query_parse({"search": "ubuntu"}, TORRENT_LIST))
     if connection.vendor != "postgresql":
         assert _index_names() == set()
         assert [t.name for t in queryset] == ["Ubuntu 24.04"]

@@ -9,10 +9,6 @@ from accounts.models import User
 from tracker.models import Category, Forum, Torrent, TorrentFile
 
 
-def _counts() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (User, Category, Forum, Torrent, TorrentFile))
-
-
 def _seed() -> str:
     out = io.StringIO()
     call_command("seed_demo", stdout=out)

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import bearer
 from tests.factories import UserFactory
-from tests.tracker.conftest import forum_with_levels, new_metainfo, upload
+from tests.tracker.catalogue.helpers import forum_with_levels, new_metainfo, upload
 from tracker.models import AccessLevel
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import ForumFactory, TorrentFactory
-from tests.tracker.conftest import forum_with_levels
+from tests.tracker.catalogue.helpers import forum_with_levels
 from tracker.models import AccessLevel, Comment, Peer, Torrent, TorrentStatus, TorrentStatusChange
 from tracker.swarm.lookups import torrent_cache_key
 

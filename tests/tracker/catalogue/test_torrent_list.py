@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import CategoryFactory, ForumFactory, TorrentFactory, UserFactory
-from tests.tracker.conftest import forum_with_levels
+from tests.tracker.catalogue.helpers import forum_with_levels
 from tracker.models import AccessLevel, Torrent, TorrentFile, TorrentStatus
 
 pytestmark = pytest.mark.django_db
@@ -233,11 +233,12 @@ def test_sorting_by_a_count_walks_the_counts_index_on_postgresql(catalogue, sort
     from django.contrib.auth.models import AnonymousUser
     from django.db import connection, transaction
 
-    from tracker.catalogue.selectors import torrent_list
+    from core.listing import list_query_parse
+    from tracker.catalogue.selectors import TORRENT_LIST, torrent_list
 
     if connection.vendor != "postgresql":
         pytest.skip("query plans are PostgreSQL's")
-    queryset = torrent_list(user=AnonymousUser(), filters={"sort": sort})[:50]
+    queryset = torrent_list(user=AnonymousUser(), query=list_query_parse({"sort": sort}, TORRENT_LIST))[:50]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_sort = off")  # a sort would only be chosen if no ordered path existed
         cursor.execute("SET LOCAL enable_seqscan = off")  # three rows: make the planner show the path it has

@@ -10,7 +10,7 @@ from django.test import override_settings
 from fastbencode import bdecode, bencode
 
 from tests.factories import ForumFactory, TorrentFactory, UserFactory
-from tests.tracker.conftest import forum_with_levels, new_metainfo, upload
+from tests.tracker.catalogue.helpers import forum_with_levels, new_metainfo, upload
 from tracker.models import AccessLevel, Torrent, TorrentFile, TorrentStatus
 
 pytestmark = pytest.mark.django_db

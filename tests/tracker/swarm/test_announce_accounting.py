@@ -7,12 +7,11 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.factories import TorrentFactory, UserFactory
-from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
-from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id  # noqa: F401
+from tests.tracker.announce.helpers import announce, peer_id
 from tracker.models import Peer, Snatch
 from tracker.swarm.rules import download_credit, transfer_credit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_fronts]
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ import pytest
 from django.db import connection
 
 from tests.factories import TorrentFactory, UserFactory
-from tests.tracker.asgi_client import AsgiClient, asgi_client, fast_path_active  # noqa: F401
-from tests.tracker.swarm_helpers import announce_qs, fast_passwords, peer_id, reply  # noqa: F401
-from tests.tracker.test_announce_consistency import assert_counts_match_tables
+from tests.tracker.announce.fronts import AsgiClient, fast_path_active
+from tests.tracker.announce.helpers import announce_qs, peer_id, reply
+from tests.tracker.swarm.helpers import assert_counts_match_tables
 from torrentpier.asgi import application
 from tracker.models import Peer, Snatch, Torrent
-from tracker.swarm.announce import AnnounceResult, announce_params, peer_announce
+from tracker.swarm.announce import announce_params, peer_announce
 from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
+from tracker.swarm.sql import AnnounceResult
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ import ipaddress
 import pytest
 
 from tests.factories import TorrentFactory, UserFactory, make_hybrid_hashes
-from tests.tracker.asgi_client import asgi_client, client  # noqa: F401 (both fronts: WSGI views and the ASGI app)
-from tests.tracker.swarm_helpers import announce, announce_qs, fast_passwords, peer_id  # noqa: F401
+from tests.tracker.announce.helpers import announce, announce_qs, peer_id
 from tracker.models import Peer, Torrent
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_fronts]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from tests.factories import TorrentFactory, UserFactory
-from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id  # noqa: F401
+from tests.tracker.announce.helpers import announce, peer_id
 from tracker.models import Peer, Snatch
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import bearer
 from tests.factories import ForumFactory, TorrentFactory, UserFactory
-from tests.tracker.swarm_helpers import announce, fast_passwords, peer_id  # noqa: F401
+from tests.tracker.announce.helpers import announce, peer_id
 from tracker.models import AccessLevel
 from tracker.swarm.selectors import peer_client_name
 
