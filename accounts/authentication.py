@@ -7,6 +7,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.models import TokenUser
 
+from accounts.tokens import token_version_current
 from api.errors import TokenInvalid
 
 
@@ -16,9 +17,11 @@ def user_may_authenticate(user: Any) -> bool:
 
 
 class BearerAuthentication(JWTAuthentication):
-    """simplejwt's JWT authentication that also refuses banned users.
+    """simplejwt's JWT authentication that also refuses banned users and revoked tokens.
 
-    Any failure (bad signature, expired, revoked, banned) is TOKEN_INVALID.
+    A token issued before the member's last password change or ban carries
+    an older token version and is refused. Any failure (bad signature,
+    expired, revoked, banned) is TOKEN_INVALID.
     """
 
     def authenticate_header(self, request: Any) -> str:
@@ -29,7 +32,7 @@ class BearerAuthentication(JWTAuthentication):
             user = super().get_user(validated_token)
         except AuthenticationFailed as exc:
             raise TokenInvalid() from exc
-        if isinstance(user, TokenUser) or not user_may_authenticate(user):
+        if isinstance(user, TokenUser) or not user_may_authenticate(user) or not token_version_current(validated_token, user):
             raise TokenInvalid()
         return user
 

@@ -1,9 +1,13 @@
 """The tracker's user: a Django user with a role, a passkey and transfer totals."""
 
 import secrets
+from collections.abc import Iterator
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 
 def generate_passkey() -> str:
@@ -27,6 +31,8 @@ class User(AbstractUser):
     downloaded = models.BigIntegerField(default=0)
     is_banned = models.BooleanField(default=False)
     hide_in_peers = models.BooleanField(default=False, help_text="Hide my name in torrent peer lists.")
+    # Written into every API token at issue; raising it (tokens_revoke) ends all tokens and sessions issued before.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -34,6 +40,51 @@ class User(AbstractUser):
             models.CheckConstraint(condition=models.Q(uploaded__gte=0), name="user_uploaded_non_negative"),
             models.CheckConstraint(condition=models.Q(downloaded__gte=0), name="user_downloaded_non_negative"),
         ]
+
+    def save(self, **kwargs: Any) -> None:
+        """Save; a changed password (set_password, then save) revokes the member's tokens and other sessions.
+
+        This catches every way a password changes: the password page, the
+        admin site, `manage.py changepassword`, a reset. A hasher upgrade at
+        login is not a change (Django clears `_password` before that save).
+        A full save of a row that exists never writes `token_version`: a copy
+        read before a revocation must not bring the revoked tokens back.
+        """
+        password_changed = getattr(self, "_password", None) is not None and not self._state.adding
+        if kwargs.get("update_fields") is None and not self._state.adding and not kwargs.get("force_insert"):
+            deferred = self.get_deferred_fields()  # as Django's own full save of a partly loaded row
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "token_version" and f.attname not in deferred
+            ]
+        super().save(**kwargs)
+        if password_changed:
+            self.tokens_revoke()
+
+    def tokens_revoke(self) -> None:
+        """End every API token (access and refresh) and every session issued to this member so far."""
+        User.objects.filter(pk=self.pk).update(token_version=models.F("token_version") + 1)
+        self.refresh_from_db(fields=["token_version"])
+
+    def get_session_auth_hash(self) -> str:
+        """Django's session check: a hash of the password and of the token version.
+
+        So a revocation ends the member's sessions too. Until the first one
+        the hash stays Django's, so that no one is logged out by this change.
+        """
+        if not self.token_version:
+            return super().get_session_auth_hash()
+        return self._session_auth_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
+        if not self.token_version:
+            yield from super().get_session_auth_fallback_hash()
+            return
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_auth_hash(secret=fallback_secret)
+
+    def _session_auth_hash(self, *, secret: str | bytes | None) -> str:
+        value = f"{self.token_version}:{self.password}"
+        return salted_hmac("accounts.User.get_session_auth_hash", value, secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def is_moderator(self) -> bool:

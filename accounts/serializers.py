@@ -6,10 +6,26 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts.models import Role, User
+from accounts.usernames import username_normalize
+
+
+class NormalizedUsernameMixin:
+    """Usernames are compared in NFKC, as stored (accounts.usernames); the page forms normalise them too."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return username_normalize(super().to_internal_value(data))  # type: ignore[misc]
+
+
+class UsernameField(NormalizedUsernameMixin, serializers.CharField):
+    pass
+
+
+class NewUsernameField(NormalizedUsernameMixin, serializers.RegexField):
+    """Checked after NFKC: fullwidth "john.doe" is "john.doe"; accounts.services.user_register checks the rest."""
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    username = UsernameField(max_length=150, trim_whitespace=False)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
@@ -81,7 +97,7 @@ class UserAdminUpdateSerializer(serializers.Serializer):
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150, min_length=3)
+    username = NewUsernameField(r"^[\w.@+-]+\Z", max_length=150, min_length=3)
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"}, write_only=True)
 

@@ -1,17 +1,20 @@
 """Writes on users, and the failed-login lock-out."""
 
 import logging
-from typing import Any
+from dataclasses import dataclass, field
 
+import django_ratelimit.core as ratelimit_core
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django_ratelimit.core import get_usage
+from django_ratelimit import ALL
 
 from accounts.models import Role, User, generate_passkey
 from accounts.signals import tracker_access_changed
+from accounts.usernames import username_normalize, username_problems
 from core.errors import Conflict, Forbidden, Invalid
 from core.net import client_ip
 
@@ -32,61 +35,126 @@ def user_passkey_reset(*, user: User) -> str:
 
 
 def user_set_banned(*, user: User, banned: bool) -> User:
-    """Ban or unban `user`; their passkey stops (or starts) working at once."""
+    """Ban or unban `user`; their passkey stops (or starts) working at once.
+
+    A ban also revokes every API token and session they hold, so that
+    lifting it later brings none of them back: they log in again.
+    """
     user.is_banned = banned
     user.save(update_fields=["is_banned"])
+    if banned:
+        user.tokens_revoke()
     _tracker_access_changed(user, user.passkey)
     return user
 
 
 LOGIN_FAILURE_GROUP = "login-failures"
+_WINDOW_SECONDS = 60
 
 
-def _login_failure_keys(request: HttpRequest, username: str) -> list[str]:
-    return [f"ip:{client_ip(request)}", f"user:{username.lower()}"]
+def _login_attempt_idents(request: HttpRequest | None, username: str) -> list[str]:
+    idents = [f"user:{username_normalize(username).casefold()}"]
+    if request is not None:
+        idents.insert(0, f"ip:{client_ip(request)}")
+    return idents
 
 
-def _login_failure_usage(request: HttpRequest, key: str, *, increment: bool) -> dict[str, Any] | None:
-    try:
-        return get_usage(
-            request,
-            group=LOGIN_FAILURE_GROUP,
-            key=lambda _g, _r: key,
-            rate=f"{settings.LOGIN_FAILURE_LIMIT}/m",
-            increment=increment,
-        )
-    except Exception:  # the cache is down: fail open, like the API's rate limit
-        logger.warning("login-failure cache unreachable; failing open", exc_info=True)
-        return None
+def _attempt_count(ident: str) -> tuple[str, int, int]:
+    """Count one attempt in `ident`'s current window, atomically: (cache key, count now, seconds left).
 
-
-def login_failures_exceeded(*, request: HttpRequest, username: str) -> int | None:
-    """Decide whether a login for `username` from this client is locked out.
-
-    Failures are counted per username and per client IP, shared by the API
-    login and the login page. Returns the seconds until the lock-out ends,
-    or None when another attempt may be made now.
+    django-ratelimit's windows, keys and cache (what get_usage(increment=True)
+    does: cache.add, else cache.incr, each atomic on LocMem and on Redis), but
+    keeping the key so that the attempt can be given back.
     """
-    for key in _login_failure_keys(request, username):
-        usage = _login_failure_usage(request, key, increment=False)
-        if usage and usage["count"] >= usage["limit"]:
-            return max(1, int(usage["time_left"]))
-    return None
+    rate = f"{settings.LOGIN_FAILURE_LIMIT}/m"
+    window = ratelimit_core._get_window(ident, _WINDOW_SECONDS)
+    key = ratelimit_core._make_cache_key(LOGIN_FAILURE_GROUP, window, rate, ident, ALL)
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    timeout = _WINDOW_SECONDS + ratelimit_core.EXPIRATION_FUDGE
+    if cache.add(key, 1, timeout):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # it expired between the two calls
+            count = 1 if cache.add(key, 1, timeout) else cache.incr(key)
+    return key, int(count), window - int(ratelimit_core.time.time())
 
 
-def login_failure_record(*, request: HttpRequest, username: str) -> None:
-    """Count one failed login against `username` and against the client IP."""
-    for key in _login_failure_keys(request, username):
-        _login_failure_usage(request, key, increment=True)
+def _attempts_give_back(keys: list[str]) -> None:
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    for key in keys:
+        try:
+            cache.decr(key)
+        except ValueError:  # the window is over and its count gone
+            pass
+        except Exception:
+            logger.warning("login-failure cache unreachable; failing open", exc_info=True)
+
+
+@dataclass
+class LoginAttempt:
+    """One login attempt, counted before its password is checked.
+
+    `retry_after` is set when the attempt is refused (locked out): then no
+    password may be checked. Otherwise the caller checks the password and
+    calls `login_attempt_succeeded` if the login succeeds; a failed one
+    stays counted.
+    """
+
+    retry_after: int | None = None
+    counted: list[str] = field(default_factory=list)
+
+
+def login_attempt_start(*, request: HttpRequest | None, username: str) -> LoginAttempt:
+    """Count a login attempt for `username` from this client, and say whether its password may be checked.
+
+    Attempts are counted per username (NFKC, any case) and per client IP,
+    shared by the API login, the login page and the admin's. The count is
+    raised *before* the password check, atomically in the shared cache, so
+    that simultaneous guesses cannot all pass a check made before any of
+    them is counted: at most LOGIN_FAILURE_LIMIT failed password checks per
+    minute, however many arrive at once. A refused attempt checks nothing
+    and is not counted; a successful login is given back.
+    If the cache is unreachable the lock-out fails open, like the rate limit.
+    """
+    counted: list[str] = []
+    retry_after: int | None = None
+    for ident in _login_attempt_idents(request, username):
+        try:
+            key, count, time_left = _attempt_count(ident)
+        except Exception:  # the cache is down: fail open, like the API's rate limit
+            logger.warning("login-failure cache unreachable; failing open", exc_info=True)
+            continue
+        counted.append(key)
+        if count > settings.LOGIN_FAILURE_LIMIT:
+            retry_after = max(retry_after or 1, time_left)
+    if retry_after is not None:
+        _attempts_give_back(counted)
+        return LoginAttempt(retry_after=retry_after)
+    return LoginAttempt(counted=counted)
+
+
+def login_attempt_succeeded(attempt: LoginAttempt) -> None:
+    """The attempt's password was right and the member logged in: it is not a failure."""
+    _attempts_give_back(attempt.counted)
+    attempt.counted = []
 
 
 def user_register(*, username: str, email: str, password: str) -> User:
     """Create a member with role user; the password must pass Django's validators (422 otherwise).
 
-    Closed registration (REGISTRATION_OPEN=0): 403. A taken username: 409.
+    The username is stored NFKC-normalised and must pass accounts.usernames
+    (no invisible, control or bidi characters, no mixed alphabets): 422 on
+    `username` otherwise. Closed registration (REGISTRATION_OPEN=0): 403. A
+    taken username (compared after NFKC, in any case): 409.
     """
     if not settings.REGISTRATION_OPEN:
         raise Forbidden("Registration is closed.")
+    username = username_normalize(username)
+    problems = username_problems(username)
+    if problems:
+        raise Invalid(details={"username": problems})
     if User.objects.filter(username__iexact=username).exists():
         raise Conflict("This username is taken.", details={"username": ["This username is taken."]})
     user = User(username=username, email=email, role=Role.USER)

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate, logout
 from django.db.models import QuerySet
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import IsAuthenticated
@@ -32,16 +33,23 @@ from accounts.serializers import (
     UserProfileSerializer,
 )
 from accounts.services import (
-    login_failure_record,
-    login_failures_exceeded,
+    login_attempt_start,
+    login_attempt_succeeded,
     user_passkey_reset,
     user_register,
     user_set_banned,
     user_set_role,
 )
+from accounts.tokens import refresh_token_for, token_version_current
 from api.errors import InvalidCredentials, RateLimitExceeded, TokenInvalid
 from api.pagination import list_query, page_response
 from core.errors import Forbidden
+
+
+def _no_store(response: Response) -> Response:
+    """For answers that carry a secret (tokens, a passkey): no cache may keep them."""
+    add_never_cache_headers(response)
+    return response
 
 
 def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str, Any]:
@@ -59,8 +67,10 @@ def _token_payload(refresh: RefreshToken, user: User | None = None) -> dict[str,
 class LoginView(APIView):
     """POST /api/login: username + password -> a Bearer token and a refresh token.
 
-    Failures are counted per username and per IP; after LOGIN_FAILURE_LIMIT
-    failures in a minute further attempts get 429 until the window ends.
+    Attempts are counted per username and per IP before the password is
+    checked (accounts.services.login_attempt_start); after LOGIN_FAILURE_LIMIT
+    failures in a minute further attempts get 429 until the window ends,
+    however many are sent at once. A successful login is not a failure.
     """
 
     authentication_classes: list[Any] = []
@@ -74,20 +84,23 @@ class LoginView(APIView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         username = serializer.validated_data["username"]
-        retry_after = login_failures_exceeded(request=request._request, username=username)
-        if retry_after is not None:
-            raise RateLimitExceeded("Too many failed logins. Try again later.", headers={"Retry-After": str(retry_after)})
+        attempt = login_attempt_start(request=request._request, username=username)
+        if attempt.retry_after is not None:
+            raise RateLimitExceeded("Too many failed logins. Try again later.", headers={"Retry-After": str(attempt.retry_after)})
         user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
         if user is None or not user_may_authenticate(user):
-            login_failure_record(request=request._request, username=username)
-            raise InvalidCredentials()
-        refresh = RefreshToken.for_user(user)
+            raise InvalidCredentials()  # the attempt stays counted: a failure
+        login_attempt_succeeded(attempt)
+        refresh = refresh_token_for(user)
         User.objects.filter(pk=user.pk).update(last_login=refresh.current_time)
-        return Response(_token_payload(refresh, user))
+        return _no_store(Response(_token_payload(refresh, user)))
 
 
 class RefreshView(APIView):
-    """POST /api/token/refresh: a refresh token -> a new token pair (the old refresh token is revoked)."""
+    """POST /api/token/refresh: a refresh token -> a new token pair (the old refresh token is revoked).
+
+    A refresh token issued before the member's last password change or ban is refused.
+    """
 
     authentication_classes: list[Any] = []
 
@@ -106,12 +119,12 @@ class RefreshView(APIView):
             old = RefreshToken(serializer.validated_data["refresh_token"])
             user_id = old.payload.get(jwt_settings.USER_ID_CLAIM)
             user = User.objects.filter(pk=user_id).first() if user_id is not None else None
-            if user is None or not user_may_authenticate(user):
+            if user is None or not user_may_authenticate(user) or not token_version_current(old, user):
                 raise TokenInvalid()
             old.blacklist()
         except TokenError as exc:
             raise TokenInvalid() from exc
-        return Response(_token_payload(RefreshToken.for_user(user)))
+        return _no_store(Response(_token_payload(refresh_token_for(user))))
 
 
 class LogoutView(APIView):
@@ -141,7 +154,7 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(request.user).data)
+        return _no_store(Response(MeSerializer(request.user).data))
 
 
 class UserViewSet(viewsets.GenericViewSet):
@@ -174,6 +187,8 @@ class UserViewSet(viewsets.GenericViewSet):
         data = serializer.validated_data
         if target.pk == request.user.pk and (data.get("is_banned") or data.get("role", target.role) != target.role):
             raise Forbidden("Admins may not ban themselves or change their own role.")
+        if target.is_superuser and not getattr(request.user, "is_superuser", False):
+            raise Forbidden("Only a superuser may change a superuser.")
         if "role" in data:
             user_set_role(user=target, role=data["role"])
         if "is_banned" in data:
@@ -191,7 +206,7 @@ class RegisterView(APIView):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = user_register(**serializer.validated_data)
-        return Response(MeSerializer(user).data, status=201)
+        return _no_store(Response(MeSerializer(user).data, status=201))
 
 
 class PasskeyView(APIView):
@@ -204,4 +219,4 @@ class PasskeyView(APIView):
         user = request.user
         assert isinstance(user, User)  # IsAuthenticated
         passkey = user_passkey_reset(user=user)
-        return Response({"passkey": passkey, "announce_url": f"{settings.TRACKER_ANNOUNCE_URL}/announce/{passkey}"})
+        return _no_store(Response({"passkey": passkey, "announce_url": f"{settings.TRACKER_ANNOUNCE_URL}/announce/{passkey}"}))

@@ -3,6 +3,7 @@
 from urllib.parse import quote
 
 from django.http import HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 
 def content_disposition(filename: str) -> str:
@@ -12,8 +13,9 @@ def content_disposition(filename: str) -> str:
 
 
 def attachment_response(body: bytes, *, filename: str, content_type: str) -> HttpResponse:
-    """`body` as a file download named `filename`."""
+    """`body` as a file download named `filename`, never stored by a cache (a .torrent carries the passkey)."""
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = content_disposition(filename)
     response["Content-Length"] = str(len(body))
+    add_never_cache_headers(response)
     return response

@@ -4,10 +4,11 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, UsernameField
+from django.core.validators import RegexValidator
 from django.utils.translation import ngettext
 
-from accounts.services import login_failure_record, login_failures_exceeded
+from accounts.services import login_attempt_start, login_attempt_succeeded
 from tracker.models import Forum, Freeleech, TorrentStatus
 
 
@@ -28,8 +29,10 @@ LOCKOUT_MESSAGES = {
 class LoginLockout:
     """For Django's login forms: the API's failed-login lock-out and its refusal of banned users.
 
-    The failure counts are the API's (accounts.services), so five failures
-    here lock the API login out too, and the other way round.
+    The counts are the API's (accounts.services), so five failures here lock
+    the API login out too, and the other way round. Each attempt is counted
+    before the password is checked, so parallel guesses are held to the
+    limit as well; a successful login is given back.
     """
 
     request: Any
@@ -39,17 +42,16 @@ class LoginLockout:
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
-        if username and self.request is not None:
-            retry_after = login_failures_exceeded(request=self.request, username=username)
-            if retry_after is not None:
-                seconds = ngettext("%(n)d second", "%(n)d seconds", retry_after) % {"n": retry_after}
+        attempt = None
+        if username and self.cleaned_data.get("password") and self.request is not None:
+            attempt = login_attempt_start(request=self.request, username=username)
+            if attempt.retry_after is not None:
+                seconds = ngettext("%(n)d second", "%(n)d seconds", attempt.retry_after) % {"n": attempt.retry_after}
                 raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out", params={"seconds": seconds})
-        try:
-            return super().clean()  # type: ignore[misc]
-        except forms.ValidationError:
-            if username and self.request is not None:
-                login_failure_record(request=self.request, username=username)
-            raise
+        data = super().clean()  # type: ignore[misc]  # a wrong password (or a refused account) raises: the attempt stays counted
+        if attempt is not None:
+            login_attempt_succeeded(attempt)
+        return data
 
     def confirm_login_allowed(self, user: Any) -> None:
         super().confirm_login_allowed(user)  # type: ignore[misc]
@@ -145,13 +147,12 @@ class RegisterForm(PlainLabels, forms.Form):
     (accounts.services.user_register); their messages land next to these fields.
     """
 
-    username = forms.RegexField(
+    username = UsernameField(  # NFKC-normalised, then checked: fullwidth "john.doe" is "john.doe"
         label="Username",
-        regex=r"^[\w.@+-]+\Z",
+        validators=[RegexValidator(r"^[\w.@+-]+\Z", message="Use only letters, digits and @ . + - _.")],
         min_length=3,
         max_length=150,
         help_text="3 to 150 characters: letters, digits and @ . + - _ only.",
-        error_messages={"invalid": "Use only letters, digits and @ . + - _."},
         widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
     )
     email = forms.EmailField(

@@ -9,6 +9,7 @@ from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import user_passkey_reset, user_register
@@ -34,7 +35,11 @@ class LoginView(auth_views.LoginView):
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
-    """GET/POST /password/: change one's password (Django's validators apply)."""
+    """GET/POST /password/: change one's password (Django's validators apply).
+
+    Saving the new password revokes the member's API tokens and ends their
+    other sessions (accounts.models.User.save); this session is kept.
+    """
 
     form_class = ChangePasswordForm
     success_url = reverse_lazy("web:password-change-done")
@@ -51,6 +56,7 @@ BOOKMARK_ROWS = 100
 
 
 @member_required
+@never_cache  # it shows the passkey
 def profile(request: HttpRequest) -> HttpResponse:
     """GET /profile/: passkey, transfer totals, history (?history=seeding|leeching|completed), bookmarks, API access."""
     user = request.user
