@@ -1,11 +1,11 @@
 """A lean, pipelined Redis reader for the ASGI announce's cached lookups (MGET only).
 
-redis-py's asyncio client spends about 100 us of CPU per command here (its
-connection pool, retry and event machinery, a timeout per read); the
-announce makes one MGET per request, so that was a tenth of its CPU. This
-connection sends each MGET as soon as it is asked for, lets many be in flight
-at once, and hands the replies back in order; hiredis (Redis's own parser)
-reads them. About 11 us per MGET (`tests/perf` figures in the README).
+redis-py's asyncio client pays for its connection pool, retry and event
+machinery and a timeout per read on every command, and the announce makes
+one MGET per request. This connection sends each MGET as soon as it is asked
+for, lets many be in flight at once, and hands the replies back in order;
+hiredis (Redis's own parser) reads them. What that saves is measured by
+`python -m tests.perf.announce` (README, "The tracker").
 
 Only reads go through it: everything that writes or invalidates the cache
 still uses Django's cache, so what is read here is exactly what Django wrote.

@@ -2,7 +2,7 @@
 
 BitTorrent clients announce every few minutes, by the thousand; sessions,
 CSRF, auth, messages and the API's rate-limit headers mean nothing to them,
-and running that stack costs about a third of an announce's CPU. Everything
+and running that stack is CPU spent for nothing on every announce. Everything
 else goes to Django unchanged. Connection housekeeping still happens: the
 request_started / request_finished signals fire as Django's handler fires them.
 """

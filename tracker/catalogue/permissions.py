@@ -15,15 +15,6 @@ def _is_admin(request: Request) -> bool:
     return bool(request.user and request.user.is_authenticated and getattr(request.user, "is_admin", False))
 
 
-class IsAdminRole(BasePermission):
-    """Only admins (role admin or superuser)."""
-
-    message = "Only admins may do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return _is_admin(request)
-
-
 class ReadOnlyOrAdmin(BasePermission):
     """Anyone may read; only admins may write."""
 

@@ -171,7 +171,9 @@ def announce_portable(p: dict[str, Any]) -> AnnounceResult:
     with transaction.atomic():
         peer = Peer.objects.filter(torrent_id=p["t"], peer_id=p["pid"]).first()
         if peer is not None and peer.user_id != p["u"]:
-            return AnnounceResult(False, 0, 0, 0)
+            if not stopped:
+                return AnnounceResult(False, 0, 0, 0)
+            peer = None  # another member's peer_id: a stop changes nothing, as for a peer we do not know
         snatch = Snatch.objects.filter(user_id=p["u"], torrent_id=p["t"]).first()
         effects = announce_effects(
             peer=PeerBefore(peer.uploaded, peer.downloaded, peer.left, peer.is_seeder, peer.last_announce) if peer else None,

@@ -4,10 +4,8 @@ The single announce statement (tracker.swarm.sql) pays its fixed costs on
 every announce: executor start-up for a dozen plan nodes over four tables,
 a commit, a round trip. Under load, the announces a worker has waiting are
 sent together instead, as arrays, and this statement applies the same rules
-to all of them at once: PostgreSQL CPU per announce falls from 0.30 ms alone
-to 0.16 ms in batches of 8 and 0.13 ms in batches of 16, and the driver's
-per-announce CPU from 0.09 ms to 0.03 ms (measured sequentially on this
-machine).
+to all of them at once, paying those costs once per batch (the README gives
+the figures `tests/perf/announce` measured).
 
 What a batch must hold, and why:
 - at most one announce per peer (torrent, peer_id) and per snatch (user,

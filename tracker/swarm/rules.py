@@ -25,14 +25,16 @@ The rules:
 - freeleech scales the download credited to the member (gold nothing, silver
   half, rounded down); the snatch records the real traffic;
 - seed time grows by the time since the previous announce if the peer was
-  seeding then, capped at the peer expiry;
+  seeding then, capped at the peer expiry, in whole seconds (rounded);
 - a download completes when `left` reaches 0 from above, or, for a peer we
   did not know, on `event=completed` or when the snatch still had bytes
   left (aria2 never sends `completed`); the torrent's `completed` counts
   only a member's first completion;
-- a stop removes the peer; a stop of a peer we do not know changes nothing.
+- a stop removes the peer; a stop of a peer we do not know (or of another
+  member's peer_id) changes nothing and is answered as usual.
 """
 
+import math
 from datetime import datetime
 from typing import NamedTuple
 
@@ -120,10 +122,14 @@ def is_completing(*, left: int, prev_left: int | None, event: str, snatch_left: 
 
 
 def seed_time_added(*, peer: PeerBefore | None, now: datetime, expiry: int) -> int:
-    """Seconds of seeding since the previous announce (0 unless the peer was seeding), at most `expiry`."""
+    """Seconds of seeding since the previous announce (0 unless the peer was seeding), at most `expiry`.
+
+    Rounded to the nearest second, halves up, as PostgreSQL casts the
+    statements' numeric seconds to bigint.
+    """
     if peer is None or not peer.is_seeder:
         return 0
-    return int(max((now - peer.last_announce).total_seconds(), 0))
+    return math.floor(min(max((now - peer.last_announce).total_seconds(), 0), expiry) + 0.5)
 
 
 def announce_effects(*, peer: PeerBefore | None, snatch: SnatchBefore | None, announce: AnnounceIn) -> Effects:

@@ -1,0 +1,398 @@
+"""The three implementations of an announce agree with its specification, on random announce sequences.
+
+tracker.swarm.rules.announce_effects is the specification; the portable path
+(announce_portable), the single PostgreSQL statement (announce_statement) and
+the batch statement (PG_BATCH) each carry it out. Hypothesis generates
+announce sequences (a few members, several peers each and one peer_id two
+members fight over, every event, counters that grow, stay or restart, `left`
+reaching 0 and coming back, duplicates, freeleech changing on the way, time
+jumping past the peer expiry) and feeds each to three twin worlds, one per
+implementation: distinct members and torrents, so that the members' totals
+can be compared too. A Python model applies `announce_effects` to what it
+remembers of the peers and snatches: after every announce (every batch, for
+the batch twin) each twin's whole state must be the model's, and every reply
+must be the one the model predicts. A rule changed in one implementation and
+not the others fails here.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from accounts.models import User
+from tests.factories import TorrentFactory, UserFactory
+from tracker.catalogue.models import Freeleech, Torrent, TorrentStats
+from tracker.swarm.announce import announce_params, announce_portable, announce_statement
+from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
+from tracker.swarm.models import Peer, Snatch, peer_compact
+from tracker.swarm.rules import AnnounceIn, PeerBefore, SnatchBefore, announce_effects
+from tracker.swarm.sql import AnnounceResult
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the single and batch statements are PostgreSQL's; set DATABASE_URL to a PostgreSQL database"
+)
+
+BASE = datetime(2030, 1, 1, tzinfo=UTC)  # every announce says when it happens (`now=`): BASE + Step.at seconds
+SIZE = 1000  # the torrent's size: `left` lies in [0, SIZE]
+SHARED = 3  # peer numbers 0-2 are each member's own; number 3 is the one peer_id every member may claim
+IPS = ["10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8::2"]  # both families: replies' peers4 and peers6
+PORTS = [6881, 51413, 65535]
+FREELEECH = st.sampled_from([Freeleech.NONE, Freeleech.SILVER, Freeleech.GOLD])
+ENDS_BATCH = st.integers(0, 3).map(lambda n: n == 0)  # a batch (at most one announce per member here) often fills up
+NUMWANT = st.one_of(st.integers(0, 3), st.integers(0, 50))  # often fewer than the swarm has: the window is cut short
+
+
+def peer_id(user: int, peer: int) -> bytes:
+    """The 20-byte peer_id of `user`'s peer number `peer` (the same for every member when `peer` is SHARED)."""
+    return b"-SP0001-shared000000" if peer == SHARED else f"-SP0001-u{user:05d}p{peer:05d}".encode()
+
+
+def expiry() -> int:
+    """TRACKER_PEER_EXPIRY: peers silent longer are not handed out, and one interval adds at most this much seed time."""
+    return settings.TRACKER_PEER_EXPIRY
+
+
+class Step(NamedTuple):
+    """One announce of a sequence, by position: `user` is an index into the twin's members."""
+
+    user: int
+    peer: int
+    ip: str
+    port: int
+    uploaded: int
+    downloaded: int
+    left: int
+    event: str
+    numwant: int
+    with_peer_ids: bool
+    freeleech: str
+    at: float  # seconds after BASE
+    shuffle: int  # the peer's place in the swarm's order if this announce creates it
+    r: int  # where the reply's window of peers starts
+    ends_batch: bool  # the batch twin sends its batch after this announce
+
+    @property
+    def pid(self) -> bytes:
+        return peer_id(self.user, self.peer)
+
+    @property
+    def is_seeder(self) -> bool:
+        """As tracker.announce.protocol says: nothing left, or paused (a BEP 21 partial seed)."""
+        return self.left == 0 or self.event == "paused"
+
+    @property
+    def now(self) -> datetime:
+        return BASE + timedelta(seconds=self.at)
+
+
+class Scenario(NamedTuple):
+    """What one example runs: a torrent with `users` members announcing `steps`."""
+
+    users: int
+    freeleech: str  # the torrent's when it is created (each Step says the one it announces under)
+    counts: tuple[int, int, int]  # the torrent's seeders, leechers and completed before the first announce
+    steps: list[Step]
+
+
+def _counter(previous: int) -> st.SearchStrategy[int]:
+    """A client's next counter: the same, grown, or (a restart) lower."""
+    stay_or_grow = st.one_of(st.just(previous), st.integers(previous + 1, previous + 2**34))
+    return st.one_of(stay_or_grow, st.integers(0, previous - 1)) if previous else stay_or_grow
+
+
+def _seconds() -> st.SearchStrategy[float]:
+    """Time between two announces: half the time short (the swarm stays live, in tenths of a second: clients'
+    clocks are not whole seconds), else exactly around the peer expiry (which caps seed time and ends a peer's
+    liveness), far past it, or backwards (clock skew).
+    """
+    rare = [st.sampled_from([expiry() - 1, expiry(), expiry() + 1]), st.integers(expiry(), 3 * expiry()), st.integers(-90, -1)]
+    short = st.integers(0, 6000).map(lambda tenths: tenths / 10)
+    return st.integers(0, 5).flatmap(lambda n: rare[n] if n < len(rare) else short)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """A torrent's starting figures and a sequence of announces by 2-3 members, with their clients' counters."""
+    users = draw(st.integers(2, 3))
+    size = draw(st.one_of(st.integers(1, 8), st.integers(12, 30)))  # long ones too: swarms of many live peers
+    shuffles = draw(st.lists(st.integers(0, 999), min_size=size, max_size=size, unique=True))  # no ties in the swarm's order
+    freeleech = draw(FREELEECH)
+    counts = (draw(st.integers(0, 3)), draw(st.integers(0, 3)), draw(st.integers(0, 3)))
+    clients: dict[tuple[int, int], tuple[int, int, int]] = {}  # (user, peer): its uploaded, downloaded, left
+    at = 0
+    steps: list[Step] = []
+    for shuffle in shuffles:
+        if steps and draw(st.integers(0, 7)) == 0:  # the same announce again (a client's retry)
+            step = steps[-1]._replace(shuffle=shuffle, ends_batch=draw(ENDS_BATCH))
+        else:
+            user, peer = draw(st.integers(0, users - 1)), draw(st.integers(0, SHARED))
+            uploaded, downloaded, left = clients.get((user, peer), (0, 0, SIZE))
+            event = draw(st.sampled_from(["", "started", "completed", "stopped", "paused"]))
+            at += draw(_seconds())
+            freeleech = draw(st.one_of(st.just(freeleech), FREELEECH))
+            step = Step(
+                user=user, peer=peer, ip=draw(st.sampled_from(IPS)), port=draw(st.sampled_from(PORTS)),
+                uploaded=draw(_counter(uploaded)), downloaded=draw(_counter(downloaded)),
+                left=draw(st.one_of(st.just(0), st.just(left), st.integers(0, SIZE))), event=event,
+                numwant=0 if event == "stopped" else draw(NUMWANT),  # tracker.announce.protocol: a stop wants none
+                with_peer_ids=draw(st.booleans()), freeleech=freeleech, at=at, shuffle=shuffle,
+                r=draw(st.one_of(st.integers(0, 1000), st.sampled_from(shuffles))),  # exactly at a peer's place, too
+                ends_batch=draw(ENDS_BATCH),
+            )  # fmt: skip
+            clients[user, peer] = (step.uploaded, step.downloaded, step.left)
+        steps.append(step)
+    return Scenario(users, freeleech, counts, steps)
+
+
+# What the model and the database are compared on, field by field.
+
+
+class PeerRow(NamedTuple):
+    peer_id: bytes
+    user: int
+    ip: str
+    port: int
+    compact: bytes
+    shuffle: int
+    uploaded: int
+    downloaded: int
+    left: int
+    is_seeder: bool
+    last_announce: datetime
+    prev_uploaded: int | None
+    prev_downloaded: int | None
+    prev_left: int | None
+    prev_is_seeder: bool | None
+    prev_announce: datetime | None
+
+
+class SnatchRow(NamedTuple):
+    user: int
+    uploaded: int
+    downloaded: int
+    left: int | None
+    seed_time: int
+    is_seeding: bool
+    is_leeching: bool
+    first_announce: datetime
+    last_announce: datetime
+    completed_at: datetime | None
+    times_completed: int
+
+
+class Model:
+    """The specification's world: the peers and snatches announces leave, the members' totals and the torrent's counts.
+
+    Each announce goes through rules.announce_effects with the peer's previous
+    figures and the snatch as remembered here; the totals and counts are the
+    sums of the effects.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.peers: dict[bytes, PeerRow] = {}
+        self.snatches: dict[int, SnatchRow] = {}
+        self.totals = [(0, 0)] * scenario.users
+        self.counts = scenario.counts
+
+    def announce(self, s: Step) -> bool:
+        """Apply `s`; False if it was refused: its peer_id is another member's peer's (a stop of it changes nothing)."""
+        peer, snatch = self.peers.get(s.pid), self.snatches.get(s.user)
+        if peer is not None and peer.user != s.user:
+            return s.event == "stopped"
+        e = announce_effects(
+            peer=PeerBefore(peer.uploaded, peer.downloaded, peer.left, peer.is_seeder, peer.last_announce) if peer else None,
+            snatch=SnatchBefore(snatch.left, snatch.times_completed) if snatch else None,
+            announce=AnnounceIn(s.uploaded, s.downloaded, s.left, s.event, s.is_seeder, s.now, s.freeleech, expiry()),
+        )
+        if not e.recorded:
+            return True
+        figures = dict(
+            ip=s.ip, port=s.port, compact=peer_compact(s.ip, s.port), uploaded=s.uploaded, downloaded=s.downloaded, left=s.left,
+            is_seeder=s.is_seeder, last_announce=s.now,
+        )  # fmt: skip
+        if s.event == "stopped":
+            del self.peers[s.pid]
+        elif peer is None:
+            self.peers[s.pid] = PeerRow(s.pid, s.user, shuffle=s.shuffle, **figures, **dict.fromkeys(PeerRow._fields[-5:]))
+        else:
+            self.peers[s.pid] = peer._replace(
+                **figures, prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
+                prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce,
+            )  # fmt: skip
+        up, down = self.totals[s.user]
+        self.totals[s.user] = (up + e.credit_up, down + e.credit_down)
+        completed_at = s.now if e.completing else None
+        if snatch is None:
+            snatch = SnatchRow(s.user, 0, 0, None, 0, False, False, s.now, s.now, completed_at, 0)
+        self.snatches[s.user] = snatch._replace(
+            uploaded=snatch.uploaded + e.traffic_up, downloaded=snatch.downloaded + e.traffic_down, left=s.left,
+            seed_time=snatch.seed_time + e.seed_time, is_seeding=e.state is True, is_leeching=e.state is False,
+            last_announce=s.now, completed_at=snatch.completed_at or completed_at,
+            times_completed=snatch.times_completed + e.completing,
+        )  # fmt: skip
+        seeders, leechers, completed = self.counts
+        self.counts = (seeders + e.seeders, leechers + e.leechers, completed + e.first_completion)
+        return True
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts,
+            "totals": self.totals,
+            "peers": sorted(self.peers.values()),
+            "snatches": sorted(self.snatches.values()),
+        }
+
+
+def selection(peers: dict[bytes, PeerRow], s: Step) -> tuple[bytes, bytes]:
+    """The peers (packed v4, v6) a reply to `s` carries from swarm `peers`: the statements' window, computed in Python.
+
+    Up to `numwant` live peers other than the announcing one (leechers only for
+    a seeder), in shuffle order starting at `r` and wrapping round.
+    """
+    live = s.now - timedelta(seconds=expiry())
+    candidates = [p for p in peers.values() if p.peer_id != s.pid and p.last_announce >= live and not (s.is_seeder and p.is_seeder)]
+    chosen = sorted(candidates, key=lambda p: (p.shuffle < s.r, p.shuffle))[: s.numwant]
+    entries = [(p.compact, p.compact + p.peer_id if s.with_peer_ids else p.compact) for p in chosen]
+    return b"".join(e for c, e in entries if len(c) == 6), b"".join(e for c, e in entries if len(c) == 18)
+
+
+class Twin(NamedTuple):
+    """One implementation's world: its own members and torrent."""
+
+    users: list[User]
+    torrent: Torrent
+
+    @classmethod
+    def create(cls, scenario: Scenario) -> "Twin":
+        seeders, leechers, completed = scenario.counts
+        torrent = TorrentFactory(size=SIZE, freeleech=scenario.freeleech, seeders=seeders, leechers=leechers, completed=completed)
+        return cls([UserFactory() for _ in range(scenario.users)], torrent)
+
+    def params(self, s: Step) -> dict[str, Any]:
+        """announce_params of `s` in this world, with the Step's shuffle and r instead of random ones (so replies compare)."""
+        params = announce_params(
+            user_id=self.users[s.user].id, torrent_id=self.torrent.id, freeleech=s.freeleech, peer_id=s.pid, ip=s.ip,
+            port=s.port, uploaded=s.uploaded, downloaded=s.downloaded, left=s.left, event=s.event, is_seeder=s.is_seeder,
+            numwant=s.numwant, now=s.now, with_peer_ids=s.with_peer_ids,
+        )  # fmt: skip
+        return params | {"shuffle": s.shuffle, "r": s.r}
+
+    def state(self) -> dict[str, Any]:
+        """Everything announces change in this world, members named by position, in the Model's terms."""
+        position = {u.id: n for n, u in enumerate(self.users)}
+        peers = Peer.objects.filter(torrent=self.torrent).values_list("peer_id", "user_id", *PeerRow._fields[2:])
+        snatches = Snatch.objects.filter(torrent=self.torrent).values_list("user_id", *SnatchRow._fields[1:])
+        totals = User.objects.in_bulk([u.id for u in self.users])
+        return {
+            "counts": TorrentStats.objects.filter(pk=self.torrent.pk).values_list("seeders", "leechers", "completed").get(),
+            "totals": [(totals[u.id].uploaded, totals[u.id].downloaded) for u in self.users],
+            "peers": sorted(
+                PeerRow(bytes(pid), position[user], str(ip), port, bytes(compact), *rest) for pid, user, ip, port, compact, *rest in peers
+            ),
+            "snatches": sorted(SnatchRow(position[user], *rest) for user, *rest in snatches),
+        }
+
+
+def run_batch(batch: list[dict[str, Any]]) -> list[AnnounceResult]:
+    """PG_BATCH on the test's own connection (psycopg's RawCursor takes its $n placeholders)."""
+    from psycopg import RawCursor
+
+    connection.ensure_connection()
+    with RawCursor(connection.connection) as cursor:
+        cursor.execute(PG_BATCH, batch_args(batch))
+        return batch_results(cursor.fetchall(), len(batch))
+
+
+def assert_reply(reply: AnnounceResult, *, accepted: bool, counts: tuple[int, int, int], peers: tuple[bytes, bytes], what: str) -> None:
+    """A reply is the model's: accepted or refused alike; if accepted, the counts and the packed peers.
+
+    (A refused announce's counts and peers are not compared: the caller
+    answers it with a failure, and the implementations fill them differently.)
+    """
+    assert reply.accepted == accepted, f"{what}: accepted"
+    if accepted:
+        assert (reply.seeders, reply.leechers, reply.completed) == counts, f"{what}: counts"
+        assert (reply.peers4, reply.peers6) == peers, f"{what}: peers"
+
+
+def assert_state(twin: Twin, model: Model, *, what: str) -> None:
+    """The twin's rows are the model's, part by part (the torrent's counts, the members' totals, the peers, the snatches)."""
+    rows, expected = twin.state(), model.state()
+    for part in expected:
+        assert rows[part] == expected[part], f"{what}: {part}"
+
+
+def check(scenario: Scenario) -> None:
+    """Run `scenario` through the model and the three twins, comparing replies and states as it goes.
+
+    The portable and single twins announce one by one, so each reply carries
+    the counts after its announce and peers from the swarm before it (the
+    announcing peer is never handed out, so before and after are the same).
+    The batch twin sends consecutive announces together, never two with the
+    same batch_keys in one batch; its replies carry the counts after the
+    whole batch and peers from the swarm as it was before the batch.
+    """
+    model = Model(scenario)
+    portable, single, batched = (Twin.create(scenario) for _ in range(3))
+    pending: list[tuple[Step, bool]] = []  # the batch twin's next batch: announces and whether the model accepted them
+    before_batch: dict[bytes, PeerRow] = {}  # the swarm as the batch twin's next batch finds it
+
+    def send_batch() -> None:
+        replies = run_batch([batched.params(s) for s, _ in pending])
+        for n, ((s, accepted), reply) in enumerate(zip(pending, replies, strict=True)):
+            assert_reply(reply, accepted=accepted, counts=model.counts, peers=selection(before_batch, s), what=f"batch announce {n}: {s}")
+        assert_state(batched, model, what=f"batch twin after {[s for s, _ in pending]}")
+        pending.clear()
+
+    for n, s in enumerate(scenario.steps):
+        keys = set(batch_keys(batched.params(s)))
+        if pending and keys & {k for p, _ in pending for k in batch_keys(batched.params(p))}:
+            send_batch()
+        if not pending:
+            before_batch = dict(model.peers)
+        peers = selection(model.peers, s)
+        accepted = model.announce(s)
+        for twin, implementation in ((portable, announce_portable), (single, announce_statement)):
+            what = f"{implementation.__name__}, announce {n}: {s}"
+            assert_reply(implementation(twin.params(s)), accepted=accepted, counts=model.counts, peers=peers, what=what)
+            assert_state(twin, model, what=what)
+        pending.append((s, accepted))
+        if s.ends_batch:
+            send_batch()
+    if pending:
+        send_batch()
+
+
+@pytest.mark.django_db
+@hypothesis_settings(max_examples=100, deadline=None, database=None)
+@given(scenarios())
+def test_every_implementation_leaves_the_state_and_gives_the_replies_the_specification_says(scenario: Scenario) -> None:
+    """The portable path, the single statement and batches agree with rules.announce_effects, row for row and reply for reply."""
+    with transaction.atomic():  # each example in a savepoint, rolled back: the next one starts from an empty swarm
+        check(scenario)
+        transaction.set_rollback(True)
+
+
+def _step(**fields: Any) -> Step:
+    """A Step with plain defaults: member 0's first own peer, seeding, at BASE."""
+    defaults = dict(
+        user=0, peer=0, ip=IPS[0], port=PORTS[0], uploaded=0, downloaded=0, left=0, event="started", numwant=50,
+        with_peer_ids=False, freeleech=Freeleech.NONE, at=0, shuffle=1, r=0, ends_batch=True,
+    )  # fmt: skip
+    return Step(**defaults | fields)
+
+
+# Found by the test above: the statements rounded fractional seconds of seeding, the rules truncated them.
+
+
+@pytest.mark.django_db
+def test_a_fractional_second_of_seeding_counts_alike_everywhere() -> None:
+    """A seeder announcing again 1.6 s, then 2.5 s later (clients' clocks are not whole seconds) gets the same seed time everywhere."""
+    steps = [_step(), _step(event="", at=1.6, shuffle=2), _step(event="", at=4.1, shuffle=3)]
+    check(Scenario(1, Freeleech.NONE, (0, 0, 0), steps))
