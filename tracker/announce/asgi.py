@@ -44,6 +44,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connections
 
+from core.logthrottle import log_failure
 from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, scrape_flow
 from tracker.announce.protocol import REPLY_CACHE_CONTROL, REPLY_CONTENT_TYPE, TRACKER_PATH
 from tracker.swarm.announce import DEADLOCK_RETRIES, pg_positional
@@ -93,7 +94,7 @@ class _Swarm:
         self.ready = loop.create_task(self._open())
 
     async def _open(self) -> None:
-        """The PostgreSQL pool: asyncpg, whose per-statement CPU is about half psycopg's async path."""
+        """The PostgreSQL pool: asyncpg, which costs less CPU per statement than psycopg's async path."""
         db = connections["default"].settings_dict
         options = db.get("OPTIONS", {})
         kwargs: dict[str, Any] = {
@@ -148,8 +149,8 @@ class _Batches:
     statements are running; those that arrive meanwhile wait and go in the
     next batch (up to TRACKER_ASYNC_BATCH_SIZE, at most one per peer and per
     snatch). A quiet tracker so answers each announce straight away with the
-    single statement; a busy one sends fewer, larger statements, and each
-    announce costs PostgreSQL about half as much.
+    single statement; a busy one sends fewer, larger statements, each of
+    which pays the statement's fixed costs once for all its announces.
     """
 
     def __init__(self, swarm: "_Swarm") -> None:
@@ -213,10 +214,10 @@ class _Batches:
                 async with self.swarm.pool.acquire() as conn:
                     rows = await conn.fetch(PG_BATCH, *batch_args([fields for fields, _ in batch]))
                 results = batch_results(rows, len(batch))
-            except Exception:
+            except Exception as exc:
                 # All or nothing: a batch that failed changed nothing. One by one,
                 # only the announce at fault fails (a deleted torrent, say).
-                logger.info("announce batch of %d failed; sending them one by one", len(batch), exc_info=True)
+                log_failure(logger, logging.INFO, "announce batch of %d failed; sending them one by one", len(batch), exc=exc)
             else:
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
@@ -366,8 +367,8 @@ class TrackerASGI:
                 keys.append(torrent_cache_key(info_hash_hex))
             try:
                 values = await swarm.redis.mget([swarm.redis_prefix_key(key) for key in keys])
-            except Exception:
-                logger.warning("cache mget failed", exc_info=True)
+            except Exception as exc:
+                log_failure(logger, logging.WARNING, "cache mget failed", exc=exc)  # no keys: they hold the passkey
                 values = [None]
             if all(value is not None for value in values):
                 found = [swarm.loads(value) or None for value in values]
@@ -404,7 +405,7 @@ class TrackerASGI:
         swarm = await self._connections()
         try:
             scrape: Scrape = steps.send(await self._lookup(swarm, lookup.passkey, None))
-            steps.send(await sync_to_async(_scrape_in_thread, thread_sensitive=False)(scrape.info_hashes))
+            steps.send(await sync_to_async(_scrape_in_thread, thread_sensitive=False)(scrape.info_hashes, scrape.user))
         except StopIteration as done:
             return done.value
         raise AssertionError("scrape_flow ends after the figures")
@@ -435,9 +436,9 @@ def _lookup_in_thread(passkey: str, info_hash_hex: str | None) -> tuple[Announce
         close_old_connections()
 
 
-def _scrape_in_thread(hashes: list[bytes]) -> dict[bytes, tuple[int, int, int]]:
+def _scrape_in_thread(hashes: list[bytes], user: AnnounceUser) -> dict[bytes, tuple[int, int, int]]:
     close_old_connections()
     try:
-        return torrent_scrape(info_hashes=hashes)
+        return torrent_scrape(info_hashes=hashes, user=user)
     finally:
         close_old_connections()

@@ -11,6 +11,7 @@ new check goes in one place. `failure_for` is their one error wrapper.
 """
 
 import logging
+import re
 import socket
 from collections.abc import Generator
 from typing import Any, NamedTuple
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from fastbencode import bencode
 
+from core.logthrottle import log_failure
 from core.net import client_ip_from, is_plain_ipv4
 from tracker.announce.protocol import (
     AnnounceQuery,
@@ -32,6 +34,7 @@ from tracker.announce.protocol import (
     scrape_hashes_parse,
 )
 from tracker.catalogue.access import level_may_download
+from tracker.catalogue.models import AccessLevel
 from tracker.swarm.announce import announce_params
 from tracker.swarm.lookups import AnnounceTorrent, AnnounceUser
 from tracker.swarm.sql import AnnounceResult
@@ -40,6 +43,7 @@ logger = logging.getLogger("tracker.announce")
 
 PEER_ID_TAKEN = "This peer_id is in use by another user; restart your client"
 TRACKER_ERROR = "Tracker error, please try again later"
+NOT_APPROVED = "Torrent not approved yet"
 
 
 class TrackerRequest(NamedTuple):
@@ -67,9 +71,13 @@ class Lookup(NamedTuple):
 
 
 class Scrape(NamedTuple):
-    """A scrape flow's request for the figures of these 20-byte hashes (tracker.swarm.selectors.torrent_scrape)."""
+    """A scrape flow's request for the figures of these 20-byte hashes (tracker.swarm.selectors.torrent_scrape).
+
+    `user`: who scrapes; torrents they may not see are left out.
+    """
 
     info_hashes: list[bytes]
+    user: AnnounceUser
 
 
 def announce_flow(request: TrackerRequest) -> Generator[Any, Any, bytes]:
@@ -101,17 +109,29 @@ def scrape_flow(request: TrackerRequest) -> Generator[Any, Any, bytes]:
     passkey = passkey_of(request.raw_query, request.passkey)
     hashes = scrape_hashes_parse(request.raw_query)
     user, _ = yield Lookup(passkey, None, False)
-    user_check(user)
-    files = yield Scrape(hashes)
+    user = user_check(user)
+    files = yield Scrape(hashes, user)
     return scrape_body(files)
 
 
 def failure_for(exc: Exception, path: str) -> bytes:
-    """The bencoded failure a client gets for `exc`: a refusal's own reason, else the generic error (logged)."""
+    """The bencoded failure a client gets for `exc`: a refusal's own reason, else the generic error (logged).
+
+    The log gets the path with its passkey masked, and the traceback once a
+    minute per type of error; the others are a line each (core.logthrottle).
+    """
     if isinstance(exc, AnnounceRejected):
         return failure_body(str(exc))
-    logger.exception("tracker request failed: %s", path, exc_info=exc)
+    log_failure(logger, logging.ERROR, "tracker request failed: %s", path_for_log(path), exc=exc)
     return failure_body(TRACKER_ERROR)
+
+
+_PASSKEY_IN_PATH = re.compile(r"(/(?:announce|scrape)/)([^/]*)")
+
+
+def path_for_log(path: str) -> str:
+    """A tracker path as the log may show it: `/announce/<passkey>` with only the passkey's first 4 characters."""
+    return _PASSKEY_IN_PATH.sub(lambda m: m[1] + (m[2][:4] + "…" if m[2] else ""), path)
 
 
 def method_check(method: str) -> None:
@@ -140,11 +160,15 @@ def user_check(user: AnnounceUser | None) -> AnnounceUser:
 
 
 def torrent_check(user: AnnounceUser, torrent: AnnounceTorrent | None) -> AnnounceTorrent:
-    """The announced torrent, if it is registered, not frozen, and `user` may download from its forum."""
+    """The announced torrent, if it is registered, not frozen, approved (unless `user` uploaded it or
+    moderates: the catalogue's visibility rule), and `user` may download from its forum.
+    """
     if torrent is None:
         raise AnnounceRejected("Torrent not registered")
     if torrent.is_frozen:
         raise AnnounceRejected("Torrent frozen and can not be downloaded")
+    if not torrent.is_approved and user.id != torrent.uploader_id and user.level < AccessLevel.MODERATOR:
+        raise AnnounceRejected(NOT_APPROVED)
     if not level_may_download(level=user.level, view_level=torrent.view_level, download_level=torrent.download_level):
         raise AnnounceRejected("You are not allowed to download torrents from this forum")
     return torrent

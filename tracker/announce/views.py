@@ -26,7 +26,7 @@ def _answer(need: Any) -> Any:
     if isinstance(need, Lookup):
         return announce_lookup(passkey=need.passkey, info_hash_hex=need.info_hash_hex)
     if isinstance(need, Scrape):
-        return torrent_scrape(info_hashes=need.info_hashes)
+        return torrent_scrape(info_hashes=need.info_hashes, user=need.user)
     return peer_announce(need)
 
 

@@ -67,17 +67,28 @@ def category_get(*, user: Any, pk: Any) -> Category:
     return category
 
 
+def torrent_visible_q(*, level: int, user_id: int | None, through: str = "") -> Q:
+    """The rule of who sees a torrent, as a filter: in a forum `level` may view, and approved unless
+    `user_id` uploaded it or `level` moderates.
+
+    On bare values (the tracker's cached AnnounceUser has just an id and a
+    level), and on rows that point at a torrent with `through` ("torrent__").
+    """
+    visible = Q(**{f"{through}forum__view_level__lte": level})
+    if level < AccessLevel.MODERATOR:
+        approved = Q(**{f"{through}status": TorrentStatus.APPROVED})
+        own = Q(**{f"{through}uploader_id": user_id}) if level >= AccessLevel.USER and user_id is not None else None
+        visible &= approved | own if own is not None else approved
+    return visible
+
+
 def torrent_visible_queryset(*, user: Any) -> QuerySet[Torrent]:
     """Torrents `user` may see: in forums they may view, and approved unless they uploaded it or moderate.
 
     The metainfo bytes are deferred: lists never need them. The swarm counts
     (TorrentStats) come in the same query.
     """
-    level = user_level(user)
-    queryset = Torrent.objects.filter(forum__view_level__lte=level)
-    if level < AccessLevel.MODERATOR:
-        approved = Q(status=TorrentStatus.APPROVED)
-        queryset = queryset.filter(approved | Q(uploader=user) if level >= AccessLevel.USER else approved)
+    queryset = Torrent.objects.filter(torrent_visible_q(level=user_level(user), user_id=getattr(user, "pk", None)))
     return queryset.select_related("forum__category", "uploader", "stats").defer("metainfo", "description")
 
 
@@ -193,12 +204,19 @@ def bookmark_list(*, user: Any) -> QuerySet[Bookmark]:
 
 
 def stats_get() -> dict[str, int]:
-    """Site totals: users, torrents, total size, seeders, leechers, peers (cached for a minute)."""
-    key = "stats:site"
+    """Site totals: users, torrents, total size, seeders, leechers, peers (cached for a minute).
+
+    One figure for everyone, so it counts what everyone may see: the torrents
+    a guest sees (approved, in forums open to guests) and their peers, for
+    guests, members and moderators alike. Torrents waiting for a moderator and
+    those of members-only forums are in no one's totals.
+    """
+    key = "stats:site:public"  # not the old key, whose figures counted every torrent
     cached = cache_get(key)
     if cached is not None:
         return dict(cached)
-    totals = Torrent.objects.aggregate(
+    public = torrent_visible_q(level=AccessLevel.GUEST, user_id=None)
+    totals = Torrent.objects.filter(public).aggregate(
         torrents=Count("id"), total_size=Sum("size"), seeders=Sum("stats__seeders"), leechers=Sum("stats__leechers")
     )
     stats = {
@@ -207,7 +225,7 @@ def stats_get() -> dict[str, int]:
         "total_size": totals["total_size"] or 0,
         "seeders": totals["seeders"] or 0,
         "leechers": totals["leechers"] or 0,
-        "peers": Peer.objects.count(),
+        "peers": Peer.objects.filter(torrent_visible_q(level=AccessLevel.GUEST, user_id=None, through="torrent__")).count(),
     }
     cache_set(key, stats, getattr(settings, "STATS_CACHE_SECONDS", 60))
     return stats

@@ -23,9 +23,10 @@ from django.db.models import Q
 
 from accounts.models import User
 from accounts.signals import tracker_access_changed
-from core.cache import cache_delete
+from core.cache import cache_delete, key_for_log
+from core.logthrottle import log_failure
 from tracker.catalogue.access import user_level
-from tracker.catalogue.models import FROZEN_STATUSES, Torrent
+from tracker.catalogue.models import FROZEN_STATUSES, Torrent, TorrentStatus
 
 logger = logging.getLogger("tracker.swarm")
 
@@ -36,7 +37,21 @@ def passkey_cache_key(passkey: str) -> str:
 
 
 def torrent_cache_key(info_hash_hex: str) -> str:
-    """The cache key for the torrent announced under a 20-byte hash (40 hex)."""
+    """The cache key for the torrent announced under a 20-byte hash (40 hex).
+
+    Versioned with the shape of AnnounceTorrent: an entry pickled by an
+    older release (a tuple of other fields, under `torrent:<hash>`) is never
+    read as the new tuple. Change the version with the tuple's fields.
+    """
+    return f"torrent:v2:{info_hash_hex}"
+
+
+def _legacy_torrent_cache_key(info_hash_hex: str) -> str:
+    """The key the release before `v2` cached AnnounceTorrent under.
+
+    Its workers still read it while a deploy rolls, so an invalidation deletes
+    it too; once no such worker runs, this can go.
+    """
     return f"torrent:{info_hash_hex}"
 
 
@@ -46,7 +61,8 @@ def torrent_cache_invalidate(torrent: Torrent) -> None:
     Anything that deletes a torrent, freezes it, moves it between forums or
     changes what the announce reads of it must call this.
     """
-    keys = [torrent_cache_key(h) for h in (torrent.info_hash, torrent.info_hash_v2_short) if h]
+    hashes = [h for h in (torrent.info_hash, torrent.info_hash_v2_short) if h]
+    keys = [torrent_cache_key(h) for h in hashes] + [_legacy_torrent_cache_key(h) for h in hashes]
     if keys:
         lookups_invalidate(*keys)
 
@@ -102,13 +118,19 @@ class AnnounceUser(NamedTuple):
 
 
 class AnnounceTorrent(NamedTuple):
-    """What the announce needs to know about a torrent."""
+    """What the announce needs to know about a torrent.
+
+    It is pickled into the shared cache: a change of its fields needs a new
+    version in `torrent_cache_key`.
+    """
 
     id: int
     is_frozen: bool
     view_level: int
     download_level: int
     freeleech: str
+    is_approved: bool  # moderated (TorrentStatus.APPROVED); else only its uploader and moderators may announce
+    uploader_id: int
 
 
 def _user_load(passkey: str) -> AnnounceUser | None:
@@ -121,12 +143,12 @@ def _user_load(passkey: str) -> AnnounceUser | None:
 def _torrent_load(info_hash_hex: str) -> AnnounceTorrent | None:
     row = (
         Torrent.objects.filter(Q(info_hash=info_hash_hex) | Q(info_hash_v2_short=info_hash_hex))
-        .values_list("id", "status", "forum__view_level", "forum__download_level", "freeleech")
+        .values_list("id", "status", "forum__view_level", "forum__download_level", "freeleech", "uploader_id")
         .first()
     )
     if row is None:
         return None
-    return AnnounceTorrent(row[0], row[1] in FROZEN_STATUSES, row[2], row[3], row[4])
+    return AnnounceTorrent(row[0], row[1] in FROZEN_STATUSES, row[2], row[3], row[4], row[1] == TorrentStatus.APPROVED, row[5])
 
 
 def announce_lookup(*, passkey: str, info_hash_hex: str | None) -> tuple[AnnounceUser | None, AnnounceTorrent | None]:
@@ -142,8 +164,8 @@ def announce_lookup(*, passkey: str, info_hash_hex: str | None) -> tuple[Announc
         keys.append(torrent_key)
     try:
         cached: dict[str, Any] = _cache_get_many(keys)
-    except Exception:
-        logger.warning("cache get_many failed", exc_info=True)
+    except Exception as exc:
+        log_failure(logger, logging.WARNING, "cache get_many failed", exc=exc)
         cached = {}
     user: Any = cached.get(user_key)
     if user is None:
@@ -163,7 +185,7 @@ def _cache_get_many(keys: list[str]) -> dict[str, Any]:
     """`cache.get_many`, reusing one Redis client per process.
 
     Django's Redis backend builds a new redis-py client object (with its
-    170-entry callback table) for every call, a tenth of an announce's CPU.
+    170-entry callback table) for every call, a cost the announce pays on every request.
     The client is thread-safe; other backends go through `cache.get_many`.
     """
     global _redis_reader
@@ -180,5 +202,5 @@ def _cache_get_many(keys: list[str]) -> dict[str, Any]:
 def _cache_set(key: str, value: Any, timeout: int) -> None:
     try:
         cache.set(key, value if value is not None else MISSING, timeout)
-    except Exception:
-        logger.warning("cache set failed for %s", key, exc_info=True)
+    except Exception as exc:
+        log_failure(logger, logging.WARNING, "cache set failed for %s", key_for_log(key), exc=exc)

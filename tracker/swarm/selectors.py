@@ -1,13 +1,15 @@
 """Reads of the swarm: scrape figures, peer lists and snatch history."""
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from core.listing import ListSpec
+from tracker.catalogue.access import user_level
 from tracker.catalogue.models import Torrent
+from tracker.catalogue.selectors import torrent_visible_q
 from tracker.swarm.models import Peer, Snatch
 
 # The lists of the swarm's API: a torrent's peers (paged only) and a member's history.
@@ -22,11 +24,28 @@ HISTORY_LIST = ListSpec(
 )  # fmt: skip
 
 
-def torrent_scrape(*, info_hashes: list[bytes]) -> dict[bytes, tuple[int, int, int]]:
-    """BEP 48 figures per requested 20-byte hash: (complete, downloaded, incomplete); unknown hashes left out."""
+class Scraper(Protocol):
+    """Who scrapes, as the tracker knows them (tracker.swarm.lookups.AnnounceUser): an id and an access level."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def level(self) -> int: ...
+
+
+def torrent_scrape(*, info_hashes: list[bytes], user: Scraper) -> dict[bytes, tuple[int, int, int]]:
+    """BEP 48 figures per requested 20-byte hash: (complete, downloaded, incomplete).
+
+    Unknown hashes are left out, and so are torrents `user` may not see (the
+    catalogue's rule: forums above their level; not approved, unless theirs
+    or they moderate), exactly as if they were not registered.
+    """
     wanted = {h.hex(): h for h in info_hashes}
-    rows = Torrent.objects.filter(Q(info_hash__in=wanted) | Q(info_hash_v2_short__in=wanted)).values_list(
-        "info_hash", "info_hash_v2_short", "stats__seeders", "stats__completed", "stats__leechers"
+    rows = (
+        Torrent.objects.filter(Q(info_hash__in=wanted) | Q(info_hash_v2_short__in=wanted))
+        .filter(torrent_visible_q(level=user.level, user_id=user.id))
+        .values_list("info_hash", "info_hash_v2_short", "stats__seeders", "stats__completed", "stats__leechers")
     )
     files: dict[bytes, tuple[int, int, int]] = {}
     for v1, v2_short, seeders, completed, leechers in rows:
@@ -84,9 +103,19 @@ def peer_progress(*, left: int, size: int) -> float:
     return round(max(0.0, min(100.0, 100.0 * (size - left) / size)), 1)
 
 
-def snatch_history(*, user: User, filters: dict[str, bool]) -> QuerySet[Snatch]:
-    """`user`'s snatches, newest activity first, narrowed by seeding / leeching / completed."""
-    qs = Snatch.objects.filter(user=user).select_related("torrent")
+def snatch_history(*, user: User, filters: dict[str, bool], viewer: Any = None) -> QuerySet[Snatch]:
+    """`user`'s snatches of torrents `viewer` (by default `user`) may see, newest activity first,
+    narrowed by seeding / leeching / completed.
+
+    The rows follow the catalogue's visibility rule for the viewer: a member
+    sees their own snatches of the torrents they may see now (not of one
+    that went back to moderation, unless they uploaded it, nor of a forum
+    since closed to them); a moderator looking at anyone's history sees every
+    row of the forums open to moderators.
+    """
+    viewer = user if viewer is None else viewer
+    visible = torrent_visible_q(level=user_level(viewer), user_id=viewer.pk, through="torrent__")
+    qs = Snatch.objects.filter(visible, user=user).select_related("torrent")
     if "seeding" in filters:
         qs = qs.filter(is_seeding=filters["seeding"])
     if "leeching" in filters:

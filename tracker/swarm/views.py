@@ -12,8 +12,7 @@ from accounts.models import User
 from api.pagination import list_query, page_response
 from core.errors import Forbidden, Invalid, NotFound
 from core.listing import page_of
-from tracker.catalogue.access import can_view_forum
-from tracker.models import Torrent
+from tracker.catalogue.selectors import torrent_get_visible
 from tracker.swarm.selectors import HISTORY_LIST, PEER_LIST, snatch_history, torrent_peers
 from tracker.swarm.serializers import HistoryFilterSerializer, PeerSerializer, SnatchSerializer
 
@@ -26,9 +25,7 @@ class TorrentPeersView(APIView):
 
     @extend_schema(responses=PeerSerializer(many=True))
     def get(self, request: Request, pk: str) -> Response:
-        torrent = Torrent.objects.select_related("forum").filter(pk=pk).first()
-        if torrent is None or not can_view_forum(request.user, torrent.forum):
-            raise NotFound("Torrent not found.")
+        torrent = torrent_get_visible(user=request.user, pk=pk)  # forum level and moderation: else 404
         query = list_query(request, PEER_LIST)
         page = page_of(torrent_peers(torrent=torrent), page=query.page, per_page=query.per_page)
         context = {"viewer": request.user, "size": torrent.size}
@@ -42,7 +39,10 @@ _HISTORY_FILTERS = [
 
 
 class HistoryView(APIView):
-    """A user's snatches (traffic, seed time, completion); the owner and moderators only."""
+    """A user's snatches (traffic, seed time, completion); the owner and moderators only.
+
+    Rows of torrents the caller may not see are left out (tracker.swarm.selectors.snatch_history).
+    """
 
     permission_classes = [IsAuthenticated]
     list_specs = {"get": HISTORY_LIST}
@@ -66,6 +66,7 @@ class HistoryView(APIView):
         if not filters.is_valid():
             raise Invalid(details=filters.errors)
         query = list_query(request, HISTORY_LIST)
-        snatches = snatch_history(user=owner, filters=dict(filters.validated_data)).order_by(*query.ordering(HISTORY_LIST))
+        history = snatch_history(user=owner, filters=dict(filters.validated_data), viewer=request.user)
+        snatches = history.order_by(*query.ordering(HISTORY_LIST))
         page = page_of(snatches, page=query.page, per_page=query.per_page)
         return page_response(page, SnatchSerializer(page.items, many=True).data)
