@@ -10,7 +10,7 @@ an announce is one PostgreSQL round trip:
   (tracker.announce.redis_reads), a miss there the ordinary sync lookup in
   a thread, which fills the cache;
 - the announce is the same one statement as the Django view's
-  (tracker.swarm.pg_positional, on asyncpg). It also checks that no
+  (tracker.swarm.announce.pg_positional, on asyncpg). It also checks that no
   invalidation (tracker.swarm.lookups) came since the remembered lookups were
   read; if one did, it writes nothing and the announce is redone with
   fresh lookups;

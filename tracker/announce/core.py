@@ -195,7 +195,7 @@ def peer_address(*, remote: str, forwarded: str, query: AnnounceQuery) -> tuple[
 
 
 def announce_fields(*, query: AnnounceQuery, user: AnnounceUser, torrent: AnnounceTorrent, ip: str, user_agent: str) -> dict[str, Any]:
-    """The swarm statement's parameters for this announce (tracker.swarm.announce_params)."""
+    """The swarm statement's parameters for this announce (tracker.swarm.announce.announce_params)."""
     return announce_params(
         user_id=user.id,
         torrent_id=torrent.id,
@@ -235,7 +235,7 @@ def announce_body(query: AnnounceQuery, result: AnnounceResult, external: bytes 
 
 
 def scrape_body(files: dict[bytes, tuple[int, int, int]]) -> bytes:
-    """The bencoded BEP 48 reply for the figures of `tracker.swarm.torrent_scrape`."""
+    """The bencoded BEP 48 reply for the figures of `tracker.swarm.selectors.torrent_scrape`."""
     return bencode(
         {
             b"files": {

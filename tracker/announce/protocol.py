@@ -236,7 +236,7 @@ def failure(message: str) -> HttpResponse:
 def peers_encode(peers4: bytes, peers6: bytes, *, compact: bool, no_peer_id: bool) -> dict[bytes, Any]:
     """`peers` (and `peers6`) for the reply: compact strings (BEP 23, BEP 7) or the BEP 3 dict list.
 
-    `peers4` and `peers6` are packed entries (tracker.swarm.AnnounceResult),
+    `peers4` and `peers6` are packed entries (tracker.swarm.sql.AnnounceResult),
     with their peer ids when the reply is the dictionary model without `no_peer_id`.
     """
     if compact:

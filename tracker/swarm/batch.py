@@ -24,7 +24,7 @@ from typing import Any
 
 from tracker.swarm.sql import PEER_UPSERT_SET, SNATCH_UPSERT_SET, AnnounceResult, _compact, pg_result
 
-# The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce_params).
+# The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce.announce_params).
 _COLUMNS = [
     ("t", "int8", "t"), ("u", "int8", "u"), ("pid", "bytea", "pid"), ("ip", "inet", "ip"), ("port", "int4", "port"),
     ("compact", "bytea", "compact"), ("shuffle", "int4", "shuffle"), ("up", "int8", "up"), ("down", "int8", "down"),
@@ -145,7 +145,7 @@ def batch_keys(params: dict[str, Any]) -> tuple[tuple[int, bytes], tuple[int, in
 
 
 def batch_args(batch: list[dict[str, Any]]) -> list[Any]:
-    """PG_BATCH's arguments for announces made by tracker.swarm.announce_params (no two sharing batch_keys)."""
+    """PG_BATCH's arguments for announces made by tracker.swarm.announce.announce_params (no two sharing batch_keys)."""
     return [[params[key] for params in batch] for _, _, key in _COLUMNS] + [batch[0]["expiry"]]
 
 
