@@ -1,6 +1,7 @@
 """The single path from an exception to the error envelope."""
 
 import logging
+import traceback
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -61,6 +62,11 @@ def _flatten(value: Any) -> Any:
     return str(value)
 
 
+def _raised_parsing_the_body(exc: BaseException) -> bool:
+    """Whether `exc` came out of DRF's body parsers (a JSON body nested deeper than the decoder recurses)."""
+    return any(frame.f_code.co_filename.endswith("rest_framework/parsers.py") for frame, _ in traceback.walk_tb(exc.__traceback__))
+
+
 def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], dict[str, str]]:
     """Decide the code, message, details and extra headers for `exc`."""
     if isinstance(exc, ApiError):
@@ -79,6 +85,8 @@ def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], di
         return ErrorCode.VALIDATION_ERROR, None, details, {}
     if isinstance(exc, drf.ParseError):
         return ErrorCode.BAD_REQUEST, f"Malformed request body: {exc.detail}", {}, {}
+    if isinstance(exc, RecursionError) and _raised_parsing_the_body(exc):
+        return ErrorCode.BAD_REQUEST, "Malformed request body: nested too deeply.", {}, {}
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         return ErrorCode.UNAUTHORIZED, str(exc.detail), {}, {"WWW-Authenticate": 'Bearer realm="api"'}
     if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):

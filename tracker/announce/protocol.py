@@ -86,7 +86,10 @@ def query_parse(query_string: str | bytes) -> dict[str, list[bytes]]:
         try:
             raw = query_string.encode("latin-1")  # WSGI hands the bytes over as latin-1
         except UnicodeEncodeError:
-            raw = query_string.encode("utf-8", "surrogateescape")
+            try:
+                raw = query_string.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # a lone surrogate no bytes spell: not a query any client sent
+                raise AnnounceRejected("Invalid query string") from None
     if _PLUS in raw:  # rare: one memchr over the query when there is none
         raw = raw.replace(b"+", b" ")
     params: dict[str, list[bytes]] = {}

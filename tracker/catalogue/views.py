@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -110,7 +111,9 @@ class TorrentViewSet(viewsets.GenericViewSet):
 
     def _detail(self, torrent: Torrent, status: int = 200) -> Response:
         magnet = services.torrent_magnet(user=self.request.user, torrent=torrent)
-        return Response(TorrentDetailSerializer(torrent, context={"magnet": magnet}).data, status=status)
+        response = Response(TorrentDetailSerializer(torrent, context={"magnet": magnet}).data, status=status)
+        add_never_cache_headers(response)  # the magnet link's announce URL carries the caller's passkey
+        return response
 
     def list(self, request: Request) -> Response:
         page = selectors.torrent_page(user=request.user, query=list_query(request, selectors.TORRENT_LIST))

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, Invalid
@@ -92,7 +93,9 @@ def _render_torrent(
         context["comment_form"] = comment_form or CommentForm()
         if user.is_moderator:  # type: ignore[union-attr]
             context["moderate_form"] = moderate_form or ModerateForm(initial={"status": torrent.status, "freeleech": torrent.freeleech})
-    return render(request, "web/torrent_detail.html", context, status=status)
+    response = render(request, "web/torrent_detail.html", context, status=status)
+    add_never_cache_headers(response)  # the magnet link's announce URL carries the member's passkey
+    return response
 
 
 @require_GET
