@@ -109,6 +109,9 @@ if _db.get("ENGINE") not in ("django.db.backends.sqlite3", "django.db.backends.p
     raise ImproperlyConfigured(
         f"DATABASE_URL must be sqlite:///path/to/file.sqlite3 or postgres://user@host:5432/dbname; got a {DATABASE_URL.split(':')[0]!r} URL"
     )
+# PostgreSQL only (SQLite has its busy timeout); read, and so checked, on either. 0 turns one off.
+DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
+DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 2000, minimum=0)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE transactions plus a
     # busy timeout make concurrent writers wait instead of failing with
@@ -121,6 +124,19 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_HEALTH_CHECKS"] = True
+    # One held lock or one runaway query must not stall every worker thread:
+    # each Django connection gives up after these. The ASGI tracker's own pool
+    # sets its own, shorter lock_timeout.
+    _db_options = _db.setdefault("OPTIONS", {})
+    _db_options["options"] = " ".join(
+        part
+        for part in (
+            _db_options.get("options", ""),
+            f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+            f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}",
+        )
+        if part
+    )
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -58,6 +58,7 @@ def _configure(db: str, base_url: str) -> None:
     os.environ.setdefault("API_RATE_LIMIT_ANONYMOUS", "100000000")
     os.environ.setdefault("API_RATE_LIMIT_AUTHENTICATED", "100000000")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "torrentpier.settings")
+    os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "0")  # the bulk load runs for minutes
 
 
 def _create_database(db: str, base_url: str, *, fresh: bool) -> None:

@@ -119,6 +119,13 @@ class _Swarm:
             reset=_keep_session,
         )
 
+    async def reopen(self) -> None:
+        """A new pool in place of one that failed to open or was closed (the database was down, say)."""
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            pool.terminate()
+        await self._open()
+
     @property
     def is_open(self) -> bool:
         return self.pool is not None and not self.pool.is_closing()
@@ -351,12 +358,19 @@ class TrackerASGI:
                 return
 
     async def _connections(self) -> _Swarm:
+        """This loop's swarm, its pool open: opened again if the last attempt failed or the pool was closed.
+
+        One attempt at a time per loop: the requests that arrive while it runs
+        wait for it (and share its failure, a bencoded "Tracker error" each);
+        the first request after a failure starts the next attempt.
+        """
         loop = asyncio.get_running_loop()
         swarm = self._swarm
         if swarm is None or swarm.loop is not loop:
             swarm = self._swarm = _Swarm(loop)
-        if not swarm.ready.done():
-            await asyncio.shield(swarm.ready)
+        elif swarm.ready.done() and (swarm.ready.cancelled() or swarm.ready.exception() is not None or not swarm.is_open):
+            swarm.ready = loop.create_task(swarm.reopen())
+        await asyncio.shield(swarm.ready)
         return swarm
 
     async def _lookup(self, swarm: _Swarm, passkey: str, info_hash_hex: str | None) -> tuple[AnnounceUser | None, AnnounceTorrent | None]:
