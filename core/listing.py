@@ -21,6 +21,8 @@ DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
 ORDERS = ("asc", "desc")
 SEARCH_MAX_LENGTH = 200
+# The database's largest offset (a signed 64-bit integer): a page beyond it is Invalid, not a 500 from the driver.
+MAX_ROW = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ def list_query_parse(params: Mapping[str, Any], spec: ListSpec) -> ListQuery:
     sort, order = parse_sort(params, spec) or (None, "asc")
     page = parse_positive_int(params, "page", 1)
     per_page = min(parse_positive_int(params, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    if page * per_page > MAX_ROW:
+        raise Invalid(details={"page": [f"page must be at most {MAX_ROW // per_page}."]})
     return ListQuery(search=term, sort=sort, order=order, page=page, per_page=per_page, filters=filters)
 
 
