@@ -2,13 +2,16 @@
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import User
 from accounts.services import user_passkey_reset, user_set_banned, user_set_role
+
+# Fields that grant privileges: only a superuser may change them, on anyone.
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 
 @admin.register(User)
@@ -22,6 +25,45 @@ class UserAdmin(BaseUserAdmin):
         ("Tracker", {"fields": ("role", "passkey", "uploaded", "downloaded", "is_banned", "hide_in_peers")}),
     )
     actions = ["ban_users", "unban_users", "reset_passkeys"]
+
+    # A staff member who is not a superuser may hold the permission to change users
+    # (an operator handling bans and passkeys), but not raise anyone's privileges, their
+    # own included, nor change or delete a superuser: the API's PATCH /api/users/{id}
+    # keeps the same rule (accounts.services).
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += [field for field in PRIVILEGE_FIELDS if field not in readonly]
+            if obj is not None and obj.pk == request.user.pk:
+                readonly += ["role", "is_banned"]
+        return readonly
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """The bulk delete action refuses, as a protected object, a superuser chosen by a non-superuser."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if not request.user.is_superuser:
+            protected = [*protected, *(f"{user} (a superuser)" for user in objs if user.is_superuser)]
+        return deleted, model_count, perms_needed, protected
+
+    def _changeable(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        """The selected users this operator may change; says which were left out."""
+        if request.user.is_superuser:
+            return queryset
+        skipped = queryset.filter(is_superuser=True).count()
+        if skipped:
+            self.message_user(request, f"{skipped} superuser(s) left unchanged: only a superuser may change one.", messages.WARNING)
+        return queryset.exclude(is_superuser=True)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         """Save the form; a ban or a role change made in it has the services' effects too.
@@ -37,15 +79,15 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description="Ban selected users")
     def ban_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset:
+        for user in self._changeable(request, queryset):
             user_set_banned(user=user, banned=True)
 
     @admin.action(description="Unban selected users")
     def unban_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset:
+        for user in self._changeable(request, queryset):
             user_set_banned(user=user, banned=False)
 
     @admin.action(description="Reset passkeys of selected users")
     def reset_passkeys(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset:
+        for user in self._changeable(request, queryset):
             user_passkey_reset(user=user)

@@ -112,6 +112,12 @@ if _db.get("ENGINE") not in ("django.db.backends.sqlite3", "django.db.backends.p
 # PostgreSQL only (SQLite has its busy timeout); read, and so checked, on either. 0 turns one off.
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
 DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 2000, minimum=0)
+# PostgreSQL only: the connections each server process keeps in its pool (psycopg's,
+# through Django). 0 turns the pool off and keeps one connection per thread for
+# DB_CONN_MAX_AGE seconds instead, which under ASGI leaks a connection per request
+# thread. A request that finds the pool busy waits DB_POOL_TIMEOUT seconds for one.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 8, minimum=0)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10, minimum=1)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE transactions plus a
     # busy timeout make concurrent writers wait instead of failing with
@@ -123,6 +129,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Checked before use: a connection broken by a database restart is replaced, not handed out.
     _db["CONN_HEALTH_CHECKS"] = True
     # One held lock or one runaway query must not stall every worker thread:
     # each Django connection gives up after these. The ASGI tracker's own pool
@@ -137,11 +144,22 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
         )
         if part
     )
+    if DB_POOL_MAX_SIZE:
+        # The pool owns the connections: Django hands each one back at the end of a request.
+        _db["CONN_MAX_AGE"] = 0
+        _db_options["pool"] = {
+            "min_size": min(2, DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": DB_POOL_TIMEOUT,
+        }
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# After a failed command, the process leaves that Redis alone for a few seconds
+# (core.cache.BackoffConnectionPool) instead of waiting a timeout per command.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1, "pool_class": "core.cache.BackoffConnectionPool"}
 if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://; got {REDIS_URL!r}")
@@ -150,7 +168,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "tp"),
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
     }
 else:
@@ -301,6 +319,16 @@ SECURE_CSP = {
 }
 if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+    # Announce and scrape are never redirected: a client that was handed an http:// URL
+    # would not follow the redirect (the tracker's own fronts skip this middleware too).
+    SECURE_REDIRECT_EXEMPT = [r"^(announce|scrape)(/|$)", r"^bt/"]
     SESSION_COOKIE_NAME = "__Host-sessionid" if SESSION_COOKIE_SECURE else "sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken" if CSRF_COOKIE_SECURE else "csrftoken"
+# Behind a proxy that terminates TLS: believe its X-Forwarded-Proto (the proxy must set
+# it on every request, overwriting what the client sent), so that Django knows a
+# request came over HTTPS (Secure cookies, the HTTPS redirect, CSRF's origin check).
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

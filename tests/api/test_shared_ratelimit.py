@@ -1,7 +1,8 @@
-"""Two server processes against one Redis share one rate-limit count."""
+"""Two server processes against one Redis share one rate-limit count, exactly, under concurrency."""
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,10 @@ def _start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byte
             "127.0.0.1:0",
             "--workers",
             "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
             "--no-control-socket",
             "--timeout",
             "30",
@@ -73,22 +79,50 @@ def _start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byte
     raise AssertionError(f"server did not start:\n{log.read_text()}")
 
 
-@pytest.fixture
-def two_servers(tmp_path: Path, redis_available: None) -> Iterator[list[str]]:
-    env = {
+def _env(database: Path) -> dict[str, str]:
+    return {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(BASE_DIR),
         "DJANGO_SETTINGS_MODULE": "torrentpier.settings",
         "SECRET_KEY": "two-servers-test",
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{database}",
         "REDIS_URL": REDIS_URL,
         # a prefix of its own: nothing else in this Redis shares the count
         "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         "API_RATE_LIMIT_ANONYMOUS": "20",
         "API_RATE_LIMIT_AUTHENTICATED": "60",
     }
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with a member in it, migrated once for the module; each test copies it."""
+    database = tmp_path_factory.mktemp("shared") / "template.sqlite3"
+    env = _env(database)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            f"from accounts.models import User; User.objects.create_user({MEMBER!r}, password={PASSWORD!r})",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return database
+
+
+@pytest.fixture
+def two_servers(migrated: Path, tmp_path: Path, redis_available: None) -> Iterator[list[str]]:
+    database = tmp_path / "shared.sqlite3"
+    shutil.copyfile(migrated, database)
+    env = _env(database)
     servers = [_start_server(env, tmp_path / f"server-{name}.log") for name in ("a", "b")]
     try:
         yield [url for _, url in servers]
@@ -102,9 +136,14 @@ def two_servers(tmp_path: Path, redis_available: None) -> Iterator[list[str]]:
                 process.kill()
 
 
-def _get(url: str) -> tuple[int, dict[str, str]]:
+MEMBER = "storm-member"
+PASSWORD = "pass-Word-1234"
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers)
@@ -130,3 +169,35 @@ def test_two_processes_share_one_count(two_servers):
 
     # The servers' Redis keys carry their own prefix; the next window starts a fresh count by itself.
     in_one_window("ip:127.0.0.1", twelve_on_a_then_b_counts_on, clear_cache=False)
+
+
+def _in_parallel(urls: list[str], token: str | None = None) -> list[int]:
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        return [status for status, _ in pool.map(lambda url: _get(url, token), urls)]
+
+
+def test_parallel_guests_on_two_processes_get_exactly_the_limit(two_servers):
+    def forty_at_once() -> None:
+        statuses = _in_parallel([f"{two_servers[n % 2]}/api/hello" for n in range(40)])
+        assert (statuses.count(200), statuses.count(429)) == (20, 20), statuses
+
+    in_one_window("ip:127.0.0.1", forty_at_once, clear_cache=False)
+
+
+def test_parallel_requests_of_one_member_on_two_processes_get_exactly_the_limit(two_servers):
+    import json
+
+    request = urllib.request.Request(
+        f"{two_servers[0]}/api/login",
+        data=json.dumps({"username": MEMBER, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = json.loads(response.read())
+    token, member_id = body["data"]["token"], body["data"]["user"]["id"]
+
+    def hundred_at_once() -> None:
+        statuses = _in_parallel([f"{two_servers[n % 2]}/api/me" for n in range(100)], token)
+        assert (statuses.count(200), statuses.count(429)) == (60, 40), statuses
+
+    in_one_window(f"user:{member_id}", hundred_at_once, clear_cache=False)
