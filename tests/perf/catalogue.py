@@ -90,8 +90,8 @@ def _generate(rows: int) -> None:
         cursor.execute("DELETE FROM accounts_user WHERE username LIKE 'perf%'")
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,"
-            " date_joined, role, passkey, uploaded, downloaded, is_banned, hide_in_peers)"
-            " SELECT '!', false, 'perf' || i, '', '', '', false, true, now(), 'user', md5('perf' || i), 0, 0, false, false"
+            " date_joined, role, passkey, uploaded, downloaded, is_banned, hide_in_peers, token_version)"
+            " SELECT '!', false, 'perf' || i, '', '', '', false, true, now(), 'user', md5('perf' || i), 0, 0, false, false, 0"
             " FROM generate_series(1, 1000) AS i"
         )
         cursor.execute("INSERT INTO tracker_category (name, \"order\") SELECT 'Category ' || i, i FROM generate_series(1, 4) AS i")
