@@ -60,6 +60,8 @@ class TorrentStatusChangeInline(admin.TabularInline):
 
 @admin.register(Torrent)
 class TorrentAdmin(admin.ModelAdmin):
+    """Torrents are added by uploading a .torrent (the upload page and POST /api/torrents run its checks); here they are moderated."""
+
     list_display = ["name", "forum", "uploader", "status", "freeleech", "size", "seeders", "leechers", "completed", "created_at"]
     list_filter = ["status", "freeleech", "is_private", "forum__category", "forum"]
     list_select_related = ["forum", "uploader", "stats"]
@@ -85,6 +87,10 @@ class TorrentAdmin(admin.ModelAdmin):
     # Django's delete_selected stays: it goes through delete_queryset below.
     actions = ["approve", "close", "set_freeleech_none", "set_freeleech_silver", "set_freeleech_gold"]
     show_full_result_count = False  # a full count of every torrent on each page costs too much
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A torrent without its metainfo breaks a check constraint (a 500): no "Add" here.
+        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Torrent]:
         return super().get_queryset(request).defer("metainfo")

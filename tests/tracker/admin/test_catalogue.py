@@ -128,3 +128,12 @@ def test_the_torrent_changelist_shows_a_torrent_without_its_counts_row(admin_sit
     response = admin_site.get("/admin/tracker/torrent/")
     assert response.status_code == 200
     assert torrent.name in response.content.decode()
+
+
+def test_the_admin_offers_no_add_torrent_which_would_save_one_without_its_file(admin_site):
+    """Issue 15: "Add torrent" saved a torrent with no metainfo and answered 500 (a check constraint)."""
+    assert admin_site.get("/admin/tracker/torrent/add/").status_code == 403
+    response = admin_site.post("/admin/tracker/torrent/add/", {"name": "no file", "forum": ForumFactory().pk, "status": "approved"})
+    assert response.status_code == 403
+    assert not Torrent.objects.filter(name="no file").exists()
+    assert b"/admin/tracker/torrent/add/" not in admin_site.get("/admin/tracker/torrent/").content

@@ -44,3 +44,17 @@ def test_running_it_again_changes_nothing(tmp_path, monkeypatch):
         TorrentFile.objects.count(),
     ) == counts
     assert (tmp_path / "pw").read_text().strip() in second
+
+
+@pytest.mark.django_db
+def test_a_changed_admin_password_is_not_printed(tmp_path, monkeypatch):
+    monkeypatch.setattr("tracker.management.commands.seed_demo.PASSWORD_FILE", tmp_path / "pw")
+    _seed()
+    original = (tmp_path / "pw").read_text().strip()
+    admin = User.objects.get(username="admin")
+    admin.set_password("Another-secret-9876")
+    admin.save()
+    output = _seed()
+    assert original not in output
+    assert "admin / (changed since it was created" in output
+    assert not (tmp_path / "pw").exists()

@@ -60,11 +60,13 @@ class Command(BaseCommand):
             password = secrets.token_urlsafe(12)
             admin = User.objects.create_superuser("admin", "admin@example.invalid", password, role=Role.ADMIN)
             PASSWORD_FILE.write_text(password + "\n")
-        password = (
-            PASSWORD_FILE.read_text().strip()
-            if PASSWORD_FILE.exists()
-            else "(unchanged; set it with: python manage.py changepassword admin)"
-        )
+        remembered = PASSWORD_FILE.read_text().strip() if PASSWORD_FILE.exists() else None
+        if remembered and admin.check_password(remembered):
+            password = remembered
+        else:
+            # changed since (or made elsewhere): the file no longer says the password
+            PASSWORD_FILE.unlink(missing_ok=True)
+            password = "(changed since it was created; set it with: python manage.py changepassword admin)"
 
         forums: dict[str, Forum] = {}
         for order, (category_name, forum_names) in enumerate(CATALOGUE.items()):
