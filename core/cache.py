@@ -4,11 +4,24 @@ The cache only speeds things up; if Redis is down we log and carry on with
 the database as the source of truth. The logs name a key by its kind only
 (keys can hold secrets: `passkey:<passkey>`), and a traceback comes once a
 minute per kind of failure (core.logthrottle), a line for each of the rest.
+
+A Redis that hangs (accepts, never answers) would cost every command its
+whole socket timeout, and a request several in a row. So a timeout makes the
+process leave that Redis alone for BACKOFF_SECONDS (`BackoffConnectionPool`,
+Django's Redis cache's `pool_class` in settings.py; the ASGI announce's own
+reader, tracker.announce.redis_reads, shares the back-off): during it every
+command fails at once, as if the server were down, and the callers fail open
+as they do then. The first command after it tries the server again. A refused
+connection costs nothing and starts no back-off, so a restarted Redis is used
+again at once.
 """
 
 import logging
-from typing import Any
+import threading
+import time
+from typing import Any, ClassVar
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
@@ -16,6 +29,93 @@ from django.db.models import QuerySet
 from core.logthrottle import log_failure
 
 logger = logging.getLogger("core.cache")  # the name operators filter on (README)
+
+# Seconds a process leaves a Redis alone after a command to it failed.
+BACKOFF_SECONDS = 5.0
+
+_backoff_until: dict[str, float] = {}  # server -> time.monotonic() at which to try it again
+_backoff_lock = threading.Lock()
+
+
+def backoff_active(server: str) -> bool:
+    """Is this process backing off `server` (host:port or a socket path) after a failure?"""
+    until = _backoff_until.get(server)
+    return until is not None and time.monotonic() < until
+
+
+def backoff_start(server: str) -> None:
+    """A command to `server` timed out: leave it alone for BACKOFF_SECONDS (logged once per back-off)."""
+    with _backoff_lock:
+        starting = not backoff_active(server)
+        _backoff_until[server] = time.monotonic() + BACKOFF_SECONDS
+    if starting:
+        logger.warning("cache server timed out; not asking it for %.0f s", BACKOFF_SECONDS)
+
+
+def backoff_reset() -> None:
+    """Forget every back-off (tests)."""
+    with _backoff_lock:
+        _backoff_until.clear()
+
+
+_TIMEOUTS = (redis.exceptions.TimeoutError, TimeoutError)
+
+
+class _BackoffConnection:
+    """Mixed into redis-py's connection class: refuses at once while its server is backed off, and starts one on a timeout."""
+
+    backoff_server = ""
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        self._backoff_check()
+        return self._backoff_call(super().connect, *args, **kwargs)  # type: ignore[misc]
+
+    def send_packed_command(self, *args: Any, **kwargs: Any) -> Any:
+        self._backoff_check()
+        return self._backoff_call(super().send_packed_command, *args, **kwargs)  # type: ignore[misc]
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        return self._backoff_call(super().read_response, *args, **kwargs)  # type: ignore[misc]
+
+    def _backoff_check(self) -> None:
+        if backoff_active(self.backoff_server):
+            raise redis.exceptions.ConnectionError("the cache server timed out a moment ago; backing off")
+
+    def _backoff_call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except _TIMEOUTS:
+            backoff_start(self.backoff_server)
+            raise
+
+
+class BackoffConnectionPool(redis.ConnectionPool):
+    """redis-py's pool, its connections backing off a timed-out server (see BACKOFF_SECONDS), one per process.
+
+    Django builds a cache backend, and with it a pool, per thread, and under
+    ASGI per request context: every API request on the ASGI front opened a
+    connection to Redis of its own (and left it to the garbage collector).
+    `from_url` hands every backend of the process the same pool for the same
+    server and options; redis-py's pools are thread-safe and start afresh in
+    a forked child.
+    """
+
+    _shared: ClassVar[dict[str, "BackoffConnectionPool"]] = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> "BackoffConnectionPool":
+        key = repr((url, sorted(kwargs.items())))
+        with cls._shared_lock:
+            pool = cls._shared.get(key)
+            if pool is None:
+                pool = cls._shared[key] = super().from_url(url, **kwargs)
+        return pool
+
+    def __init__(self, connection_class: type[redis.Connection] = redis.Connection, **kwargs: Any) -> None:
+        server = kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        backoff_class = type(f"Backoff{connection_class.__name__}", (_BackoffConnection, connection_class), {"backoff_server": server})
+        super().__init__(connection_class=backoff_class, **kwargs)
 
 
 def key_for_log(key: str) -> str:

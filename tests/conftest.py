@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from core.cache import backoff_reset
 from tests.factories import UserFactory
 
 # Fixture plugins shared across folders (pytest reads `pytest_plugins` only here, in the rootdir's conftest).
@@ -18,9 +19,11 @@ pytest_plugins = ["tests.tracker.announce.fronts"]
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    """Rate-limit counts and cached lookups must not leak from one test into the next."""
+    """Rate-limit counts, cached lookups and cache back-offs must not leak from one test into the next."""
+    backoff_reset()
     cache.clear()
     yield
+    backoff_reset()
     cache.clear()
 
 

@@ -11,6 +11,8 @@ Only reads go through it: everything that writes or invalidates the cache
 still uses Django's cache, so what is read here is exactly what Django wrote.
 A failure of any kind closes the connection and fails the requests in flight
 (their callers fall back to the database lookup); the next call reconnects.
+A timeout (a hung Redis) also starts the process's back-off from that server
+(core.cache): until it ends, calls fail at once instead of waiting again.
 """
 
 import asyncio
@@ -19,6 +21,8 @@ from typing import Any
 
 import hiredis
 from redis.connection import parse_url
+
+from core.cache import backoff_active, backoff_start
 
 CONNECT_TIMEOUT = 1.0
 REPLY_TIMEOUT = 1.0
@@ -91,11 +95,19 @@ class RedisReads:
 
     def __init__(self, url: str) -> None:
         self.options = parse_url(url)
+        # The back-off's name for the server, as core.cache.BackoffConnectionPool names it.
+        self.server = self.options.get("path") or f"{self.options.get('host', 'localhost')}:{self.options.get('port', 6379)}"
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Task[_Protocol] | None = None
 
     async def mget(self, keys: list[str]) -> list[bytes | None]:
-        protocol = await self._connection()
+        if backoff_active(self.server):
+            raise ConnectionError("Redis timed out a moment ago; backing off")
+        try:
+            protocol = await self._connection()
+        except TimeoutError:
+            backoff_start(self.server)
+            raise
         try:
             async with asyncio.timeout(REPLY_TIMEOUT):
                 return await protocol.request(_command(b"MGET", *(key.encode() for key in keys)))
@@ -103,6 +115,7 @@ class RedisReads:
             # Redis stopped answering: whatever is in flight waits in vain too. (A
             # request merely cancelled keeps its place: its reply is dropped.)
             protocol.fail(ConnectionError("Redis did not answer in time"))
+            backoff_start(self.server)
             raise
 
     async def aclose(self) -> None:

@@ -150,3 +150,45 @@ def test_nothing_listening_is_a_connection_error():
 
     with pytest.raises(OSError):
         run(scenario())
+
+
+def test_after_a_timeout_calls_fail_at_once_until_the_backoff_ends(monkeypatch):
+    """A hung Redis costs the ASGI worker one REPLY_TIMEOUT, not one per lookup (core.cache's back-off, issue 11)."""
+    import time
+
+    from core import cache as core_cache
+    from tracker.announce import redis_reads
+
+    monkeypatch.setattr(redis_reads, "REPLY_TIMEOUT", 0.5)
+    monkeypatch.setattr(core_cache, "BACKOFF_SECONDS", 1.5)
+    listener = socket.socket()  # accepts (the kernel's backlog) and never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    async def timed(reads: RedisReads) -> tuple[type, float]:
+        started = time.monotonic()
+        try:
+            await reads.mget(["a"])
+        except Exception as exc:
+            return type(exc), time.monotonic() - started
+        raise AssertionError("a silent server answered")
+
+    async def scenario():
+        reads = RedisReads(f"redis://127.0.0.1:{port}/0")
+        try:
+            first = await timed(reads)
+            during = [await timed(reads) for _ in range(3)]
+            await asyncio.sleep(1.6)
+            after = await timed(reads)
+            return first, during, after
+        finally:
+            await reads.aclose()
+
+    try:
+        first, during, after = run(scenario())
+    finally:
+        listener.close()
+    assert first[0] is TimeoutError and first[1] >= 0.45
+    assert all(kind is ConnectionError and took < 0.1 for kind, took in during), during
+    assert after[0] is TimeoutError and after[1] >= 0.45  # tried again once the back-off was over

@@ -1,0 +1,81 @@
+"""Every cache backend of a process shares one Redis connection pool (issue 11).
+
+Django builds a cache backend per thread, and under ASGI per request
+context; each built its own redis-py pool, so every API request served by
+the ASGI front opened a new connection to Redis (the drills counted 101 for
+100 requests of /api/hello) and the sockets piled up until the garbage
+collector closed them. Here each call runs in a fresh thread or a fresh
+asyncio context, as those requests do, against a redis-server of the
+test's own, whose INFO counts the connections it accepted.
+"""
+
+import asyncio
+import copy
+import os
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
+from django.core.cache import cache
+
+from tests.drills.harness import REDIS_SERVER, Redis
+
+
+@pytest.fixture
+def own_redis() -> Iterator[Redis]:
+    if not os.access(REDIS_SERVER, os.X_OK):
+        if os.environ.get("REQUIRE_SYSTEM_TOOLS"):
+            pytest.fail(f"{REDIS_SERVER} is missing and REQUIRE_SYSTEM_TOOLS is set")
+        pytest.skip(f"{REDIS_SERVER} is missing")
+    with tempfile.TemporaryDirectory() as root:
+        server = Redis(Path(root))
+        try:
+            yield server
+        finally:
+            server.close()
+
+
+@pytest.fixture
+def cache_on_own_redis(own_redis: Redis, settings) -> Redis:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": own_redis.url,
+            "OPTIONS": copy.deepcopy(django_settings.REDIS_CACHE_OPTIONS),
+        }
+    }
+    return own_redis
+
+
+def _connections_received(server: Redis) -> int:
+    out = subprocess.run(["redis-cli", "-p", str(server.port), "INFO", "stats"], capture_output=True, text=True, timeout=10).stdout
+    return int(next(line for line in out.splitlines() if line.startswith("total_connections_received:")).split(":")[1])
+
+
+def _use_cache(n: int) -> None:
+    cache.set(f"pool-test:{n}", n, 30)
+    assert cache.get(f"pool-test:{n}") == n
+
+
+def test_cache_backends_of_many_threads_share_connections(cache_on_own_redis):
+    before = _connections_received(cache_on_own_redis)
+    for n in range(30):  # one after the other: one connection is enough for all
+        thread = threading.Thread(target=_use_cache, args=(n,))
+        thread.start()
+        thread.join(10)
+    assert _connections_received(cache_on_own_redis) - before <= 2
+
+
+def test_cache_backends_of_many_asgi_request_contexts_share_connections(cache_on_own_redis):
+    async def requests() -> None:
+        for n in range(30):  # each in a context of its own, as Django's ASGI handler runs each request's sync view
+            await asyncio.create_task(sync_to_async(_use_cache)(n))
+
+    before = _connections_received(cache_on_own_redis)
+    asyncio.run(requests())
+    assert _connections_received(cache_on_own_redis) - before <= 2
