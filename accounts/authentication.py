@@ -2,12 +2,15 @@
 
 from typing import Any
 
+from django.db.models import Exists
 from rest_framework.authentication import SessionAuthentication as DrfSessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.models import TokenUser
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
-from accounts.tokens import token_version_current
+from accounts.models import User
+from accounts.tokens import SESSION_CLAIM, token_version_current
 from api.errors import TokenInvalid
 
 
@@ -20,19 +23,41 @@ class BearerAuthentication(JWTAuthentication):
     """simplejwt's JWT authentication that also refuses banned users and revoked tokens.
 
     A token issued before the member's last password change or ban carries
-    an older token version and is refused. Any failure (bad signature,
-    expired, revoked, banned) is TOKEN_INVALID.
+    an older token version and is refused, and so is one whose refresh token
+    was blacklisted since (logout, or exchanged for a new pair). Any failure
+    (bad signature, expired, revoked, banned, a malformed Bearer header) is
+    TOKEN_INVALID.
     """
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
 
-    def get_user(self, validated_token: Any) -> Any:
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        """The token of `Bearer <token>`; "Bearer" alone or with more than one value is TOKEN_INVALID, in a plain sentence."""
         try:
-            user = super().get_user(validated_token)
+            return super().get_raw_token(header)
         except AuthenticationFailed as exc:
-            raise TokenInvalid() from exc
-        if isinstance(user, TokenUser) or not user_may_authenticate(user) or not token_version_current(validated_token, user):
+            raise TokenInvalid("The Authorization header must be 'Bearer <token>'.") from exc
+
+    def get_user(self, validated_token: Any) -> Any:
+        """The token's member, in one query that also tells whether its session (refresh token) was revoked."""
+        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
+        if user_id is None:
+            raise TokenInvalid()
+        try:
+            queryset = User.objects.filter(**{jwt_settings.USER_ID_FIELD: user_id})
+        except (TypeError, ValueError):
+            raise TokenInvalid() from None
+        session = validated_token.get(SESSION_CLAIM)
+        if session is not None:
+            queryset = queryset.annotate(session_revoked=Exists(BlacklistedToken.objects.filter(token__jti=str(session))))
+        try:
+            user = queryset.first()
+        except (TypeError, ValueError):
+            raise TokenInvalid() from None
+        if user is None or not user_may_authenticate(user) or not token_version_current(validated_token, user):
+            raise TokenInvalid()
+        if getattr(user, "session_revoked", False):
             raise TokenInvalid()
         return user
 

@@ -1,5 +1,6 @@
 """Reads of members: the user list and public profiles."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -28,13 +29,29 @@ def user_page(*, query: ListQuery) -> Page:
     return page_of(user_list(search=query.search).order_by(*query.ordering(USER_LIST)), page=query.page, per_page=query.per_page)
 
 
-def user_get_profile(*, pk: Any) -> User:
-    """The public profile of member `pk` with `torrents_uploaded` (approved torrents) annotated; 404 if none."""
-    user = (
-        User.objects.filter(is_active=True, pk=_int_pk(pk))
-        .annotate(torrents_uploaded=Count("torrents", filter=Q(torrents__status="approved")))
-        .first()
-    )
+# Which of a member's uploads a viewer may count, as a filter through the member's `torrents`: the
+# catalogue's visibility rule, which accounts does not import. The tracker sets it when it loads
+# (tracker.apps); until then profiles count nothing rather than what the viewer may not see.
+_uploads_visible: Callable[[Any], Q] | None = None
+
+
+def uploads_rule_set(rule: Callable[[Any], Q]) -> None:
+    """Count a profile's `torrents_uploaded` with `rule(viewer)` (called once by the tracker's ready())."""
+    global _uploads_visible
+    _uploads_visible = rule
+
+
+def user_get_profile(*, pk: Any, viewer: Any = None) -> User:
+    """The public profile of member `pk` with `torrents_uploaded` annotated; 404 if none.
+
+    `torrents_uploaded` counts the member's torrents `viewer` may see, the
+    ones GET /api/torrents?uploader=<pk> lists to them: a torrent in a forum
+    above their level, or waiting for a moderator, is in no count of theirs.
+    """
+    queryset = User.objects.filter(is_active=True, pk=_int_pk(pk))
+    if _uploads_visible is not None:
+        queryset = queryset.annotate(torrents_uploaded=Count("torrents", filter=_uploads_visible(viewer)))
+    user = queryset.first()
     if user is None:
         raise NotFound("No such user.")
     return user

@@ -18,6 +18,7 @@ from api.errors import ApiError, ErrorCode
 from core import errors as domain
 
 logger = logging.getLogger("api")
+BEARER_CHALLENGE = 'Bearer realm="api"'
 
 # What each error of the business logic (core.errors) is on the API.
 DOMAIN_CODES: dict[type[domain.DomainError], ErrorCode] = {
@@ -67,6 +68,15 @@ def _raised_parsing_the_body(exc: BaseException) -> bool:
     return any(frame.f_code.co_filename.endswith("rest_framework/parsers.py") for frame, _ in traceback.walk_tb(exc.__traceback__))
 
 
+def _plain(detail: Any) -> str | None:
+    """A message from DRF's or simplejwt's `detail`, which may be a dict ({"detail": ..., "code": ...}) or a list."""
+    if isinstance(detail, dict):
+        detail = detail.get("detail", "")
+    if isinstance(detail, list):
+        detail = detail[0] if detail else ""
+    return str(detail) if isinstance(detail, str) and detail else None
+
+
 def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], dict[str, str]]:
     """Decide the code, message, details and extra headers for `exc`."""
     if isinstance(exc, ApiError):
@@ -75,7 +85,7 @@ def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], di
         code = next((c for cls, c in DOMAIN_CODES.items() if isinstance(exc, cls)), ErrorCode.BAD_REQUEST)
         return code, exc.message, exc.details, {}
     if isinstance(exc, (InvalidToken, TokenError)):
-        return ErrorCode.TOKEN_INVALID, None, {}, {"WWW-Authenticate": 'Bearer realm="api"'}
+        return ErrorCode.TOKEN_INVALID, None, {}, {"WWW-Authenticate": BEARER_CHALLENGE}
     if isinstance(exc, Ratelimited):
         return ErrorCode.RATE_LIMIT_EXCEEDED, None, {}, {}
     if isinstance(exc, drf.ValidationError):
@@ -88,7 +98,7 @@ def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], di
     if isinstance(exc, RecursionError) and _raised_parsing_the_body(exc):
         return ErrorCode.BAD_REQUEST, "Malformed request body: nested too deeply.", {}, {}
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        return ErrorCode.UNAUTHORIZED, str(exc.detail), {}, {"WWW-Authenticate": 'Bearer realm="api"'}
+        return ErrorCode.UNAUTHORIZED, _plain(exc.detail), {}, {"WWW-Authenticate": BEARER_CHALLENGE}
     if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
         message = str(exc.detail) if isinstance(exc, drf.PermissionDenied) else None
         return ErrorCode.FORBIDDEN, message, {}, {}
@@ -118,6 +128,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if code is ErrorCode.SERVER_ERROR:
         logger.exception("Unhandled error in API view", exc_info=exc)
     set_rollback()
+    if code.status == 401 and "WWW-Authenticate" not in headers:
+        headers = {**headers, "WWW-Authenticate": BEARER_CHALLENGE}  # every 401 names its scheme (RFC 9110)
     response = Response(error_body(code, message, details), status=code.status, headers=headers)
     if code is ErrorCode.RATE_LIMIT_EXCEEDED and "Retry-After" not in response:
         request = context.get("request")

@@ -157,7 +157,7 @@ def test_members_have_no_moderation_controls(member_client, user, forum):
 
 
 @pytest.mark.django_db
-def test_peers_are_listed_with_hidden_names_hidden(client, torrent):
+def test_peers_are_listed_with_hidden_names_hidden(client, member_client, torrent):
     now = timezone.now()
     seeder = UserFactory(username="seedy")
     shy = UserFactory(username="shy", hide_in_peers=True)
@@ -175,7 +175,9 @@ def test_peers_are_listed_with_hidden_names_hidden(client, torrent):
     Peer.objects.create(
         torrent=torrent, user=shy, peer_id=b"-TR4050-bbbbbbbbbbbb", ip="10.0.0.2", port=51413, left=torrent.size // 4, last_announce=now
     )
-    html = client.get(f"/torrents/{torrent.pk}/").content.decode()
+    guest_html = client.get(f"/torrents/{torrent.pk}/").content.decode()  # the list is for members, as on the API
+    assert "seedy" not in guest_html and "qBittorrent" not in guest_html and "to see who is connected" in guest_html
+    html = member_client.get(f"/torrents/{torrent.pk}/").content.decode()
     assert "seedy" in html and "qBittorrent 4.6.5" in html and "Transmission 4.0.5" in html
     assert ">shy<" not in html and '<span class="muted">hidden</span>' in html
     assert "75%" in html

@@ -21,9 +21,9 @@ EVENTS = frozenset({b"", b"started", b"completed", b"stopped", b"paused"})
 # TorrentPier's list of ports abused by other P2P networks (Kazaa, eDonkey, Gnutella, WinMX).
 BLOCKED_PORTS = frozenset({1214, 4662, 6346, 6347, 6699})
 MAX_COUNTER = 2**63 - 1
-PASSKEY_RE = re.compile(r"^[0-9a-f]{32}$")
+PASSKEY_RE = re.compile(r"^[0-9a-f]{32}\Z")  # \Z, not $: `$` also matches before a trailing newline
 # The tracker routes of tracker/announce/urls.py as one pattern, for the WSGI and ASGI fronts.
-TRACKER_PATH = re.compile(r"^/(?:(?P<kind>announce|scrape)(?:/(?P<passkey>[^/]+)|/?)|bt/(?P<php>announce|scrape)\.php)$")
+TRACKER_PATH = re.compile(r"^/(?:(?P<kind>announce|scrape)(?:/(?P<passkey>[^/]+)|/?)|bt/(?P<php>announce|scrape)\.php)\Z")
 
 
 class AnnounceRejected(Exception):
@@ -186,7 +186,7 @@ def scrape_hashes_parse(query_string: str | bytes) -> list[bytes]:
 
 def passkey_check(passkey: str | None) -> str:
     """The passkey if it looks like one; the lookup decides whether it exists."""
-    if not passkey or not PASSKEY_RE.match(passkey):
+    if not passkey or not PASSKEY_RE.fullmatch(passkey):
         raise AnnounceRejected("Please LOG IN and RE-DOWNLOAD this torrent (passkey not found)")
     return passkey
 

@@ -10,8 +10,12 @@ from tracker.models import AccessLevel, Forum
 
 
 def user_level(user: Any) -> AccessLevel:
-    """The access level `user` holds: guest, user, moderator or admin."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    """The access level `user` holds: guest, user, moderator or admin.
+
+    A member who may not log in (banned, deactivated) holds a guest's, should
+    a session of theirs outlive the ban.
+    """
+    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "can_log_in", True):
         return AccessLevel.GUEST
     if getattr(user, "is_admin", False):
         return AccessLevel.ADMIN

@@ -82,6 +82,11 @@ def torrent_visible_q(*, level: int, user_id: int | None, through: str = "") -> 
     return visible
 
 
+def uploads_visible_q(viewer: Any) -> Q:
+    """torrent_visible_q through a member's `torrents`: the uploads on their profile `viewer` may count."""
+    return torrent_visible_q(level=user_level(viewer), user_id=getattr(viewer, "pk", None), through="torrents__")
+
+
 def torrent_visible_queryset(*, user: Any) -> QuerySet[Torrent]:
     """Torrents `user` may see: in forums they may view, and approved unless they uploaded it or moderate.
 

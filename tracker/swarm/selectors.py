@@ -61,6 +61,15 @@ def torrent_peers(*, torrent: Torrent) -> QuerySet[Peer]:
     return Peer.objects.filter(torrent=torrent).select_related("user").order_by("-is_seeder", "left", "-uploaded", "id")
 
 
+def peers_visible_to(viewer: Any) -> bool:
+    """May `viewer` list a (visible) torrent's peers? Members may; guests may not (the API answers them 401).
+
+    The API's peer list and the torrent page both ask this, so the page never
+    shows a guest what the API refuses them.
+    """
+    return bool(getattr(viewer, "is_authenticated", False)) and bool(getattr(viewer, "can_log_in", True))
+
+
 class PeerView(NamedTuple):
     """One peer as a viewer may see it: the name hidden if the member asks, the address for moderators only."""
 

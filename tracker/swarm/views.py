@@ -3,6 +3,7 @@
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +14,7 @@ from api.pagination import list_query, page_response
 from core.errors import Forbidden, Invalid, NotFound
 from core.listing import page_of
 from tracker.catalogue.selectors import torrent_get_visible
-from tracker.swarm.selectors import HISTORY_LIST, PEER_LIST, snatch_history, torrent_peers
+from tracker.swarm.selectors import HISTORY_LIST, PEER_LIST, peers_visible_to, snatch_history, torrent_peers
 from tracker.swarm.serializers import HistoryFilterSerializer, PeerSerializer, SnatchSerializer
 
 
@@ -26,6 +27,8 @@ class TorrentPeersView(APIView):
     @extend_schema(responses=PeerSerializer(many=True))
     def get(self, request: Request, pk: str) -> Response:
         torrent = torrent_get_visible(user=request.user, pk=pk)  # forum level and moderation: else 404
+        if not peers_visible_to(request.user):  # IsAuthenticated has refused guests already; the page asks the same
+            raise NotAuthenticated()
         query = list_query(request, PEER_LIST)
         page = page_of(torrent_peers(torrent=torrent), page=query.page, per_page=query.per_page)
         context = {"viewer": request.user, "size": torrent.size}

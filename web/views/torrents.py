@@ -23,7 +23,7 @@ from core.listing import list_query_parse
 from tracker.catalogue import selectors, services
 from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum
 from tracker.models import Comment, Torrent
-from tracker.swarm.selectors import PeerView, peer_view, torrent_peers
+from tracker.swarm.selectors import PeerView, peer_view, peers_visible_to, torrent_peers
 from web.access import member_required
 from web.errors import domain_errors_as_pages, form_add_domain_error
 from web.forms import BrowseForm, CommentForm, ModerateForm, TorrentEditForm, UploadForm
@@ -62,8 +62,13 @@ def _may_change_comment(user: Any, comment: Comment) -> bool:
     return user.is_authenticated and (comment.author_id == user.pk or user.is_moderator)
 
 
-def _peers(user: Any, torrent: Torrent) -> list[PeerView]:
-    """The first peers as GET /api/torrents/<id>/peers shows them to `user` (hidden names, IPs for moderators)."""
+def _peers(user: Any, torrent: Torrent) -> list[PeerView] | None:
+    """The first peers as GET /api/torrents/<id>/peers shows them to `user` (hidden names, IPs for moderators).
+
+    None for a guest, whom the API refuses the list too.
+    """
+    if not peers_visible_to(user):
+        return None
     return [peer_view(peer, viewer=user, size=torrent.size) for peer in torrent_peers(torrent=torrent)[:PEER_ROWS]]
 
 

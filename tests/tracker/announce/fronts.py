@@ -108,6 +108,10 @@ class AsgiClient:
             "client": (remote, 50000),
             "server": ("testserver", 80),
         }
+        return await self.send_scope(scope)
+
+    async def send_scope(self, scope: dict[str, Any]) -> AsgiResponse:
+        """Run the application on this HTTP `scope` (an empty body) and collect its answer."""
         sent: list[dict[str, Any]] = []
         received = False
 
