@@ -34,7 +34,8 @@ class RefreshSerializer(serializers.Serializer):
 
 
 class LogoutSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(required=False)
+    # Empty is the same as absent (as a form field left empty always was): nothing to revoke.
+    refresh_token = serializers.CharField(required=False, allow_blank=True)
 
 
 class PublicUserSerializer(serializers.ModelSerializer):

@@ -15,6 +15,9 @@ Views may still declare extra error statuses with `extend_schema(responses=
 
 from typing import Any
 
+from django import forms
+from django.contrib.auth.models import AnonymousUser
+from django.core.validators import MaxValueValidator, MinValueValidator, ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -23,11 +26,12 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
 
 from api.errors import ErrorCode
-from core.listing import DEFAULT_PER_PAGE, MAX_PER_PAGE, ORDERS, ListSpec
+from core.listing import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, ORDERS, SEARCH_MAX_LENGTH, ListSpec
 
 JSON = "application/json"
 NO_BODY = "No response body"  # drf-spectacular's description of a response declared without a body
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+NO_NUL = "^[^\\x00]*$"  # a string without NUL characters
 
 RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": "Requests allowed per minute for this caller (per user when authenticated, else per IP).",
@@ -109,17 +113,24 @@ def page_envelope(list_schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    # allowEmptyValue: `?sort=` (as an HTML form sends an unset field) means the default, like leaving it out.
+    return {"name": name, "in": "query", "required": False, "allowEmptyValue": True, "description": description, "schema": schema}
 
 
 def list_parameters(spec: ListSpec) -> list[dict[str, Any]]:
     """The contract's query parameters of a list: page and per_page, and search, sort and order where it has them."""
     params = [
-        _query("page", "Page number (default 1).", {"type": "integer", "minimum": 1}),
-        _query("per_page", f"Items per page (default {DEFAULT_PER_PAGE}, at most {MAX_PER_PAGE}).", {"type": "integer", "minimum": 1}),
+        _query("page", "Page number (default 1).", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+        # No `maximum`: a larger per_page is not refused, it is clamped to MAX_PER_PAGE.
+        _query(
+            "per_page",
+            f"Items per page (default {DEFAULT_PER_PAGE}; more than {MAX_PER_PAGE} is taken as {MAX_PER_PAGE}).",
+            {"type": "integer", "minimum": 1},
+        ),
     ]
     if spec.search:
-        params.append(_query("search", "Text search.", {"type": "string"}))
+        # core.listing.parse_search: at most SEARCH_MAX_LENGTH characters, no NUL.
+        params.append(_query("search", "Text search.", {"type": "string", "maxLength": SEARCH_MAX_LENGTH, "pattern": NO_NUL}))
     if spec.sorts:
         params.append(_query("sort", "Field to sort by.", {"type": "string", "enum": list(spec.sorts)}))
         params.append(_query("order", "Sort direction.", {"type": "string", "enum": list(ORDERS)}))
@@ -138,6 +149,38 @@ def preprocess_endpoints(endpoints: list[tuple[str, str, str, Any]], **kwargs: A
             continue
         result.append((path.rstrip("/") or path, path_regex, method, callback))
     return result
+
+
+class _AnonymousRequest:
+    """As much of a request as a permission's has_permission() reads: the method and a user without credentials."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.user = AnonymousUser()
+        self.auth = None
+
+
+def _add_filter_bounds(schema: dict[str, Any], field: Any) -> None:
+    """Copy a django-filter filter's type and limits (min_value, max_value, a RegexValidator) into its parameter's schema.
+
+    drf-spectacular leaves them out, so the schema would allow values the filter refuses with 422.
+    """
+    extra = field.extra
+    if issubclass(field.field_class, forms.IntegerField):
+        schema.pop("format", None)
+        schema["type"] = "integer"
+    if extra.get("min_value") is not None:
+        schema["minimum"] = extra["min_value"]
+    if extra.get("max_value") is not None:
+        schema["maximum"] = extra["max_value"]
+    for validator in extra.get("validators", []):
+        if isinstance(validator, RegexValidator) and not validator.inverse_match:
+            regex = validator.regex
+            schema["pattern"] = regex if isinstance(regex, str) else regex.pattern
+        elif isinstance(validator, MinValueValidator):
+            schema["minimum"] = validator.limit_value
+        elif isinstance(validator, MaxValueValidator):
+            schema["maximum"] = validator.limit_value
 
 
 class _PageSchema:
@@ -176,11 +219,54 @@ class EnvelopeAutoSchema(AutoSchema):
             return []
         filters = DjangoFilterExtension(None)
         model = spec.filterset._meta.model
-        return [
-            param
-            for name, field in spec.filterset.base_filters.items()
-            for param in filters.resolve_filter_field(self, model, spec.filterset, name, field)
-        ]
+        params = []
+        for name, field in spec.filterset.base_filters.items():
+            for param in filters.resolve_filter_field(self, model, spec.filterset, name, field):
+                _add_filter_bounds(param["schema"], field)
+                param["allowEmptyValue"] = True  # django-filter skips a filter whose value is empty
+                params.append(param)
+        return params
+
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        """drf-spectacular's schema of a field, plus the NUL refusal DRF's CharField adds to every string it reads.
+
+        DRF answers a NUL with 422 ("Null characters are not allowed."); the schema says so
+        with a pattern, where the field has no pattern or format of its own.
+        """
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and any(isinstance(v, ProhibitNullCharactersValidator) for v in getattr(field, "validators", []))
+            and schema.get("type") == "string"
+            and not schema.keys() & {"pattern", "format", "enum"}
+        ):
+            schema["pattern"] = NO_NUL
+        return schema
+
+    def _anonymous_may_call(self) -> bool:
+        """Whether the view's permissions let a caller without credentials through for this method."""
+        request = _AnonymousRequest(self.method)
+        try:
+            return all(permission.has_permission(request, self.view) for permission in self._permissions())  # type: ignore[arg-type]
+        except Exception:  # a permission that needs more of a real request: say "login needed"
+            return False
+
+    def _permissions(self) -> list[Any]:
+        try:
+            return list(self.view.get_permissions())
+        except Exception:  # a get_permissions() that needs a real request
+            return [cls() for cls in getattr(self.view, "permission_classes", [])]
+
+    def get_auth(self) -> list[dict[str, Any]]:
+        """drf-spectacular's security requirements, plus `{}` (none) where a guest may call the operation.
+
+        drf-spectacular adds `{}` only for AllowAny and IsAuthenticatedOrReadOnly; ours
+        (ReadOnlyOrAdmin, ReadOnlyOrAuthenticated) let guests read too.
+        """
+        auths: list[dict[str, Any]] = super().get_auth()
+        if {} not in auths and self._anonymous_may_call():
+            auths.append({})
+        return auths
 
     def _get_response_for_code(
         self, serializer: Any, status_code: str, media_types: Any = None, direction: str = "response"
@@ -217,10 +303,7 @@ class EnvelopeAutoSchema(AutoSchema):
         elif any(p.get("in") == "query" for p in operation.get("parameters", [])):
             statuses.append(422)
         authenticators = getattr(self.view, "authentication_classes", [])
-        try:
-            permissions = self.view.get_permissions()
-        except Exception:  # a get_permissions() that needs a real request
-            permissions = [cls() for cls in getattr(self.view, "permission_classes", [])]
+        permissions = self._permissions()
         needs_login = any(not isinstance(p, AllowAny) for p in permissions)
         if authenticators or needs_login:
             statuses.append(401)
@@ -263,7 +346,8 @@ class EnvelopeAutoSchema(AutoSchema):
         component = ResolvedComponent(
             name=name,
             type=ResolvedComponent.HEADER,
-            schema={"description": description, "schema": {"type": "integer", "minimum": 0}},
+            # Required: every /api/ response carries X-RateLimit-* (api.middleware), every 429 Retry-After.
+            schema={"description": description, "required": True, "schema": {"type": "integer", "minimum": 0}},
             object=f"header:{name}",
         )
         self.registry.register_on_missing(component)

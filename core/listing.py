@@ -23,6 +23,8 @@ ORDERS = ("asc", "desc")
 SEARCH_MAX_LENGTH = 200
 # The database's largest offset (a signed 64-bit integer): a page beyond it is Invalid, not a 500 from the driver.
 MAX_ROW = 2**63 - 1
+# The highest page number: with per_page at most MAX_PER_PAGE, no page starts past MAX_ROW.
+MAX_PAGE = MAX_ROW // MAX_PER_PAGE
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,8 @@ def list_query_parse(params: Mapping[str, Any], spec: ListSpec) -> ListQuery:
     sort, order = parse_sort(params, spec) or (None, "asc")
     page = parse_positive_int(params, "page", 1)
     per_page = min(parse_positive_int(params, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
-    if page * per_page > MAX_ROW:
-        raise Invalid(details={"page": [f"page must be at most {MAX_ROW // per_page}."]})
+    if page > MAX_PAGE:
+        raise Invalid(details={"page": [f"page must be at most {MAX_PAGE}."]})
     return ListQuery(search=term, sort=sort, order=order, page=page, per_page=per_page, filters=filters)
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from core.listing import MAX_PAGE
 from tests.factories import TorrentFactory
 
 pytestmark = pytest.mark.django_db
@@ -91,10 +92,20 @@ def test_a_huge_per_page_is_clamped(user_client: APIClient) -> None:
     assert response.json()["meta"]["per_page"] == 100
 
 
-def test_the_last_page_a_64_bit_offset_holds_is_a_page(user_client: APIClient) -> None:
-    response = user_client.get("/api/torrents", {"page": str(2**63 // 50 - 1)})
-    assert response.status_code == 200, response.content[:500]
-    assert response.json()["data"] == []
+def test_the_last_page_is_a_page_at_any_page_size(user_client: APIClient) -> None:
+    # MAX_PAGE pages of the largest size still start within a 64-bit offset.
+    for per_page in ("1", "50", "100", "1000"):
+        response = user_client.get("/api/torrents", {"page": str(MAX_PAGE), "per_page": per_page})
+        assert response.status_code == 200, response.content[:500]
+        assert response.json()["data"] == []
+
+
+@pytest.mark.parametrize("per_page", ["1", "50", "100"])
+def test_past_the_last_page_is_a_validation_error_at_any_page_size(user_client: APIClient, per_page: str) -> None:
+    # One fixed maximum, as the schema's `page` says: it was `2**63 // per_page`, so a small
+    # per_page allowed pages the schema refuses.
+    error = envelope_error(user_client.get("/api/torrents", {"page": str(MAX_PAGE + 1), "per_page": per_page}), 422, "VALIDATION_ERROR")
+    assert error["details"] == {"page": [f"page must be at most {MAX_PAGE}."]}
 
 
 INJECTIONS = [

@@ -7,6 +7,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
 from api.errors import ErrorCode
+from core.listing import MAX_PAGE
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,50 @@ def test_declared_error_statuses_get_the_envelope_too(paged_schema):
     assert conflict["content"]["application/json"]["schema"]["allOf"][0] == {"$ref": "#/components/schemas/ErrorEnvelope"}
     gone = paged_schema["paths"]["/api/test-conflict"]["post"]["responses"]["404"]
     assert gone["description"] == "No such resource, or not one the caller may see. Codes: NOT_FOUND."
+
+
+def test_operations_a_guest_may_call_say_so(schema):
+    # `{}` in `security`: no credentials needed. Our own permissions (read-only-or-...) let guests read.
+    for path, method in [("/api/torrents", "get"), ("/api/torrents/{id}", "get"), ("/api/categories", "get"), ("/api/forums/{id}", "get")]:
+        assert {} in schema["paths"][path][method]["security"], (path, method)
+    for path, method in [
+        ("/api/torrents", "post"),
+        ("/api/me", "get"),
+        ("/api/categories", "post"),
+        ("/api/torrents/{id}/download", "get"),
+    ]:
+        assert {} not in schema["paths"][path][method]["security"], (path, method)
+
+
+def test_filter_parameters_carry_the_filters_limits(schema):
+    params = {p["name"]: p for p in schema["paths"]["/api/torrents"]["get"]["parameters"]}
+    assert params["forum"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+    assert params["min_size"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+    assert params["info_hash"]["schema"]["pattern"] == "^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"
+    assert params["search"]["schema"]["maxLength"] == 200
+    assert params["page"]["schema"]["maximum"] == MAX_PAGE
+    assert all(p["allowEmptyValue"] for p in params.values())  # `?sort=` means the default
+
+
+def test_the_rate_limit_headers_are_required(schema):
+    for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"):
+        assert schema["components"]["headers"][name]["required"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        ("/api/register", "post", {"403", "409"}),  # registration closed; username (or a look-alike) taken
+        ("/api/torrents", "post", {"409"}),  # registered already
+        ("/api/categories", "post", {"409"}),  # name taken
+        ("/api/categories/{id}", "patch", {"409"}),
+        ("/api/categories/{id}", "delete", {"409"}),  # still has forums
+        ("/api/forums", "post", {"409"}),
+        ("/api/forums/{id}", "patch", {"409"}),
+        ("/api/forums/{id}", "delete", {"409"}),  # still holds torrents
+    ],
+)
+def test_conflicts_and_refusals_the_views_raise_are_documented(schema, path, method, statuses):
+    responses = schema["paths"][path][method]["responses"]
+    assert statuses <= set(responses)
+    assert responses["409"]["description"].endswith("Codes: CONFLICT.")

@@ -1,6 +1,7 @@
 """django-filter FilterSets of the catalogue's list endpoints (search/sort/order are in api.filters)."""
 
 import django_filters
+from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 
@@ -12,12 +13,18 @@ _BIGINT_MAX = 2**63 - 1
 _HEX = RegexValidator(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$", "Must be 40 (v1) or 64 (v2) hexadecimal characters.")
 
 
+class IntegerFilter(django_filters.NumberFilter):
+    """A NumberFilter for whole numbers (ids, byte sizes): `1.5` is refused (422), not matched against nothing."""
+
+    field_class = forms.IntegerField
+
+
 class TorrentFilter(django_filters.FilterSet):
     """Filters of GET /api/torrents."""
 
-    forum = django_filters.NumberFilter(field_name="forum_id", min_value=1, max_value=_BIGINT_MAX)
-    category = django_filters.NumberFilter(field_name="forum__category_id", min_value=1, max_value=_BIGINT_MAX)
-    uploader = django_filters.NumberFilter(field_name="uploader_id", min_value=1, max_value=_BIGINT_MAX)
+    forum = IntegerFilter(field_name="forum_id", min_value=1, max_value=_BIGINT_MAX)
+    category = IntegerFilter(field_name="forum__category_id", min_value=1, max_value=_BIGINT_MAX)
+    uploader = IntegerFilter(field_name="uploader_id", min_value=1, max_value=_BIGINT_MAX)
     status = django_filters.ChoiceFilter(choices=TorrentStatus.choices)
     freeleech = django_filters.ChoiceFilter(choices=Freeleech.choices)
     seeded = django_filters.ChoiceFilter(
@@ -26,8 +33,8 @@ class TorrentFilter(django_filters.FilterSet):
         label="Has seeders (true) or none (false)",
     )
     info_hash = django_filters.CharFilter(method="filter_info_hash", label="v1 (40 hex) or v2 (64 hex) info hash", validators=[_HEX])
-    min_size = django_filters.NumberFilter(field_name="size", lookup_expr="gte", min_value=0, max_value=_BIGINT_MAX)
-    max_size = django_filters.NumberFilter(field_name="size", lookup_expr="lte", min_value=0, max_value=_BIGINT_MAX)
+    min_size = IntegerFilter(field_name="size", lookup_expr="gte", min_value=0, max_value=_BIGINT_MAX)
+    max_size = IntegerFilter(field_name="size", lookup_expr="lte", min_value=0, max_value=_BIGINT_MAX)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

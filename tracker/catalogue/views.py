@@ -15,13 +15,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.pagination import list_query, page_response
+from api.parsers import FormParser, MultiPartParser
 from core.errors import Invalid, TooLarge
 from core.http import attachment_response
 from core.listing import Page, page_of
@@ -41,7 +42,14 @@ from tracker.catalogue.serializers import (
 )
 from tracker.models import Category, Comment, Forum, Torrent
 
+_NAME_TAKEN = OpenApiResponse(description="A category or forum with this name exists already")
 
+
+@extend_schema_view(
+    create=extend_schema(responses={201: CategorySerializer, 409: _NAME_TAKEN}),
+    partial_update=extend_schema(responses={200: CategorySerializer, 409: _NAME_TAKEN}),
+    destroy=extend_schema(responses={204: None, 409: OpenApiResponse(description="The category still has forums")}),
+)
 class CategoryViewSet(viewsets.ModelViewSet):
     """Categories with the forums the caller may see; admins create, edit and delete."""
 
@@ -66,6 +74,11 @@ class CategoryViewSet(viewsets.ModelViewSet):
         services.category_delete(category=instance)
 
 
+@extend_schema_view(
+    create=extend_schema(responses={201: ForumSerializer, 409: _NAME_TAKEN}),
+    partial_update=extend_schema(responses={200: ForumSerializer, 409: _NAME_TAKEN}),
+    destroy=extend_schema(responses={204: None, 409: OpenApiResponse(description="The forum still holds torrents")}),
+)
 class ForumViewSet(viewsets.ModelViewSet):
     """Forums the caller may see (a hidden forum is 404); admins create, edit and delete."""
 
@@ -93,7 +106,10 @@ class ForumViewSet(viewsets.ModelViewSet):
 @extend_schema_view(
     list=extend_schema(responses=TorrentListSerializer(many=True)),
     retrieve=extend_schema(responses=TorrentDetailSerializer),
-    create=extend_schema(request={"multipart/form-data": TorrentUploadSerializer}, responses={201: TorrentDetailSerializer}),
+    create=extend_schema(
+        request={"multipart/form-data": TorrentUploadSerializer},
+        responses={201: TorrentDetailSerializer, 409: OpenApiResponse(description="The torrent (either info hash) is registered already")},
+    ),
     partial_update=extend_schema(request=TorrentUpdateSerializer, responses=TorrentDetailSerializer),
     destroy=extend_schema(responses={204: None}),
 )
@@ -220,9 +236,10 @@ class CommentViewSet(mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         comment = self.get_object()
-        serializer = CommentSerializer(data=request.data)
+        # A PATCH: `text` may be left out (the schema says so too); then nothing changes.
+        serializer = CommentSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        comment = services.comment_update(actor=request.user, comment=comment, text=serializer.validated_data["text"])
+        comment = services.comment_update(actor=request.user, comment=comment, text=serializer.validated_data.get("text"))
         return Response(CommentSerializer(comment).data)
 
     def perform_destroy(self, instance: Comment) -> None:

@@ -105,3 +105,16 @@ def test_bookmarks_need_a_login_and_a_visible_torrent(api_client, user_client, t
     assert api_client.put(f"/api/torrents/{torrent.pk}/bookmark").status_code == 401
     hidden = TorrentFactory(status=TorrentStatus.NOT_APPROVED)
     assert user_client.put(f"/api/torrents/{hidden.pk}/bookmark").status_code == 404
+
+
+def test_a_patch_without_text_changes_nothing(uploader_client, comment):
+    # PATCH is partial (the schema marks `text` optional): it was a 422 "text: required".
+    response = uploader_client.patch(f"/api/comments/{comment.pk}", {}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["data"]["text"], response.json()["data"]["edited_at"]) == ("first", None)
+    comment.refresh_from_db()
+    assert (comment.text, comment.edited_at) == ("first", None)
+
+
+def test_a_patch_without_text_is_still_refused_to_others(user_client, comment):
+    assert user_client.patch(f"/api/comments/{comment.pk}", {}, format="json").status_code == 403

@@ -75,6 +75,36 @@ def test_bad_edits_are_422(moderator_client, mine, payload, field):
     assert field in response.json()["error"]["details"]
 
 
+@pytest.mark.parametrize("fmt", ["multipart", "urlencoded"])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [("name=", "name"), ("status=", "status"), ("freeleech=", "freeleech"), ("name=a&name=b", "name")],
+)
+def test_bad_edits_in_a_form_are_422_as_in_json(moderator_client, mine, fmt, body, field):
+    # A form field is what the same JSON field is: `name=` is a blank name, not "name left out"
+    # (DRF's HTML-form reading made these a 200 that changed nothing), and a repeated field is a list.
+    if fmt == "urlencoded":
+        response = moderator_client.generic("PATCH", f"/api/torrents/{mine.pk}", body, content_type="application/x-www-form-urlencoded")
+    else:
+        pairs = [pair.split("=") for pair in body.split("&")]
+        boundary = "BoUnDaRy"
+        parts = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in pairs)
+        payload = f"{parts}--{boundary}--\r\n"
+        response = moderator_client.generic(
+            "PATCH", f"/api/torrents/{mine.pk}", payload, content_type=f"multipart/form-data; boundary={boundary}"
+        )
+    assert response.status_code == 422, response.content
+    assert field in response.json()["error"]["details"]
+    mine.refresh_from_db()
+    assert (mine.status, mine.freeleech) == ("approved", "none")
+
+
+def test_a_form_edit_works_like_a_json_one(moderator_client, mine):
+    response = moderator_client.patch(f"/api/torrents/{mine.pk}", {"name": "New", "status": "closed"}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert (response.json()["data"]["name"], response.json()["data"]["status"]) == ("New", "closed")
+
+
 def test_moving_to_a_forum_above_the_users_upload_level_is_403(uploader_client, mine):
     staff = forum_with_levels(upload=AccessLevel.MODERATOR)
     assert uploader_client.patch(f"/api/torrents/{mine.pk}", {"forum": staff.pk}, format="json").status_code == 403
