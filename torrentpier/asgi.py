@@ -9,6 +9,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "torrentpier.settings")
+# Read by the settings: Django's connections are per request under ASGI (see DB_POOL_MAX_SIZE there).
+os.environ.setdefault("TORRENTPIER_INTERFACE", "asgi")
 
 django_application = get_asgi_application()
 

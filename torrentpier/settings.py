@@ -112,12 +112,18 @@ if _db.get("ENGINE") not in ("django.db.backends.sqlite3", "django.db.backends.p
 # PostgreSQL only (SQLite has its busy timeout); read, and so checked, on either. 0 turns one off.
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
 DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 2000, minimum=0)
-# PostgreSQL only: the connections each server process keeps in its pool (psycopg's,
-# through Django). 0 turns the pool off and keeps one connection per thread for
-# DB_CONN_MAX_AGE seconds instead, which under ASGI leaks a connection per request
-# thread. A request that finds the pool busy waits DB_POOL_TIMEOUT seconds for one.
-DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 8, minimum=0)
-DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10, minimum=1)
+# How Django's PostgreSQL connections are kept, per server process:
+# - under WSGI (gthread), one per thread for DB_CONN_MAX_AGE seconds: as many as threads,
+#   and while the database is down a request fails at once with a clean error;
+# - under ASGI (torrentpier.asgi sets TORRENTPIER_INTERFACE=asgi), in a psycopg pool of
+#   DB_POOL_MAX_SIZE (8): Django runs each request's sync code in a thread of its own
+#   there, and a persistent connection per such thread leaked, filling PostgreSQL's slots
+#   (issue 11). A request waits up to DB_POOL_TIMEOUT seconds for a pooled connection,
+#   also while the database is down, so that wait is short.
+# DB_POOL_MAX_SIZE set explicitly chooses for either front; 0 is no pool.
+SERVER_INTERFACE = env_choice("TORRENTPIER_INTERFACE", "wsgi", {"wsgi", "asgi"})
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 8 if SERVER_INTERFACE == "asgi" else 0, minimum=0)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 3, minimum=1)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE transactions plus a
     # busy timeout make concurrent writers wait instead of failing with
@@ -222,8 +228,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.EnvelopeRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        # DRF's form parsers, but a form body is read like the same JSON body (api/parsers.py).
+        "api.parsers.FormParser",
+        "api.parsers.MultiPartParser",
     ],
     # Lists validate their parameters and build their pages themselves (core.listing, api.pagination).
     "DEFAULT_PAGINATION_CLASS": None,
@@ -271,7 +278,21 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Tracker ----------------------------------------------------------------
-TRACKER_ANNOUNCE_URL = env_str("TRACKER_ANNOUNCE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def _served_address() -> str:
+    """http://HOST:PORT as `make run` serves it (HOST and PORT, as the README names them)."""
+    host = env_str("HOST", "127.0.0.1") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104  # every address: clients on this machine reach the loopback one
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{env_int('PORT', 8000, minimum=1)}"
+
+
+# The base of the announce URL in downloaded .torrent files, magnet links and the profile:
+# the served address unless set.
+TRACKER_ANNOUNCE_URL = (env_str("TRACKER_ANNOUNCE_URL") or _served_address()).rstrip("/")
 TRACKER_ANNOUNCE_INTERVAL = env_int("TRACKER_ANNOUNCE_INTERVAL", 1800, minimum=30)
 TRACKER_MIN_INTERVAL = env_int("TRACKER_MIN_INTERVAL", 300, minimum=0)
 TRACKER_PEER_EXPIRY = env_int("TRACKER_PEER_EXPIRY", 2 * TRACKER_ANNOUNCE_INTERVAL + 300, minimum=60)

@@ -1,12 +1,10 @@
 """Two server processes against one Redis share one rate-limit count, exactly, under concurrency."""
 
 import os
-import re
 import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -17,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.ratelimit_helpers import in_one_window
+from tests.servers import WSGI, gunicorn_start, process_stop
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 # The run's own Redis when it has one; else a database number that suites run with
@@ -42,41 +41,8 @@ def redis_available() -> None:
 
 
 def _start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start gunicorn on a port the OS picks; return the process and its base URL."""
-    handle = log.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "torrentpier.wsgi:application",
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "8",
-            "--no-control-socket",
-            "--timeout",
-            "30",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60  # a loaded CI machine boots slowly
-    while time.monotonic() < deadline:
-        match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text())
-        if match:
-            return process, match.group(1)
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"server did not start:\n{log.read_text()}")
+    """One server process, with threads enough to take the parallel clients at once."""
+    return gunicorn_start([*WSGI, "--worker-class", "gthread", "--threads", "8"], env=env, log=log, options=("--timeout", "30"))
 
 
 def _env(database: Path) -> dict[str, str]:
@@ -128,12 +94,7 @@ def two_servers(migrated: Path, tmp_path: Path, redis_available: None) -> Iterat
         yield [url for _, url in servers]
     finally:
         for process, _ in servers:
-            process.terminate()
-        for process, _ in servers:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process_stop(process)
 
 
 MEMBER = "storm-member"

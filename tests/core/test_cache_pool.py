@@ -23,6 +23,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.core.cache import cache
 
+from tests.aio import run_in_thread
 from tests.drills.harness import REDIS_SERVER, Redis
 
 
@@ -77,5 +78,5 @@ def test_cache_backends_of_many_asgi_request_contexts_share_connections(cache_on
             await asyncio.create_task(sync_to_async(_use_cache)(n))
 
     before = _connections_received(cache_on_own_redis)
-    asyncio.run(requests())
+    run_in_thread(requests())
     assert _connections_received(cache_on_own_redis) - before <= 2

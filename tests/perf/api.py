@@ -30,6 +30,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.servers import WSGI, gunicorn_start, process_stop
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/6"
 PASSWORD = "bench-Pass-1234"
@@ -119,28 +121,12 @@ def _server_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _start(tree: Path, args: argparse.Namespace, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    handle = log.open("wb")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "torrentpier.wsgi:application", "-k", "gthread", "-w", str(args.workers)),
-            *("--threads", str(args.threads), "--bind", "127.0.0.1:0", "--no-control-socket", "--limit-request-line", "8190"),
-        ],
-        cwd=tree,
-        env={**_server_env(args), "PYTHONPATH": str(tree)},
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text())
-        if match:
-            time.sleep(1.0)  # every worker booted
-            return process, match.group(1)
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"the server in {tree} did not start:\n{log.read_text()}")
+    """The site from `tree` (this checkout or the baseline's worktree), as the README deploys it."""
+    app = [*WSGI, "-k", "gthread", "--threads", str(args.threads)]
+    env = {**_server_env(args), "PYTHONPATH": str(tree)}
+    process, base = gunicorn_start(app, env=env, log=log, workers=args.workers, cwd=tree, options=("--limit-request-line", "8190"))
+    time.sleep(1.0)  # every worker booted
+    return process, base
 
 
 def _token(base: str) -> str:
@@ -155,12 +141,13 @@ def _token(base: str) -> str:
         return str(json.loads(response.read())["data"]["token"])
 
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
+    """wrk's latency figure (`812.00us`, `1.20s`, `1.00m`) in milliseconds; NaN if it printed none."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    return float(match[1]) * _UNITS[match[2]] if match else float("nan")
 
 
 def _wrk(url: str, args: argparse.Namespace, token: str | None) -> tuple[float, float, float, int]:
@@ -170,8 +157,7 @@ def _wrk(url: str, args: argparse.Namespace, token: str | None) -> tuple[float, 
         command += ["-H", f"Authorization: Bearer {token}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=args.duration + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p50, p99 = (_ms(found[1]) if (found := re.search(rf"{q}%\s+(\S+)", output)) else float("nan") for q in (50, 99))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     return rps, p50, p99, int(bad.group(1)) if bad else 0
 
@@ -192,11 +178,7 @@ def _round(tree: Path, cases: list[Case], args: argparse.Namespace, label: str) 
                 sys.stdout.flush()
             return results
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process_stop(process)
 
 
 def main(argv: list[str] | None = None) -> None:

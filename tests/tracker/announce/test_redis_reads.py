@@ -3,11 +3,11 @@
 import asyncio
 import os
 import socket
-import threading
 
 import pytest
 import redis
 
+from tests.aio import run_in_thread
 from tracker.announce.redis_reads import RedisReads
 
 URL = os.environ.get("REDIS_READS_TEST_URL", "redis://127.0.0.1:6379/9")
@@ -26,21 +26,7 @@ def server() -> redis.Redis:
 
 
 def run(coroutine):
-    """asyncio.run in a thread of its own (the test's thread may have a loop running, e.g. Playwright's)."""
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # re-raised in the test's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(30)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    return run_in_thread(coroutine, timeout=30)
 
 
 def test_mget_returns_values_in_key_order_and_none_for_missing(server):

@@ -10,7 +10,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from django.conf import settings
 from fastbencode import bdecode
 
 from tests.factories import TorrentFactory
+from tests.servers import gunicorn_start, process_stop
 from tests.tracker.announce.helpers import reply, scrape_qs
 
 # Module-wide: the ASGI case of a both_fronts test needs its transactional mark (fronts.py) to be the closest.
@@ -81,30 +81,11 @@ def server(request: pytest.FixtureRequest, deployment: tuple[dict[str, str], str
     """The documented command for `request.param` (asgi or wsgi), on a port the OS picks, one worker."""
     env, passkey = deployment
     command = documented_commands()[request.param]
-    log = tmp_path / "server.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *command, "--bind", "127.0.0.1:0", "--workers", "1", "--no-control-socket", "--timeout", "30"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
+    process, base = gunicorn_start(command[1:], env=env, log=tmp_path / "server.log", options=("--timeout", "30"))
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text())
-            if match or process.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert match, f"server did not start:\n{log.read_text()}"
-        yield match.group(1), passkey
+        yield base, passkey
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process_stop(process)
 
 
 @pytest.mark.parametrize("server", ["wsgi", "asgi"], indirect=True)
