@@ -40,8 +40,8 @@ from accounts.services import (
     user_set_banned,
     user_set_role,
 )
-from accounts.tokens import refresh_token_for, token_version_current
-from api.errors import InvalidCredentials, RateLimitExceeded, TokenInvalid
+from accounts.tokens import refresh_token_for, session_revoke, token_version_current
+from api.errors import AccountBanned, InvalidCredentials, RateLimitExceeded, TokenInvalid
 from api.pagination import list_query, page_response
 from core.errors import Forbidden
 
@@ -77,7 +77,11 @@ class LoginView(APIView):
 
     @extend_schema(
         request=LoginSerializer,
-        responses={200: TokenResponseSerializer, 401: OpenApiResponse(description="Wrong username or password (INVALID_CREDENTIALS)")},
+        responses={
+            200: TokenResponseSerializer,
+            401: OpenApiResponse(description="Wrong username or password (INVALID_CREDENTIALS)"),
+            403: OpenApiResponse(description="The password is right but the account is banned (ACCOUNT_BANNED)"),
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -88,6 +92,8 @@ class LoginView(APIView):
         if attempt.retry_after is not None:
             raise RateLimitExceeded("Too many failed logins. Try again later.", headers={"Retry-After": str(attempt.retry_after)})
         user = authenticate(request._request, username=username, password=serializer.validated_data["password"])
+        if user is not None and user.is_active and user.is_banned:
+            raise AccountBanned()  # as the login page says; the attempt stays counted
         if user is None or not user_may_authenticate(user):
             raise InvalidCredentials()  # the attempt stays counted: a failure
         login_attempt_succeeded(attempt)
@@ -128,7 +134,10 @@ class RefreshView(APIView):
 
 
 class LogoutView(APIView):
-    """POST /api/logout: revoke the given refresh token and end the session; 204."""
+    """POST /api/logout: revoke the given refresh token (or the Bearer token's own) and end the session; 204.
+
+    The access tokens issued with that refresh token stop working too (accounts.authentication).
+    """
 
     @extend_schema(request=LogoutSerializer, responses={204: None})
     def post(self, request: Request) -> Response:
@@ -142,6 +151,8 @@ class LogoutView(APIView):
                 raise TokenInvalid() from exc
         elif not request.user.is_authenticated:
             raise TokenInvalid("Send the refresh_token to revoke, or log in first.")
+        else:
+            session_revoke(request.auth)  # a Bearer logout: this token's refresh token, and with it this token
         if request.user.is_authenticated:
             logout(request._request)
         return Response(status=204)
@@ -175,13 +186,13 @@ class UserViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=UserProfileSerializer, filters=False)
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(UserProfileSerializer(user_get_profile(pk=pk)).data)
+        return Response(UserProfileSerializer(user_get_profile(pk=pk, viewer=request.user)).data)
 
     @extend_schema(request=UserAdminUpdateSerializer, responses=UserAdminSerializer, filters=False)
     def partial_update(self, request: Request, pk: str) -> Response:
         if not getattr(request.user, "is_admin", False):
             raise Forbidden("Only admins may change members.")
-        target = user_get_profile(pk=pk)
+        target = user_get_profile(pk=pk, viewer=request.user)
         serializer = UserAdminUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -193,7 +204,7 @@ class UserViewSet(viewsets.GenericViewSet):
             user_set_role(user=target, role=data["role"])
         if "is_banned" in data:
             user_set_banned(user=target, banned=data["is_banned"])
-        return Response(UserAdminSerializer(user_get_profile(pk=pk)).data)
+        return Response(UserAdminSerializer(user_get_profile(pk=pk, viewer=request.user)).data)
 
 
 class RegisterView(APIView):
@@ -201,7 +212,15 @@ class RegisterView(APIView):
 
     authentication_classes: list[Any] = []
 
-    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer}, auth=[])
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={
+            201: MeSerializer,
+            403: OpenApiResponse(description="Registration is closed (REGISTRATION_OPEN=0)"),
+            409: OpenApiResponse(description="The username, or a look-alike of it, is taken"),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -10,6 +10,7 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"
     UNAUTHORIZED = "UNAUTHORIZED"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    ACCOUNT_BANNED = "ACCOUNT_BANNED"
     TOKEN_INVALID = "TOKEN_INVALID"
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
@@ -36,6 +37,7 @@ _STATUS = {
     ErrorCode.BAD_REQUEST: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.ACCOUNT_BANNED: 403,
     ErrorCode.TOKEN_INVALID: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
@@ -52,6 +54,8 @@ _MESSAGES = {
     ErrorCode.BAD_REQUEST: "The request could not be understood.",
     ErrorCode.UNAUTHORIZED: "Authentication credentials were not provided.",
     ErrorCode.INVALID_CREDENTIALS: "Invalid username or password.",
+    # The login page says the same (web.forms).
+    ErrorCode.ACCOUNT_BANNED: "This account is banned.",
     ErrorCode.TOKEN_INVALID: "The token is invalid or expired.",
     ErrorCode.FORBIDDEN: "You do not have permission to perform this action.",
     ErrorCode.NOT_FOUND: "Resource not found.",
@@ -95,6 +99,12 @@ class InvalidCredentials(ApiError):
     """401: the username or password is wrong (one message for both)."""
 
     code = ErrorCode.INVALID_CREDENTIALS
+
+
+class AccountBanned(ApiError):
+    """403: the password is right, but the account is banned (said only to who knows the password)."""
+
+    code = ErrorCode.ACCOUNT_BANNED
 
 
 class TokenInvalid(ApiError):

@@ -22,7 +22,7 @@ class PlainLabels:
 
 LOCKOUT_MESSAGES = {
     "locked_out": "Too many failed logins. Try again in %(seconds)s.",
-    "banned": "This account is banned.",
+    "banned": "This account is banned.",  # the API's ACCOUNT_BANNED message (api.errors)
 }
 
 

@@ -36,7 +36,26 @@ def test_wrong_password_and_unknown_user_get_the_same_401(api_client, user):
 def test_banned_user_cannot_log_in(api_client):
     banned = UserFactory(is_banned=True)
     response = api_client.post("/api/login", {"username": banned.username, "password": PASSWORD}, format="json")
+    # What the login page says, with its own code (issue 15: the API said "Invalid username or password")
+    assert response.status_code == 403
+    assert response.json()["error"] == {"code": "ACCOUNT_BANNED", "message": "This account is banned.", "details": {}}
+    assert "data" not in response.json()
+
+
+@pytest.mark.django_db
+def test_a_banned_member_with_a_wrong_password_learns_nothing(api_client):
+    banned = UserFactory(is_banned=True)
+    response = api_client.post("/api/login", {"username": banned.username, "password": "wrong"}, format="json")
     assert response.status_code == 401
+    assert response.json()["error"]["code"] == "INVALID_CREDENTIALS"
+
+
+@pytest.mark.django_db
+def test_the_api_and_the_page_say_the_same_to_a_banned_member(api_client, client):
+    banned = UserFactory(is_banned=True)
+    api = api_client.post("/api/login", {"username": banned.username, "password": PASSWORD}, format="json")
+    page = client.post("/login/", {"username": banned.username, "password": PASSWORD})
+    assert api.json()["error"]["message"] in page.content.decode()
 
 
 @pytest.mark.django_db
@@ -215,6 +234,48 @@ def _check_ip_lock_out(api_client, user):
     assert other.status_code == 200, other.content
 
 
+def _five_wrong_guesses(api_client, remote: str, forwarded_for) -> None:
+    """Five failed logins for five usernames from `remote`, the n-th saying X-Forwarded-For: forwarded_for(n)."""
+    for n in range(5):
+        response = api_client.post(
+            "/api/login",
+            {"username": f"guess{n}", "password": "wrong"},
+            format="json",
+            REMOTE_ADDR=remote,
+            HTTP_X_FORWARDED_FOR=forwarded_for(n),
+        )
+        assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_x_forwarded_for_from_an_untrusted_address_does_not_escape_the_ip_lock_out(api_client, user, settings):
+    """A guesser behind no trusted proxy cannot pose as a new address per guess."""
+    settings.TRUSTED_PROXIES = []
+
+    def check() -> None:
+        _five_wrong_guesses(api_client, "198.51.100.9", lambda n: f"203.0.113.{n + 1}")
+        fresh = _login(api_client, user, REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.200")
+        assert fresh.status_code == 429, fresh.content
+
+    in_one_window("ip:198.51.100.9", check)
+
+
+@pytest.mark.django_db
+def test_x_forwarded_for_from_a_trusted_proxy_locks_out_the_client_not_the_proxy(api_client, user, settings):
+    import ipaddress
+
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.1/32")]
+
+    def check() -> None:
+        _five_wrong_guesses(api_client, "10.0.0.1", lambda n: "203.0.113.66")
+        assert _login(api_client, user, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.66").status_code == 429
+        # another client behind the same proxy still logs in
+        other = _login(api_client, user, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.67")
+        assert other.status_code == 200, other.content
+
+    in_one_window("ip:203.0.113.66", check)
+
+
 @pytest.mark.django_db
 def test_four_failures_do_not_lock_out(api_client, user):
     for _ in range(4):
@@ -284,3 +345,18 @@ def test_nobody_else_sees_a_passkey_in_the_login_answer(api_client, user):
 def test_me_costs_a_bounded_number_of_queries(user_client, django_assert_max_num_queries):
     with django_assert_max_num_queries(2):
         assert user_client.get("/api/me").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["json", "multipart"])
+def test_an_empty_refresh_token_is_no_refresh_token(user_client, fmt):
+    # The same in every body format: a form field left empty never counted as given, and now
+    # JSON's "" does not either (it was 422 "may not be blank" in JSON only, against the schema).
+    assert user_client.post("/api/logout", {"refresh_token": ""}, format=fmt).status_code == 204
+
+
+@pytest.mark.django_db
+def test_an_empty_refresh_token_from_a_guest_is_401(api_client):
+    response = api_client.post("/api/logout", {"refresh_token": ""}, format="json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "TOKEN_INVALID"

@@ -7,6 +7,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from api.errors import ErrorCode
 from tests.api.ratelimit_helpers import in_one_window
 from tests.factories import PASSWORD
@@ -22,6 +23,11 @@ def _unauthorized(client: APIClient, user: Any) -> Any:
 
 def _invalid_credentials(client: APIClient, user: Any) -> Any:
     return client.post("/api/login", {"username": user.username, "password": "wrong"}, format="json")
+
+
+def _account_banned(client: APIClient, user: Any) -> Any:
+    User.objects.filter(pk=user.pk).update(is_banned=True)
+    return client.post("/api/login", {"username": user.username, "password": PASSWORD}, format="json")
 
 
 def _token_invalid(client: APIClient, user: Any) -> Any:
@@ -85,6 +91,7 @@ PROVOKE: dict[ErrorCode, Callable[[APIClient, Any], Any]] = {
     ErrorCode.BAD_REQUEST: _bad_request,
     ErrorCode.UNAUTHORIZED: _unauthorized,
     ErrorCode.INVALID_CREDENTIALS: _invalid_credentials,
+    ErrorCode.ACCOUNT_BANNED: _account_banned,
     ErrorCode.TOKEN_INVALID: _token_invalid,
     ErrorCode.FORBIDDEN: _forbidden,
     ErrorCode.NOT_FOUND: _not_found,
@@ -101,6 +108,7 @@ EXPECTED_STATUS = {
     "BAD_REQUEST": 400,
     "UNAUTHORIZED": 401,
     "INVALID_CREDENTIALS": 401,
+    "ACCOUNT_BANNED": 403,
     "TOKEN_INVALID": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,

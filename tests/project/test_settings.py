@@ -114,3 +114,35 @@ def test_sqlite_concurrent_writers_do_not_fail_with_database_is_locked(tmp_path)
     assert "journal_mode wal" in result.stdout
     assert "rows 320" in result.stdout
     assert "database is locked" not in result.stdout + result.stderr
+
+
+def _announce_base(**env: str) -> str:
+    clean = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(BASE_DIR), "DJANGO_SETTINGS_MODULE": "torrentpier.settings"}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.TRACKER_ANNOUNCE_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=clean | {"SECRET_KEY": "s"} | env, capture_output=True, text=True, timeout=60, cwd=BASE_DIR
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        # `make run PORT=8100` (issue 15): clients must be told the port that is served
+        ({"PORT": "8100"}, "http://127.0.0.1:8100"),
+        ({"HOST": "192.0.2.5", "PORT": "9000"}, "http://192.0.2.5:9000"),
+        ({"HOST": "0.0.0.0", "PORT": "8100"}, "http://127.0.0.1:8100"),
+        ({"HOST": "::1", "PORT": "8100"}, "http://[::1]:8100"),
+        ({"PORT": "8100", "TRACKER_ANNOUNCE_URL": "https://tracker.example.org/"}, "https://tracker.example.org"),
+    ],
+)
+def test_the_announce_base_follows_the_served_address_unless_set(env, expected):
+    assert _announce_base(**env) == expected
+
+
+def test_make_run_passes_host_and_port_to_the_server():
+    recipe = (BASE_DIR / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    runserver = next(line for line in recipe.splitlines() if "runserver" in line)
+    assert "HOST=$(HOST) PORT=$(PORT)" in runserver and "runserver $(HOST):$(PORT)" in runserver
