@@ -11,7 +11,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from core.cache import backoff_reset
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 
 # Fixture plugins shared across folders (pytest reads `pytest_plugins` only here, in the rootdir's conftest).
 pytest_plugins = ["tests.tracker.announce.fronts"]
@@ -66,11 +66,16 @@ def admin_user(db: Any) -> Any:
     return UserFactory(role="admin", is_staff=True, is_superuser=True)
 
 
+def login_data(user: Any, password: str = PASSWORD) -> dict[str, Any]:
+    """What POST /api/login answers `user` (token, refresh_token, user): a real login."""
+    response = APIClient().post("/api/login", {"username": user.username, "password": password}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()["data"]
+
+
 def bearer(client: APIClient, user: Any) -> APIClient:
     """Authenticate `client` with a real token for `user` (obtained through /api/login)."""
-    response = client.post("/api/login", {"username": user.username, "password": "pass-Word-1234"}, format="json")
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['data']['token']}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {login_data(user)['token']}")
     return client
 
 

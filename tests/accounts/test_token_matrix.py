@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.services import user_set_banned
+from tests.conftest import login_data
 from tests.factories import PASSWORD, TorrentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,10 +32,7 @@ pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "kettle-Orbit-42"
 
 
-def _login(user: Any, password: str = PASSWORD) -> dict[str, Any]:
-    response = APIClient().post("/api/login", {"username": user.username, "password": password}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()["data"]
+_login = login_data
 
 
 def _b64(data: bytes) -> str:

@@ -8,15 +8,13 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import user_set_banned
+from tests.conftest import login_data
 from tests.factories import PASSWORD, UserFactory
 
 NEW_PASSWORD = "kettle-Orbit-42"
 
 
-def _tokens(user: Any, password: str = PASSWORD) -> dict[str, Any]:
-    response = APIClient().post("/api/login", {"username": user.username, "password": password}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()["data"]
+_tokens = login_data
 
 
 def _me_with(access: str) -> Any:
