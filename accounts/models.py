@@ -33,6 +33,13 @@ class User(AbstractUser):
     hide_in_peers = models.BooleanField(default=False, help_text="Hide my name in torrent peer lists.")
     # Written into every API token at issue; raising it (tokens_revoke) ends all tokens and sessions issued before.
     token_version = models.PositiveIntegerField(default=0, editable=False)
+    # The tracker's rules (tracker.policy): when the member's ratio fell below the
+    # requirement (NULL: not on watch), personal freeleech, tokens and points.
+    ratio_watch_since = models.DateTimeField(null=True, blank=True)
+    freeleech_until = models.DateTimeField(null=True, blank=True, help_text="Personal freeleech: downloads count nothing until then.")
+    freeleech_tokens = models.PositiveIntegerField(default=0)
+    # The sum of the member's bonus ledger, kept in the same transaction as each row.
+    bonus_points = models.DecimalField(max_digits=14, decimal_places=2, default=0, editable=False)
 
     class Meta:
         ordering = ["id"]

@@ -29,7 +29,8 @@ class Peer(models.Model):
 
     # Indexed by peer_unique_torrent_peer_id (torrent first), not on its own.
     torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="peers", db_index=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peers")
+    # Indexed by peer_user_torrent (user first), not on its own.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peers", db_index=False)
     peer_id = models.BinaryField(max_length=20)
     ip = models.GenericIPAddressField()
     port = models.PositiveIntegerField()
@@ -57,8 +58,12 @@ class Peer(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["torrent", "peer_id"], name="peer_unique_torrent_peer_id")]
-        # The peer selection reads a window of a swarm in shuffle order.
-        indexes = [models.Index(fields=["torrent", "shuffle"], name="peer_torrent_shuffle")]
+        indexes = [
+            # The peer selection reads a window of a swarm in shuffle order.
+            models.Index(fields=["torrent", "shuffle"], name="peer_torrent_shuffle"),
+            # The announce's gate counts a member's peers on a torrent, and their torrents (tracker_gate).
+            models.Index(fields=["user", "torrent"], name="peer_user_torrent"),
+        ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.compact = peer_compact(str(self.ip), self.port)
@@ -83,8 +88,19 @@ class Snatch(models.Model):
     # How often the user finished downloading it (a re-download counts again);
     # the torrent's `completed` counts only the first, when this becomes 1.
     times_completed = models.PositiveIntegerField(default=0)
+    # The hit-and-run requirement, frozen when the download first completes
+    # (tracker.policy): seed `hnr_seed` seconds or reach `hnr_ratio_pct`/100 on
+    # it by `hnr_due`. NULL: no requirement (exempt, or never completed).
+    hnr_seed = models.BigIntegerField(null=True, blank=True, help_text="seconds")
+    hnr_ratio_pct = models.PositiveIntegerField(null=True, blank=True)
+    hnr_due = models.DateTimeField(null=True, blank=True)
+    hnr_state = models.CharField(max_length=8, blank=True, default="", db_default="")
+    # The seed time already paid in bonus points (tracker.policy.jobs).
+    bonus_seed_time = models.BigIntegerField(default=0, db_default=0, help_text="seconds")
 
     class Meta:
         ordering = ["-last_announce", "-id"]
         verbose_name_plural = "snatches"
         constraints = [models.UniqueConstraint(fields=["user", "torrent"], name="snatch_unique_user_torrent")]
+        # The hit-and-run job reads the pending requirements by deadline.
+        indexes = [models.Index(fields=["hnr_due"], name="snatch_hnr_pending", condition=models.Q(hnr_state="pending"))]

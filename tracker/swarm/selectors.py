@@ -10,6 +10,7 @@ from core.listing import ListSpec
 from tracker.catalogue.access import user_level
 from tracker.catalogue.models import Torrent
 from tracker.catalogue.selectors import torrent_visible_q
+from tracker.policy.clients import client_label
 from tracker.swarm.models import Peer, Snatch
 
 # The lists of the swarm's API: a torrent's peers (paged only) and a member's history.
@@ -134,24 +135,6 @@ def snatch_history(*, user: User, filters: dict[str, bool], viewer: Any = None) 
     return qs.order_by("-last_announce", "-id")
 
 
-# Azureus-style peer id prefixes (-XXVVVV-) of the clients seen most.
-CLIENTS = {
-    "qB": "qBittorrent", "TR": "Transmission", "LT": "libtorrent", "lt": "rTorrent", "DE": "Deluge", "UT": "µTorrent",
-    "UM": "µTorrent Mac", "BT": "BitTorrent", "AZ": "Vuze", "BC": "BitComet", "KT": "KTorrent", "FD": "Free Download Manager",
-    "TIX": "Tixati", "WW": "WebTorrent", "BI": "BiglyBT", "PI": "PicoTorrent", "FL": "Flud", "LW": "LimeWire",
-}  # fmt: skip
-
-
 def peer_client_name(peer_id: bytes) -> str:
     """A readable client name and version from a peer id (`-qB4650-...` -> qBittorrent 4.6.5), else "unknown"."""
-    text = peer_id[:12].decode("latin-1")
-    if text.startswith("A2-"):  # aria2: A2-1-37-0-
-        return "aria2 " + ".".join(text[3:].split("-")[:3])
-    if len(text) >= 8 and text[0] == "-" and text[7] == "-":
-        code, version = text[1:3], text[3:7]
-        name = CLIENTS.get(code, code)
-        digits = [c for c in version if c.isalnum()]
-        while len(digits) > 2 and digits[-1] == "0":
-            digits.pop()
-        return f"{name} {'.'.join(digits)}"
-    return "unknown"
+    return client_label(peer_id)
