@@ -41,6 +41,22 @@ def uploads_rule_set(rule: Callable[[Any], Q]) -> None:
     _uploads_visible = rule
 
 
+# The member's standing under the tracker's rules, for GET /api/me: the tracker sets it when it loads
+# (tracker.apps), as it sets the uploads rule; accounts does not import the tracker.
+_standing: Callable[[Any], dict[str, Any]] | None = None
+
+
+def standing_rule_set(rule: Callable[[Any], dict[str, Any]]) -> None:
+    """Describe a member's standing with `rule(user)` in GET /api/me (called once by the tracker's ready())."""
+    global _standing
+    _standing = rule
+
+
+def member_standing_summary(user: Any) -> dict[str, Any] | None:
+    """The member's standing (tracker.policy.members.Standing as a dict), or None without a tracker."""
+    return _standing(user) if _standing is not None else None
+
+
 def user_get_profile(*, pk: Any, viewer: Any = None) -> User:
     """The public profile of member `pk` with `torrents_uploaded` annotated; 404 if none.
 

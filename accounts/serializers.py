@@ -3,9 +3,12 @@
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Role, User
+from accounts.selectors import member_standing_summary
 from accounts.usernames import username_normalize
 
 
@@ -61,6 +64,20 @@ class MeSerializer(PublicUserSerializer):
 
     def get_announce_url(self, obj: User) -> str:
         return f"{settings.TRACKER_ANNOUNCE_URL}/announce/{obj.passkey}"
+
+
+class MeWithStandingSerializer(MeSerializer):
+    """GET /api/me: the member, and their standing under the tracker's rules (as GET /api/me/standing gives it)."""
+
+    standing = serializers.SerializerMethodField()
+
+    class Meta(MeSerializer.Meta):
+        fields = [*MeSerializer.Meta.fields, "standing"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_standing(self, obj: User) -> dict[str, Any] | None:
+        return member_standing_summary(obj)
 
 
 class TokenResponseSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from accounts.serializers import (
     LoginSerializer,
     LogoutSerializer,
     MeSerializer,
+    MeWithStandingSerializer,
     PasskeySerializer,
     PublicUserSerializer,
     RefreshSerializer,
@@ -159,13 +160,13 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    """GET /api/me: the current user, passkey included."""
+    """GET /api/me: the current user, passkey included, and their standing under the tracker's rules."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=MeSerializer)
+    @extend_schema(responses=MeWithStandingSerializer)
     def get(self, request: Request) -> Response:
-        return _no_store(Response(MeSerializer(request.user).data))
+        return _no_store(Response(MeWithStandingSerializer(request.user).data))
 
 
 class UserViewSet(viewsets.GenericViewSet):

@@ -16,6 +16,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     CONFLICT = "CONFLICT"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
+    DOWNLOAD_SUSPENDED = "DOWNLOAD_SUSPENDED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -43,6 +45,8 @@ _STATUS = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.INSUFFICIENT_POINTS: 409,
+    ErrorCode.DOWNLOAD_SUSPENDED: 403,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.VALIDATION_ERROR: 422,
@@ -61,6 +65,8 @@ _MESSAGES = {
     ErrorCode.NOT_FOUND: "Resource not found.",
     ErrorCode.METHOD_NOT_ALLOWED: "Method not allowed.",
     ErrorCode.CONFLICT: "The resource already exists or conflicts with another.",
+    ErrorCode.INSUFFICIENT_POINTS: "You do not have enough bonus points.",
+    ErrorCode.DOWNLOAD_SUSPENDED: "Your download rights are suspended.",
     ErrorCode.PAYLOAD_TOO_LARGE: "The request body is too large.",
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type.",
     ErrorCode.VALIDATION_ERROR: "Validation failed",

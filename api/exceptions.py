@@ -22,6 +22,9 @@ BEARER_CHALLENGE = 'Bearer realm="api"'
 
 # What each error of the business logic (core.errors) is on the API.
 DOMAIN_CODES: dict[type[domain.DomainError], ErrorCode] = {
+    # Subclasses first: the first class that matches gives the code.
+    domain.InsufficientPoints: ErrorCode.INSUFFICIENT_POINTS,
+    domain.DownloadSuspended: ErrorCode.DOWNLOAD_SUSPENDED,
     domain.NotFound: ErrorCode.NOT_FOUND,
     domain.Forbidden: ErrorCode.FORBIDDEN,
     domain.Conflict: ErrorCode.CONFLICT,

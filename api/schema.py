@@ -55,6 +55,10 @@ _DESCRIPTIONS = {
 }
 
 
+# Sent by a few operations only, which name them in their declared response.
+_NAMED_WHERE_SENT = {ErrorCode.INSUFFICIENT_POINTS.value, ErrorCode.DOWNLOAD_SUSPENDED.value}
+
+
 def codes_for_status(status: int) -> list[str]:
     """The ErrorCode values sent with HTTP `status`."""
     return [code.value for code in ErrorCode if code.status == status]
@@ -319,6 +323,9 @@ class EnvelopeAutoSchema(AutoSchema):
         if status == 401 and not declared:
             # Only the login view answers INVALID_CREDENTIALS, and it says so itself.
             codes.remove(ErrorCode.INVALID_CREDENTIALS.value)
+        # Codes only a few operations answer: listed where the operation's own description names them.
+        said = response.get("description") or ""
+        codes = [code for code in codes if code not in _NAMED_WHERE_SENT or code in said]
         ref = self._error_component().ref
         schema = {"allOf": [ref, {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"enum": codes}}}}}]}
         response["content"] = {JSON: {"schema": schema}}

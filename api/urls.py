@@ -25,6 +25,7 @@ urlpatterns = [
     # its inline <style> and data: images need the policy relaxed.
     re_path(r"^docs/?$", csp_override(DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url="/api/schema?format=json")), name="docs"),
     re_path(r"", include("tracker.swarm.urls")),
+    re_path(r"", include("tracker.policy.urls")),
     re_path(r"", include("accounts.urls")),
     re_path(r"", include("tracker.catalogue.urls")),
 ]

@@ -51,3 +51,15 @@ class TooLarge(DomainError):
     """The input is over a configured size limit."""
 
     default_message = "The request body is too large."
+
+
+class InsufficientPoints(Conflict):
+    """A purchase the member's bonus points do not cover (a conflict with their balance)."""
+
+    default_message = "You do not have enough bonus points."
+
+
+class DownloadSuspended(Forbidden):
+    """The member has lost download rights under the site's rules (ratio watch ended, hit-and-run warnings)."""
+
+    default_message = "Your download rights are suspended."

@@ -54,6 +54,25 @@ def _conflict(client: APIClient, user: Any) -> Any:
     return client.post("/api/register", taken, format="json")
 
 
+def _insufficient_points(client: APIClient, user: Any) -> Any:
+    client.force_authenticate(user)  # 0 points: a freeleech token costs more
+    return client.post("/api/store/purchase", {"item": "token", "quantity": 1}, format="json")
+
+
+def _download_suspended(client: APIClient, user: Any) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import TorrentFactory
+
+    torrent = TorrentFactory()
+    # 100 GiB down, nothing up, on ratio watch for a month: the watch (14 days) is over.
+    User.objects.filter(pk=user.pk).update(downloaded=100 * 2**30, uploaded=0, ratio_watch_since=timezone.now() - timedelta(days=30))
+    client.force_authenticate(User.objects.get(pk=user.pk))
+    return client.get(f"/api/torrents/{torrent.pk}/download")
+
+
 def _payload_too_large(client: APIClient, user: Any) -> Any:
     from django.conf import settings
 
@@ -97,6 +116,8 @@ PROVOKE: dict[ErrorCode, Callable[[APIClient, Any], Any]] = {
     ErrorCode.NOT_FOUND: _not_found,
     ErrorCode.METHOD_NOT_ALLOWED: _method_not_allowed,
     ErrorCode.CONFLICT: _conflict,
+    ErrorCode.INSUFFICIENT_POINTS: _insufficient_points,
+    ErrorCode.DOWNLOAD_SUSPENDED: _download_suspended,
     ErrorCode.PAYLOAD_TOO_LARGE: _payload_too_large,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: _unsupported_media_type,
     ErrorCode.VALIDATION_ERROR: _validation_error,
@@ -114,6 +135,8 @@ EXPECTED_STATUS = {
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
     "CONFLICT": 409,
+    "INSUFFICIENT_POINTS": 409,
+    "DOWNLOAD_SUSPENDED": 403,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "VALIDATION_ERROR": 422,

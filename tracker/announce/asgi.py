@@ -47,9 +47,18 @@ from django.db import close_old_connections, connections
 from core.logthrottle import log_failure
 from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, scrape_flow
 from tracker.announce.protocol import REPLY_CACHE_CONTROL, REPLY_CONTENT_TYPE, TRACKER_PATH
+from tracker.policy.snapshot import AnnouncePolicy
 from tracker.swarm.announce import DEADLOCK_RETRIES, pg_positional
 from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
-from tracker.swarm.lookups import LOOKUP_TIMEOUT, AnnounceTorrent, AnnounceUser, announce_lookup, passkey_cache_key, torrent_cache_key
+from tracker.swarm.lookups import (
+    LOOKUP_TIMEOUT,
+    AnnounceTorrent,
+    AnnounceUser,
+    announce_lookup,
+    passkey_cache_key,
+    policy_cache_key,
+    torrent_cache_key,
+)
 from tracker.swarm.selectors import torrent_scrape
 from tracker.swarm.sql import AnnounceResult, pg_result
 
@@ -258,25 +267,36 @@ class _Memory:
         self.generation: int | None = None
         self.users: dict[str, tuple[AnnounceUser, float]] = {}
         self.torrents: dict[str, tuple[AnnounceTorrent, float]] = {}
+        self.policy: tuple[AnnouncePolicy, float] | None = None  # the site's rules, one snapshot
 
-    def get(self, passkey: str, info_hash_hex: str) -> tuple[AnnounceUser, AnnounceTorrent] | None:
+    def get(self, passkey: str, info_hash_hex: str) -> tuple[AnnounceUser, AnnounceTorrent, AnnouncePolicy] | None:
         user = self.users.get(passkey)
         torrent = self.torrents.get(info_hash_hex)
-        if user is None or torrent is None:
+        policy = self.policy
+        if user is None or torrent is None or policy is None:
             return None
         now = time.monotonic()
-        if user[1] < now or torrent[1] < now:
+        if user[1] < now or torrent[1] < now or policy[1] < now:
             return None
-        return user[0], torrent[0]
+        return user[0], torrent[0], policy[0]
 
     def learn(self, generation: int | None) -> None:
         """The generation the database just reported: a new one makes everything remembered suspect."""
         if generation != self.generation:
             self.users.clear()
             self.torrents.clear()
+            self.policy = None
             self.generation = generation
 
-    def keep(self, stamp: int | None, passkey: str, user: AnnounceUser, info_hash_hex: str, torrent: AnnounceTorrent) -> None:
+    def keep(
+        self,
+        stamp: int | None,
+        passkey: str,
+        user: AnnounceUser,
+        info_hash_hex: str,
+        torrent: AnnounceTorrent,
+        policy: AnnouncePolicy | None,
+    ) -> None:
         """Remember lookups read under generation `stamp`, if that is still the current one."""
         if stamp is None or stamp != self.generation:
             return
@@ -286,6 +306,8 @@ class _Memory:
         expires = time.monotonic() + LOOKUP_TIMEOUT
         self.users[passkey] = (user, expires)
         self.torrents[info_hash_hex] = (torrent, expires)
+        if policy is not None and (self.policy is None or self.policy[1] < time.monotonic()):
+            self.policy = (policy, expires)
 
 
 class TrackerASGI:
@@ -373,12 +395,14 @@ class TrackerASGI:
         await asyncio.shield(swarm.ready)
         return swarm
 
-    async def _lookup(self, swarm: _Swarm, passkey: str, info_hash_hex: str | None) -> tuple[AnnounceUser | None, AnnounceTorrent | None]:
+    async def _lookup(
+        self, swarm: _Swarm, passkey: str, info_hash_hex: str | None
+    ) -> tuple[AnnounceUser | None, AnnounceTorrent | None, AnnouncePolicy | None]:
         """announce_lookup with the cache read on the event loop; any miss goes to the sync lookup."""
         if swarm.redis is not None:
             keys = [passkey_cache_key(passkey)]
             if info_hash_hex is not None:
-                keys.append(torrent_cache_key(info_hash_hex))
+                keys += [torrent_cache_key(info_hash_hex), policy_cache_key()]
             try:
                 values = await swarm.redis.mget([swarm.redis_prefix_key(key) for key in keys])
             except Exception as exc:
@@ -386,7 +410,9 @@ class TrackerASGI:
                 values = [None]
             if all(value is not None for value in values):
                 found = [swarm.loads(value) or None for value in values]
-                return found[0], (found[1] if info_hash_hex is not None else None)
+                if info_hash_hex is None:
+                    return found[0], None, None
+                return found[0], found[1], found[2]
         return await sync_to_async(_lookup_in_thread, thread_sensitive=False)(passkey, info_hash_hex)
 
     async def _announce(self, request: TrackerRequest) -> bytes:
@@ -400,13 +426,17 @@ class TrackerASGI:
                 lookup: Lookup = need
                 stamp = memory.generation
                 known = memory.get(lookup.passkey, lookup.info_hash_hex or "") if lookup.remembered else None
-                user, torrent = known or await self._lookup(swarm, lookup.passkey, lookup.info_hash_hex)
-                fields = steps.send((user, torrent))
+                user, torrent, policy = known or await self._lookup(swarm, lookup.passkey, lookup.info_hash_hex)
+                fields = steps.send((user, torrent, policy))
+                if isinstance(fields, Lookup):  # refused on what memory said: the flow looks again
+                    need = fields
+                    continue
                 fields["gen"] = stamp if known else None
                 result = await swarm.batches.announce(fields)
                 memory.learn(result.generation)
                 if result.fresh and known is None:  # the flow's checks passed: both were found
-                    memory.keep(stamp, lookup.passkey, cast(AnnounceUser, user), lookup.info_hash_hex or "", cast(AnnounceTorrent, torrent))
+                    user, torrent = cast(AnnounceUser, user), cast(AnnounceTorrent, torrent)
+                    memory.keep(stamp, lookup.passkey, user, lookup.info_hash_hex or "", torrent, policy)
                 # Not fresh: an invalidation since, so what memory said may be out of date; the flow looks again.
                 need = steps.send(result)
         except StopIteration as done:
@@ -442,7 +472,7 @@ async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:
 # the call, as request_started / request_finished would run it.
 
 
-def _lookup_in_thread(passkey: str, info_hash_hex: str | None) -> tuple[AnnounceUser | None, AnnounceTorrent | None]:
+def _lookup_in_thread(passkey: str, info_hash_hex: str | None) -> tuple[AnnounceUser | None, AnnounceTorrent | None, AnnouncePolicy | None]:
     close_old_connections()
     try:
         return announce_lookup(passkey=passkey, info_hash_hex=info_hash_hex)

@@ -35,6 +35,9 @@ from tracker.announce.protocol import (
 )
 from tracker.catalogue.access import level_may_download
 from tracker.catalogue.models import AccessLevel
+from tracker.policy.clients import client_verdict
+from tracker.policy.snapshot import AnnouncePolicy, port_blocked
+from tracker.policy.standing import Refusal
 from tracker.swarm.announce import announce_params
 from tracker.swarm.lookups import AnnounceTorrent, AnnounceUser
 from tracker.swarm.sql import AnnounceResult
@@ -83,21 +86,30 @@ class Scrape(NamedTuple):
 def announce_flow(request: TrackerRequest) -> Generator[Any, Any, bytes]:
     """An announce from its request to its reply: yields a Lookup, then the statement's fields; returns the body.
 
-    The front sends back (user, torrent) for a Lookup and the AnnounceResult
-    for the fields. A result that is not `fresh` (the remembered lookups
-    were out of date, so nothing was written) makes the flow look again,
-    this time without memory.
+    The front sends back (user, torrent, policy) for a Lookup and the
+    AnnounceResult for the fields. A result that is not `fresh` (the
+    remembered lookups were out of date, so nothing was written) makes the
+    flow look again, this time without memory; so does a refusal on what the
+    front remembered, which only lookups just read may confirm.
     """
     method_check(request.method)
     passkey = passkey_of(request.raw_query, request.passkey)
     query = announce_query_parse(request.raw_query)
     info_hash_hex = query.info_hash.hex()
     for remembered in (True, False):
-        user, torrent = yield Lookup(passkey, info_hash_hex, remembered)
-        user = user_check(user)
-        torrent = torrent_check(user, torrent)
+        user, torrent, policy = yield Lookup(passkey, info_hash_hex, remembered)
+        try:
+            user = user_check(user)
+            torrent = torrent_check(user, torrent)
+            client_check(policy, query, request.user_agent)
+        except AnnounceRejected:
+            if remembered:  # what memory said may be out of date (a rule relaxed, a torrent approved): look again
+                continue
+            raise
         ip, external = peer_address(remote=request.remote, forwarded=request.forwarded, query=query)
-        result: AnnounceResult = yield announce_fields(query=query, user=user, torrent=torrent, ip=ip, user_agent=request.user_agent)
+        result: AnnounceResult = yield announce_fields(
+            query=query, user=user, torrent=torrent, ip=ip, user_agent=request.user_agent, policy=policy
+        )
         if result.fresh:
             return announce_body(query, result, external)
     raise AssertionError("a statement on lookups just read is always fresh")
@@ -108,7 +120,7 @@ def scrape_flow(request: TrackerRequest) -> Generator[Any, Any, bytes]:
     method_check(request.method)
     passkey = passkey_of(request.raw_query, request.passkey)
     hashes = scrape_hashes_parse(request.raw_query)
-    user, _ = yield Lookup(passkey, None, False)
+    user, _, _ = yield Lookup(passkey, None, False)
     user = user_check(user)
     files = yield Scrape(hashes, user)
     return scrape_body(files)
@@ -174,6 +186,19 @@ def torrent_check(user: AnnounceUser, torrent: AnnounceTorrent | None) -> Announ
     return torrent
 
 
+def client_check(policy: AnnouncePolicy | None, query: AnnounceQuery, user_agent: str) -> None:
+    """The site's client rules (tracker.policy.clients) and blocked ports; the reason names the client and the rule."""
+    if policy is None or query.event == "stopped":  # a stop only ends a peer the rules let in
+        return
+    reason = client_verdict(
+        peer_id=query.peer_id, user_agent=user_agent.replace("\x00", ""), rules=policy.client_rules, mode=policy.client_mode
+    )
+    if reason is not None:
+        raise AnnounceRejected(reason)
+    if policy.blocked_ports and port_blocked(policy, query.port):
+        raise AnnounceRejected(f"Port {query.port} is blocked on this tracker; set another listening port in your client")
+
+
 def peer_address(*, remote: str, forwarded: str, query: AnnounceQuery) -> tuple[str, bytes | None]:
     """(the address peers will be given, the packed `external ip`).
 
@@ -194,7 +219,9 @@ def peer_address(*, remote: str, forwarded: str, query: AnnounceQuery) -> tuple[
     return str(addr), addr.packed
 
 
-def announce_fields(*, query: AnnounceQuery, user: AnnounceUser, torrent: AnnounceTorrent, ip: str, user_agent: str) -> dict[str, Any]:
+def announce_fields(
+    *, query: AnnounceQuery, user: AnnounceUser, torrent: AnnounceTorrent, ip: str, user_agent: str, policy: AnnouncePolicy | None = None
+) -> dict[str, Any]:
     """The swarm statement's parameters for this announce (tracker.swarm.announce.announce_params)."""
     return announce_params(
         user_id=user.id,
@@ -212,11 +239,16 @@ def announce_fields(*, query: AnnounceQuery, user: AnnounceUser, torrent: Announ
         key=query.key,
         user_agent=user_agent,
         with_peer_ids=not query.compact and not query.no_peer_id,
+        policy=policy,
+        torrent_size=torrent.size,
+        uploader=user.id == torrent.uploader_id,
     )
 
 
 def announce_body(query: AnnounceQuery, result: AnnounceResult, external: bytes | None) -> bytes:
     """The bencoded reply to an announce the swarm accepted (or the failure if it did not)."""
+    if result.refused:
+        raise AnnounceRejected(Refusal.parse(result.refused).reason())
     if not result.accepted:
         raise AnnounceRejected(PEER_ID_TAKEN)
     payload = {

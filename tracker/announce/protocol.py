@@ -18,8 +18,6 @@ from django.http import HttpResponse
 from fastbencode import bencode
 
 EVENTS = frozenset({b"", b"started", b"completed", b"stopped", b"paused"})
-# TorrentPier's list of ports abused by other P2P networks (Kazaa, eDonkey, Gnutella, WinMX).
-BLOCKED_PORTS = frozenset({1214, 4662, 6346, 6347, 6699})
 MAX_COUNTER = 2**63 - 1
 PASSKEY_RE = re.compile(r"^[0-9a-f]{32}\Z")  # \Z, not $: `$` also matches before a trailing newline
 # The tracker routes of tracker/announce/urls.py as one pattern, for the WSGI and ASGI fronts.
@@ -144,8 +142,6 @@ def announce_query_parse(query_string: str | bytes) -> AnnounceQuery:
     stopped = event == "stopped"
     if port > 65535 or (port == 0 and not stopped):
         raise AnnounceRejected("Invalid port")
-    if not stopped and (port < 1024 or port in BLOCKED_PORTS):
-        raise AnnounceRejected(f"Port {port} is blocked: use another port in your client")
     uploaded = _counter(params, "uploaded")
     downloaded = _counter(params, "downloaded")
     left = _counter(params, "left")

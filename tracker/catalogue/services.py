@@ -19,6 +19,7 @@ from tracker.catalogue.access import can_download_from_forum, can_upload_to_foru
 from tracker.catalogue.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
 from tracker.catalogue.selectors import TORRENT_LIST_GENERATION_KEY, torrent_visible_queryset
 from tracker.models import Bookmark, Category, Comment, Forum, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
+from tracker.policy.members import download_rights_check
 from tracker.swarm.lookups import torrent_cache_invalidate
 
 FILE_BATCH = 2000
@@ -177,9 +178,15 @@ def torrent_remove(*, torrent: Torrent) -> None:
 
 
 def torrent_download_metainfo(*, user: Any, torrent: Torrent) -> bytes:
-    """The .torrent for `user`: their own announce URL, `info` unchanged. Needs the forum's download level."""
+    """The .torrent for `user`: their own announce URL, `info` unchanged.
+
+    Needs the forum's download level and the member's download rights
+    (tracker.policy.members.download_rights_check: a ratio watch that ended,
+    too many hit-and-run warnings).
+    """
     if not can_download_from_forum(user, torrent.forum):
         raise Forbidden("You may not download torrents from this forum.")
+    download_rights_check(user=user, torrent=torrent)
     raw = torrent.metainfo
     if raw is None:
         raw = Torrent.objects.values_list("metainfo", flat=True).get(pk=torrent.pk)

@@ -169,7 +169,16 @@ class TorrentViewSet(viewsets.GenericViewSet):
         services.torrent_delete(actor=request.user, torrent=self._torrent())
         return Response(status=204)
 
-    @extend_schema(responses={(200, "application/x-bittorrent"): OpenApiTypes.BINARY, 401: OpenApiResponse(description="UNAUTHORIZED")})
+    @extend_schema(
+        responses={
+            (200, "application/x-bittorrent"): OpenApiTypes.BINARY,
+            401: OpenApiResponse(description="UNAUTHORIZED"),
+            403: OpenApiResponse(
+                description="The forum's download level is above the caller's (FORBIDDEN), or the caller lost download rights: "
+                "a ratio watch that ended or too many hit-and-run warnings (DOWNLOAD_SUSPENDED; the message says which)"
+            ),
+        }
+    )
     @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated])
     def download(self, request: Request, pk: str) -> HttpResponse:
         """The .torrent with the caller's own announce URL."""

@@ -20,9 +20,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from tracker.catalogue.models import TorrentStats
+from tracker.policy.models import HnrState, HnrWarning, TokenUse
+from tracker.policy.snapshot import AnnouncePolicy, credit_shares, hnr_terms
+from tracker.policy.standing import watch_since_after
 from tracker.swarm.models import Peer, Snatch, peer_compact, peer_shuffle
-from tracker.swarm.rules import AnnounceIn, Effects, PeerBefore, SnatchBefore, announce_effects, download_share
-from tracker.swarm.sql import PG_STATEMENTS, PG_STATEMENTS_POSITIONAL, AnnounceResult, pg_result
+from tracker.swarm.rules import AnnounceIn, Effects, GateIn, PeerBefore, SnatchBefore, announce_effects, gate_verdict
+from tracker.swarm.sql import PG_STATEMENTS_POSITIONAL, AnnounceResult, pg_result
 
 DEADLOCK_RETRIES = 3
 
@@ -46,6 +49,9 @@ def announce_params(
     now: datetime | None = None,
     generation: int | None = None,
     with_peer_ids: bool = False,
+    policy: AnnouncePolicy | None = None,
+    torrent_size: int = 0,
+    uploader: bool = False,
 ) -> dict[str, Any]:
     """The named parameters of one announce, as PG_STATEMENTS and the portable path take them.
 
@@ -53,11 +59,15 @@ def announce_params(
     and the torrent from memory (tracker.swarm.lookups); the statement writes
     nothing if it has moved on since. None for lookups just read.
     `with_peer_ids`: hand the chosen peers back with their peer ids.
+    `policy`: the site's rules (tracker.policy.snapshot); None applies none of
+    them (no gate, no events, no hit-and-run), as before the rules existed.
     """
     moment = now or timezone.now()
     stopped = event == "stopped"
-    # The download credit's share (tracker.swarm.rules), for the SQL: down_delta * dmul / ddiv.
-    dmul, ddiv = download_share(freeleech)
+    # The credit's shares (tracker.swarm.rules), for the SQL: down_delta * dmul / ddiv, up_delta * umul.
+    dmul, ddiv, umul = credit_shares(policy, freeleech, moment)
+    hseed, hratio, hdue = hnr_terms(policy, size=torrent_size, uploader=uploader, download_counted=dmul > 0, now=moment)
+    gate = policy is not None and not stopped
     return {
         "t": torrent_id,
         "u": user_id,
@@ -89,6 +99,24 @@ def announce_params(
         "state": None if stopped else is_seeder,
         # Lookups read from memory say under which generation (see tracker.swarm.lookups); None: just read.
         "gen": generation,
+        "umul": umul,
+        "site_free": dmul == 0 and freeleech != "gold",
+        "policy": policy,
+        # The gate (tracker.swarm.sql's `gt`) and its numbers from the policy.
+        "gate": gate,
+        "ppt": policy.peers_per_torrent if policy else 0,
+        "sla": policy.slots_after if policy else 0,
+        "slm": policy.slots_max if policy else 0,
+        "sbb": [b for b, _ in policy.slot_bands] if policy else [],
+        "sbs": [n for _, n in policy.slot_bands] if policy else [],
+        "rbm": [m for m, _ in policy.ratio_bands] if policy else [],
+        "rbr": [r for _, r in policy.ratio_bands] if policy else [],
+        "wd": policy.watch_days if policy else 0,
+        "mw": policy.max_warnings if policy else 0,
+        # The hit-and-run terms a first completion freezes on the snatch (None: exempt).
+        "hseed": hseed,
+        "hratio": hratio,
+        "hdue": hdue,
     }
 
 
@@ -119,31 +147,33 @@ def with_deadlock_retry(func: Any, *args: Any) -> Any:
 
 
 def _pg_cursor() -> Any:
-    """A server-binding cursor whose statements are prepared once per connection.
+    """A server-binding cursor with PostgreSQL's own $n placeholders, whose statements are prepared once per connection.
 
     Django's default psycopg cursor binds client-side and can't prepare; the
     announce statement is long, so re-parsing and re-planning it on every
-    call would cost more than running it. Other queries on the connection
-    keep Django's cursor (client-side binding never prepares).
+    call would cost more than running it. A raw cursor also skips psycopg's
+    conversion of `%(name)s` placeholders, which it caches only for queries
+    under 4 KiB and 50 parameters. Other queries on the connection keep
+    Django's cursor (client-side binding never prepares).
     """
     import psycopg
 
     connection.ensure_connection()
     raw = connection.connection
     raw.prepare_threshold = 0
-    return connection._prepare_cursor(psycopg.Cursor(raw))  # type: ignore[attr-defined]
+    return connection._prepare_cursor(psycopg.RawCursor(raw))  # type: ignore[attr-defined]
 
 
-def pg_statement(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The announce's one PostgreSQL statement and its parameters.
+def pg_statement(params: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The announce's one PostgreSQL statement ($n placeholders, each cast to its type) and its values, for psycopg.
 
     Integers go as int8, so one prepared plan serves every announce whatever
     the values' sizes.
     """
     from psycopg.types.numeric import Int8
 
-    sql = PG_STATEMENTS[_statement_key(params)]
-    return sql, {k: Int8(v) if type(v) is int else v for k, v in params.items()}
+    sql, values = pg_positional(params)
+    return sql, [Int8(v) if type(v) is int else v for v in values]
 
 
 def _statement_key(params: dict[str, Any]) -> tuple[bool, bool]:
@@ -174,18 +204,55 @@ def announce_portable(p: dict[str, Any]) -> AnnounceResult:
             if not stopped:
                 return AnnounceResult(False, 0, 0, 0)
             peer = None  # another member's peer_id: a stop changes nothing, as for a peer we do not know
+        if p["gate"] and not _passes_gate_unasked(p, peer):
+            refusal = gate_verdict(_gate_in(p), p["policy"])
+            if refusal is not None:
+                return AnnounceResult(False, 0, 0, 0, refused=refusal.code())
         snatch = Snatch.objects.filter(user_id=p["u"], torrent_id=p["t"]).first()
+        # The member's totals, ratio watch and personal freeleech, when the announce may credit anything.
+        member = (
+            User.objects.filter(pk=p["u"]).values_list("uploaded", "downloaded", "ratio_watch_since", "freeleech_until").get()
+            if p["up"] or p["down"]
+            else None
+        )
         effects = announce_effects(
             peer=PeerBefore(peer.uploaded, peer.downloaded, peer.left, peer.is_seeder, peer.last_announce) if peer else None,
             snatch=SnatchBefore(snatch.left, snatch.times_completed) if snatch else None,
-            announce=AnnounceIn(p["up"], p["down"], p["left"], p["event"], p["seeder"], p["now"], p["free"], p["expiry"]),
-        )
+            announce=AnnounceIn(
+                p["up"], p["down"], p["left"], p["event"], p["seeder"], p["now"], p["free"], p["expiry"],
+                umul=p["umul"], uncounted=_download_uncounted(p, member), site_free=p["site_free"],
+            ),
+        )  # fmt: skip
         if effects.recorded:
             _peer_write(p, peer, stopped)
-            _effects_apply(p, snatch, effects)
+            _effects_apply(p, snatch, effects, member)
         counts = TorrentStats.objects.filter(pk=p["t"]).values_list("seeders", "leechers", "completed").first() or (0, 0, 0)
         peers4, peers6 = (b"", b"") if stopped else _peers_select(p)
     return AnnounceResult(True, *counts, peers4, peers6)
+
+
+def _passes_gate_unasked(p: dict[str, Any], peer: Peer | None) -> bool:
+    """A live peer of the member re-announcing, still leeching or seeding as before: the gate does not judge it."""
+    return peer is not None and peer.last_announce >= p["live"] and (not peer.is_seeder or p["seeder"])
+
+
+def _gate_in(p: dict[str, Any]) -> GateIn:
+    """The live figures the gate judges, read in the announce's transaction (SQLite's is serialized)."""
+    mine = Peer.objects.filter(user_id=p["u"], last_announce__gte=p["live"]).exclude(torrent_id=p["t"], peer_id=p["pid"])
+    here = list(mine.filter(torrent_id=p["t"]).values_list("is_seeder", flat=True))
+    elsewhere = mine.filter(is_seeder=False).exclude(torrent_id=p["t"]).values("torrent_id").distinct().count()
+    user = User.objects.filter(pk=p["u"]).values_list("uploaded", "downloaded", "ratio_watch_since").get()
+    warnings = HnrWarning.objects.filter(user_id=p["u"], cleared_at__isnull=True, expires_at__gt=p["now"]).count()
+    return GateIn(p["seeder"], len(here), not all(here), elsewhere, *user, warnings, p["now"])
+
+
+def _download_uncounted(p: dict[str, Any], member: tuple[Any, ...] | None) -> bool:
+    """A freeleech token running on the torrent, or the member's personal freeleech: no download is credited."""
+    if member is None or not p["down"]:
+        return False
+    if member[3] is not None and member[3] > p["now"]:
+        return True
+    return TokenUse.objects.filter(user_id=p["u"], torrent_id=p["t"], expires_at__gt=p["now"]).exists()
 
 
 def _peer_write(p: dict[str, Any], peer: Peer | None, stopped: bool) -> None:
@@ -207,23 +274,31 @@ def _peer_write(p: dict[str, Any], peer: Peer | None, stopped: bool) -> None:
         )  # fmt: skip
 
 
-def _effects_apply(p: dict[str, Any], snatch: Snatch | None, e: Effects) -> None:
+def _effects_apply(p: dict[str, Any], snatch: Snatch | None, e: Effects, member: tuple[Any, ...] | None) -> None:
     """Credit the member, record the snatch and move the torrent's counts as `e` says."""
-    if e.credit_up or e.credit_down:
-        User.objects.filter(pk=p["u"]).update(uploaded=F("uploaded") + e.credit_up, downloaded=F("downloaded") + e.credit_down)
+    if (e.credit_up or e.credit_down) and member is not None:
+        up, down, since = member[0] + e.credit_up, member[1] + e.credit_down, member[2]
+        bands = p["policy"].ratio_bands if p["policy"] else ()
+        since = watch_since_after(uploaded=up, downloaded=down, watch_since=since, now=p["now"], bands=bands)
+        User.objects.filter(pk=p["u"]).update(uploaded=up, downloaded=down, ratio_watch_since=since)
     seeding, leeching = e.state is True, e.state is False
     completed_at = p["now"] if e.completing else None
+    # The hit-and-run requirement, frozen at the first completion (tracker.swarm.rules).
+    first = e.completing and (snatch is None or snatch.times_completed == 0)
+    hnr = {"hnr_seed": p["hseed"], "hnr_ratio_pct": p["hratio"], "hnr_due": p["hdue"]} if first else {}
+    if first:
+        hnr["hnr_state"] = HnrState.PENDING if p["hseed"] is not None else HnrState.NONE
     if snatch is None:
         Snatch.objects.create(
             user_id=p["u"], torrent_id=p["t"], uploaded=e.traffic_up, downloaded=e.traffic_down, left=p["left"],
             seed_time=e.seed_time, is_seeding=seeding, is_leeching=leeching, first_announce=p["now"],
-            last_announce=p["now"], completed_at=completed_at, times_completed=int(e.completing),
+            last_announce=p["now"], completed_at=completed_at, times_completed=int(e.completing), **hnr,
         )  # fmt: skip
     else:
         Snatch.objects.filter(pk=snatch.pk).update(
             uploaded=F("uploaded") + e.traffic_up, downloaded=F("downloaded") + e.traffic_down, left=p["left"],
             seed_time=F("seed_time") + e.seed_time, is_seeding=seeding, is_leeching=leeching, last_announce=p["now"],
-            completed_at=snatch.completed_at or completed_at, times_completed=F("times_completed") + int(e.completing),
+            completed_at=snatch.completed_at or completed_at, times_completed=F("times_completed") + int(e.completing), **hnr,
         )  # fmt: skip
     if e.seeders or e.leechers or e.first_completion:
         TorrentStats.objects.filter(pk=p["t"]).update(

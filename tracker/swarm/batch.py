@@ -16,13 +16,18 @@ What a batch must hold, and why:
   batches take their row locks in the same order;
 - everything is one statement, so a batch is all-or-nothing; if it fails
   (a torrent deleted meanwhile, a lock wait cut short) the caller runs its
-  announces one by one, so only the bad one fails.
-Counts in the replies are those after the whole batch.
+  announces one by one, so only the bad one fails;
+- the announces that need the gate (they start a peer, or turn a seeder
+  into a leecher: tracker.swarm.sql's `gt`) are judged together by one call
+  of `tracker_gate`, which takes their members' locks in ascending order
+  before the statement takes any row lock; a refused one is answered with
+  its reason and changes nothing. A member's announces in one batch are
+  judged on their figures before the batch.
 """
 
 from typing import Any
 
-from tracker.swarm.sql import PEER_UPSERT_SET, SNATCH_UPSERT_SET, AnnounceResult, _compact, pg_result
+from tracker.swarm.sql import PEER_UPSERT_SET, SNATCH_UPSERT_SET, AnnounceResult, _compact, hnr_columns, pg_result
 
 # The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce.announce_params).
 _COLUMNS = [
@@ -32,9 +37,18 @@ _COLUMNS = [
     ("ev", "text", "event"), ("dmul", "int8", "dmul"), ("ddiv", "int8", "ddiv"), ("s_in", "int4", "s_in"),
     ("l_in", "int4", "l_in"), ("state", "bool", "state"), ("seeding", "bool", "seeding"), ("leeching", "bool", "leeching"),
     ("numwant", "int8", "numwant"), ("r", "int4", "r"), ("wpid", "bool", "wpid"), ("live", "timestamptz", "live"),
-    ("gen", "int8", "gen"), ("now", "timestamptz", "now"),
+    ("gen", "int8", "gen"), ("now", "timestamptz", "now"), ("umul", "int8", "umul"), ("gate", "bool", "gate"),
+    ("hseed", "int8", "hseed"), ("hratio", "int8", "hratio"), ("hdue", "timestamptz", "hdue"),
 ]  # fmt: skip
+# Parameters after the arrays, the same for every announce of the batch.
 _EXPIRY = f"${len(_COLUMNS) + 1}::int8"
+_RBM = f"${len(_COLUMNS) + 2}::int8[]"
+_RBR = f"${len(_COLUMNS) + 3}::int8[]"
+# The gate's numbers (tracker.swarm.announce.announce_params), after those.
+_GATE_KEYS = ["ppt", "sla", "slm", "sbb", "sbs", "wd", "mw"]
+_PPT, _SLA, _SLM, _SBB, _SBS, _WD, _MW = (
+    f"${len(_COLUMNS) + 4 + n}::{typ}" for n, typ in enumerate(["int8", "int8", "int8", "int8[]", "int8[]", "int8", "int8"])
+)
 _ARRAYS = ", ".join(f"${n}::{typ}[]" for n, (_, typ, _) in enumerate(_COLUMNS, start=1))
 _NAMES = ", ".join(name for name, _, _ in _COLUMNS)
 
@@ -42,16 +56,33 @@ _NAMES = ", ".join(name for name, _, _ in _COLUMNS)
 PG_BATCH = _compact(
     f"""
 WITH g AS (SELECT last_value AS gen FROM tracker_lookup_generation),
-a AS (
+a0 AS (
     SELECT b.*, b.ev = 'stopped' AS stopped, (b.gen IS NULL OR b.gen = g.gen) AS fresh
     FROM unnest({_ARRAYS}) WITH ORDINALITY AS b({_NAMES}, i), g
+),
+ga AS (
+    SELECT a0.* FROM a0
+    WHERE a0.gate AND a0.fresh AND NOT a0.stopped AND NOT EXISTS (
+        SELECT 1 FROM tracker_peer AS lp WHERE lp.torrent_id = a0.t AND lp.peer_id = a0.pid
+          AND (lp.user_id <> a0.u OR (lp.last_announce >= a0.live AND (NOT lp.is_seeder OR a0.seeder))))
+),
+gv AS (
+    SELECT array_agg(ga.i ORDER BY ga.i) AS idx,
+           tracker_gate(array_agg(ga.u ORDER BY ga.i), array_agg(ga.t ORDER BY ga.i), array_agg(ga.pid ORDER BY ga.i),
+                        array_agg(ga.seeder ORDER BY ga.i), array_agg(ga.now ORDER BY ga.i), array_agg(ga.live ORDER BY ga.i),
+                        {_PPT}, {_SLA}, {_SLM}, {_SBB}, {_SBS}, {_RBM}, {_RBR}, {_WD}, {_MW}) AS verdicts
+    FROM ga HAVING count(*) > 0
+),
+a AS (
+    SELECT a0.*, COALESCE(gr.verdict, '') AS refused
+    FROM a0 LEFT JOIN (SELECT v.i, v.verdict FROM gv CROSS JOIN unnest(gv.idx, gv.verdicts) AS v(i, verdict)) AS gr ON gr.i = a0.i
 ),
 p AS (
     INSERT INTO tracker_peer AS pe (
         torrent_id, user_id, peer_id, ip, port, compact, shuffle, uploaded, downloaded, "left", is_seeder,
         user_agent, "key", created_at, last_announce)
     SELECT t, u, pid, ip, port, compact, shuffle, up, down, lft, seeder, ua, k, now, now
-    FROM a WHERE fresh AND NOT stopped ORDER BY t, pid
+    FROM a WHERE fresh AND NOT stopped AND refused = '' ORDER BY t, pid
 {PEER_UPSERT_SET}
     RETURNING pe.torrent_id, pe.peer_id, pe.prev_uploaded, pe.prev_downloaded, pe.prev_left, pe.prev_is_seeder,
               pe.prev_announce
@@ -63,7 +94,8 @@ d AS (
 ),
 pp AS (SELECT * FROM p UNION ALL SELECT * FROM d),
 x AS (
-    SELECT a.t, a.u, a.lft, a.s_in, a.l_in, a.seeding, a.leeching, a.dmul, a.ddiv, a.now, pp.prev_is_seeder,
+    SELECT a.t, a.u, a.lft, a.s_in, a.l_in, a.seeding, a.leeching, a.dmul, a.ddiv, a.umul, a.now, a.hseed, a.hratio, a.hdue,
+        pp.prev_is_seeder,
         CASE WHEN pp.prev_uploaded IS NULL THEN 0
              WHEN a.up >= pp.prev_uploaded THEN a.up - pp.prev_uploaded
              ELSE a.up END AS up_delta,
@@ -77,15 +109,18 @@ x AS (
             WHEN pp.prev_left IS NOT NULL THEN pp.prev_left > 0
             ELSE a.ev = 'completed' OR EXISTS (
                 SELECT 1 FROM tracker_snatch AS os WHERE os.user_id = a.u AND os.torrent_id = a.t AND os."left" > 0)
-         END) AS completing
+         END) AS completing,
+        EXISTS (SELECT 1 FROM tracker_tokenuse AS tu WHERE tu.user_id = a.u AND tu.torrent_id = a.t AND tu.expires_at > a.now)
+            AS token
     FROM a JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
 ),
 s AS (
     INSERT INTO tracker_snatch AS sn (
         user_id, torrent_id, uploaded, downloaded, "left", seed_time, is_seeding, is_leeching,
-        first_announce, last_announce, completed_at, times_completed)
+        first_announce, last_announce, completed_at, times_completed, hnr_seed, hnr_ratio_pct, hnr_due, hnr_state,
+        bonus_seed_time)
     SELECT u, t, up_delta, down_delta, lft, seed_delta, seeding, leeching, now, now,
-           CASE WHEN completing THEN now END, completing::int
+           CASE WHEN completing THEN now END, completing::int, {hnr_columns("completing", "hseed", "hratio", "hdue")}, 0
     FROM x ORDER BY u, t
 {SNATCH_UPSERT_SET}
     RETURNING sn.user_id, sn.torrent_id, sn.times_completed
@@ -106,18 +141,24 @@ t AS (
     RETURNING tt.torrent_id, tt.seeders, tt.leechers, tt.completed
 ),
 uc AS (
-    SELECT x.u, sum(x.up_delta) AS up, sum(x.down_delta * x.dmul / x.ddiv) AS down
+    SELECT x.u, sum(x.up_delta * x.umul)::int8 AS up,
+           sum(CASE WHEN x.token THEN 0 ELSE x.down_delta * x.dmul / x.ddiv END)::int8 AS down, max(x.now) AS now
     FROM x GROUP BY x.u ORDER BY x.u
 ),
 uu AS (
-    UPDATE accounts_user AS au SET uploaded = au.uploaded + uc.up, downloaded = au.downloaded + uc.down
+    UPDATE accounts_user AS au
+    SET uploaded = au.uploaded + uc.up,
+        downloaded = au.downloaded + CASE WHEN au.freeleech_until > uc.now THEN 0 ELSE uc.down END,
+        ratio_watch_since = CASE WHEN tracker_ratio_below(
+                au.uploaded + uc.up, au.downloaded + CASE WHEN au.freeleech_until > uc.now THEN 0 ELSE uc.down END, {_RBM}, {_RBR})
+            THEN COALESCE(au.ratio_watch_since, uc.now) END
     FROM uc
-    WHERE au.id = uc.u AND (uc.up > 0 OR uc.down > 0)
+    WHERE au.id = uc.u AND (uc.up > 0 OR (uc.down > 0 AND NOT COALESCE(au.freeleech_until > uc.now, false)))
     RETURNING 1
 )
 SELECT a.i, CASE WHEN a.stopped THEN a.fresh ELSE pp.torrent_id IS NOT NULL END AS accepted, a.fresh, g.gen,
        COALESCE(t.seeders, tor.seeders, 0), COALESCE(t.leechers, tor.leechers, 0),
-       COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6
+       COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6, a.refused
 FROM a CROSS JOIN g
 LEFT JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
 LEFT JOIN t ON t.torrent_id = a.t
@@ -146,7 +187,9 @@ def batch_keys(params: dict[str, Any]) -> tuple[tuple[int, bytes], tuple[int, in
 
 def batch_args(batch: list[dict[str, Any]]) -> list[Any]:
     """PG_BATCH's arguments for announces made by tracker.swarm.announce.announce_params (no two sharing batch_keys)."""
-    return [[params[key] for params in batch] for _, _, key in _COLUMNS] + [batch[0]["expiry"]]
+    first = batch[0]
+    shared = [first["expiry"], first["rbm"], first["rbr"], *(first[key] for key in _GATE_KEYS)]
+    return [[params[key] for params in batch] for _, _, key in _COLUMNS] + shared
 
 
 def batch_results(rows: list[Any], size: int) -> list[AnnounceResult]:

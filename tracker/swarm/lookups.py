@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 
 from accounts.models import User
 from accounts.signals import tracker_access_changed
@@ -27,6 +28,9 @@ from core.cache import cache_delete, key_for_log
 from core.logthrottle import log_failure
 from tracker.catalogue.access import user_level
 from tracker.catalogue.models import FROZEN_STATUSES, Torrent, TorrentStatus
+from tracker.policy.models import ClientRule, LeechSlotBand, RatioBand, SiteEvent, SitePolicy
+from tracker.policy.selectors import announce_policy
+from tracker.policy.snapshot import AnnouncePolicy
 
 logger = logging.getLogger("tracker.swarm")
 
@@ -43,16 +47,24 @@ def torrent_cache_key(info_hash_hex: str) -> str:
     older release (a tuple of other fields, under `torrent:<hash>`) is never
     read as the new tuple. Change the version with the tuple's fields.
     """
-    return f"torrent:v2:{info_hash_hex}"
+    return f"torrent:v3:{info_hash_hex}"
 
 
-def _legacy_torrent_cache_key(info_hash_hex: str) -> str:
-    """The key the release before `v2` cached AnnounceTorrent under.
+def _legacy_torrent_cache_keys(info_hash_hex: str) -> list[str]:
+    """The keys earlier releases cached AnnounceTorrent under (before `v2`, and `v2` before the size).
 
-    Its workers still read it while a deploy rolls, so an invalidation deletes
-    it too; once no such worker runs, this can go.
+    Their workers still read them while a deploy rolls, so an invalidation
+    deletes them too; once no such worker runs, this can go.
     """
-    return f"torrent:{info_hash_hex}"
+    return [f"torrent:{info_hash_hex}", f"torrent:v2:{info_hash_hex}"]
+
+
+def policy_cache_key() -> str:
+    """The shared-cache key of the announce's snapshot of the site's rules (tracker.policy.snapshot).
+
+    Versioned with AnnouncePolicy's fields, as torrent_cache_key is.
+    """
+    return "policy:v1"
 
 
 def torrent_cache_invalidate(torrent: Torrent) -> None:
@@ -62,7 +74,7 @@ def torrent_cache_invalidate(torrent: Torrent) -> None:
     changes what the announce reads of it must call this.
     """
     hashes = [h for h in (torrent.info_hash, torrent.info_hash_v2_short) if h]
-    keys = [torrent_cache_key(h) for h in hashes] + [_legacy_torrent_cache_key(h) for h in hashes]
+    keys = [torrent_cache_key(h) for h in hashes] + [key for h in hashes for key in _legacy_torrent_cache_keys(h)]
     if keys:
         lookups_invalidate(*keys)
 
@@ -72,9 +84,17 @@ def _member_changed(sender: Any, *, passkey: str, **kwargs: Any) -> None:
     lookups_invalidate(passkey_cache_key(passkey))
 
 
+def _policy_changed(sender: Any, **kwargs: Any) -> None:
+    """A rule changed (the policy row, a band, a client rule, a site event): forget the announce's snapshot."""
+    lookups_invalidate(policy_cache_key())
+
+
 def connect_signals() -> None:
-    """Listen to accounts (which does not import the tracker); called once by the app's ready()."""
+    """Listen to accounts (which does not import the tracker) and to the rules; called once by the app's ready()."""
     tracker_access_changed.connect(_member_changed, dispatch_uid="tracker.swarm.lookups")
+    for model in (SitePolicy, RatioBand, LeechSlotBand, ClientRule, SiteEvent):
+        for signal in (post_save, post_delete):
+            signal.connect(_policy_changed, sender=model, dispatch_uid=f"tracker.swarm.lookups.policy.{model.__name__}")
 
 
 def lookups_invalidate(*keys: str) -> None:
@@ -131,6 +151,7 @@ class AnnounceTorrent(NamedTuple):
     freeleech: str
     is_approved: bool  # moderated (TorrentStatus.APPROVED); else only its uploader and moderators may announce
     uploader_id: int
+    size: int  # bytes: small torrents may be exempt from hit-and-run
 
 
 def _user_load(passkey: str) -> AnnounceUser | None:
@@ -143,25 +164,27 @@ def _user_load(passkey: str) -> AnnounceUser | None:
 def _torrent_load(info_hash_hex: str) -> AnnounceTorrent | None:
     row = (
         Torrent.objects.filter(Q(info_hash=info_hash_hex) | Q(info_hash_v2_short=info_hash_hex))
-        .values_list("id", "status", "forum__view_level", "forum__download_level", "freeleech", "uploader_id")
+        .values_list("id", "status", "forum__view_level", "forum__download_level", "freeleech", "uploader_id", "size")
         .first()
     )
     if row is None:
         return None
-    return AnnounceTorrent(row[0], row[1] in FROZEN_STATUSES, row[2], row[3], row[4], row[1] == TorrentStatus.APPROVED, row[5])
+    return AnnounceTorrent(row[0], row[1] in FROZEN_STATUSES, row[2], row[3], row[4], row[1] == TorrentStatus.APPROVED, row[5], row[6])
 
 
-def announce_lookup(*, passkey: str, info_hash_hex: str | None) -> tuple[AnnounceUser | None, AnnounceTorrent | None]:
-    """The passkey's user and the torrent announced under `info_hash_hex`, from the shared cache.
+def announce_lookup(
+    *, passkey: str, info_hash_hex: str | None
+) -> tuple[AnnounceUser | None, AnnounceTorrent | None, AnnouncePolicy | None]:
+    """The passkey's user, the torrent announced under `info_hash_hex` and (for an announce) the site's rules.
 
-    Both keys are read in one cache round trip; whatever is missing is
+    The keys are read in one cache round trip; whatever is missing is
     loaded from the database and cached (a miss is cached briefly too).
     """
     user_key = passkey_cache_key(passkey)
     keys = [user_key]
     torrent_key = torrent_cache_key(info_hash_hex) if info_hash_hex else None
     if torrent_key:
-        keys.append(torrent_key)
+        keys += [torrent_key, policy_cache_key()]
     try:
         cached: dict[str, Any] = _cache_get_many(keys)
     except Exception as exc:
@@ -175,7 +198,11 @@ def announce_lookup(*, passkey: str, info_hash_hex: str | None) -> tuple[Announc
     if torrent is None and torrent_key and info_hash_hex:
         torrent = _torrent_load(info_hash_hex)
         _cache_set(torrent_key, torrent, LOOKUP_TIMEOUT if torrent else MISSING_TIMEOUT)
-    return (user or None), (torrent or None)
+    policy: Any = cached.get(policy_cache_key()) if torrent_key else None
+    if policy is None and torrent_key:
+        policy = announce_policy()
+        _cache_set(policy_cache_key(), policy, LOOKUP_TIMEOUT)
+    return (user or None), (torrent or None), policy
 
 
 _redis_reader: tuple[Any, Any] | None = None
@@ -204,3 +231,19 @@ def _cache_set(key: str, value: Any, timeout: int) -> None:
         cache.set(key, value if value is not None else MISSING, timeout)
     except Exception as exc:
         log_failure(logger, logging.WARNING, "cache set failed for %s", key_for_log(key), exc=exc)
+
+
+def cached_policy() -> AnnouncePolicy:
+    """The announce's snapshot of the site's rules from the shared cache (loaded and cached when missing).
+
+    For the pages and the API: they judge a member by the rules the announce applies.
+    """
+    try:
+        policy = cache.get(policy_cache_key())
+    except Exception as exc:
+        log_failure(logger, logging.WARNING, "cache get failed", exc=exc)
+        policy = None
+    if not isinstance(policy, AnnouncePolicy):
+        policy = announce_policy()
+        _cache_set(policy_cache_key(), policy, LOOKUP_TIMEOUT)
+    return policy

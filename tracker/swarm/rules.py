@@ -23,26 +23,34 @@ The rules:
   (UNIT3D's rule): they may come from another tracker or a previous session
   we already credited, and we cannot tell which;
 - freeleech scales the download credited to the member (gold nothing, silver
-  half, rounded down); the snatch records the real traffic;
+  half, rounded down; a site-wide freeleech event nothing), a double-upload
+  event doubles the upload credited; a freeleech token running on the
+  torrent or the member's personal freeleech credits no download at all; the
+  snatch records the real traffic;
 - seed time grows by the time since the previous announce if the peer was
   seeding then, capped at the peer expiry, in whole seconds (rounded);
 - a download completes when `left` reaches 0 from above, or, for a peer we
   did not know, on `event=completed` or when the snatch still had bytes
   left (aria2 never sends `completed`); the torrent's `completed` counts
   only a member's first completion;
+- a member's first completion freezes the hit-and-run requirement on the
+  snatch (tracker.policy.snapshot.hnr_terms); later completions keep it;
+- after a credit, the ratio watch starts (the member fell below their band's
+  requirement) or ends (they are back above it): tracker.policy.standing;
 - a stop removes the peer; a stop of a peer we do not know (or of another
-  member's peer_id) changes nothing and is answered as usual.
+  member's peer_id) changes nothing and is answered as usual;
+- the gate (`gate_verdict`) refuses, before anything is written, an announce
+  that starts a peer or turns one to leeching when the member is over a
+  limit: their peers on the torrent, their download rights, their leech
+  slots. A peer already leeching, any seeder's re-announce and a stop pass.
 """
 
 import math
 from datetime import datetime
 from typing import NamedTuple
 
-from tracker.catalogue.models import Freeleech
-
-# Freeleech scales the download credit by a fraction (numerator, denominator).
-# The SQL statements take the same two numbers as parameters.
-DOWNLOAD_CREDIT_SHARE: dict[str, tuple[int, int]] = {Freeleech.GOLD: (0, 1), Freeleech.SILVER: (1, 2)}
+from tracker.policy.snapshot import DOWNLOAD_CREDIT_SHARE, AnnouncePolicy
+from tracker.policy.standing import Refusal, download_refusal, leech_slots
 
 
 class PeerBefore(NamedTuple):
@@ -62,6 +70,20 @@ class SnatchBefore(NamedTuple):
     times_completed: int
 
 
+class GateIn(NamedTuple):
+    """What the gate judges an announce that starts a peer (or turns it to leeching) by: live figures."""
+
+    seeder: bool  # the announce's own state
+    peers_here: int  # the member's other live peers on this torrent
+    leeching_here: bool  # ... one of which is leeching (the torrent holds a slot already)
+    leeching_elsewhere: int  # other torrents the member leeches now
+    uploaded: int  # the member's totals
+    downloaded: int
+    watch_since: datetime | None
+    warnings: int  # active hit-and-run warnings
+    now: datetime
+
+
 class AnnounceIn(NamedTuple):
     """The announce as the rules see it."""
 
@@ -73,6 +95,9 @@ class AnnounceIn(NamedTuple):
     now: datetime
     freeleech: str
     expiry: int  # TRACKER_PEER_EXPIRY: the most seed time one interval may add
+    umul: int = 1  # upload multiplier (a double-upload event: 2)
+    uncounted: bool = False  # a freeleech token on the torrent or personal freeleech: no download credited
+    site_free: bool = False  # a site-wide freeleech event
 
 
 class Effects(NamedTuple):
@@ -106,10 +131,40 @@ def download_share(freeleech: str) -> tuple[int, int]:
     return DOWNLOAD_CREDIT_SHARE.get(freeleech, (1, 1))
 
 
-def download_credit(*, delta: int, freeleech: str) -> int:
-    """The part of a download delta that counts against the member under the torrent's freeleech."""
+def download_credit(*, delta: int, freeleech: str, uncounted: bool = False, site_free: bool = False) -> int:
+    """The part of a download delta that counts against the member (freeleech, events, tokens, personal freeleech)."""
+    if uncounted or site_free:
+        return 0
     numerator, denominator = download_share(freeleech)
     return delta * numerator // denominator
+
+
+def gate_verdict(gate: GateIn, policy: AnnouncePolicy) -> Refusal | None:
+    """Why an announce that starts a peer (or turns it to leeching) is refused, or None: the announce goes ahead.
+
+    In this order: the member's peers on the torrent (seeders too); for a
+    leecher, their download rights (tracker.policy.standing.download_refusal),
+    then their leech slots, unless another of their peers already leeches
+    this torrent. The SQL function `tracker_gate` (migration 0010) is the
+    same, on rows it reads under the member's advisory lock.
+    """
+    if policy.peers_per_torrent > 0 and gate.peers_here >= policy.peers_per_torrent:
+        return Refusal("peers", (gate.peers_here, policy.peers_per_torrent))
+    if gate.seeder:
+        return None
+    refusal = download_refusal(
+        uploaded=gate.uploaded, downloaded=gate.downloaded, watch_since=gate.watch_since, now=gate.now,
+        bands=policy.ratio_bands, watch_days=policy.watch_days, warnings=gate.warnings, max_warnings=policy.max_warnings,
+    )  # fmt: skip
+    if refusal is not None or gate.leeching_here:
+        return refusal
+    slots = leech_slots(
+        uploaded=gate.uploaded, downloaded=gate.downloaded, slots_after=policy.slots_after, slots_max=policy.slots_max,
+        bands=policy.slot_bands,
+    )  # fmt: skip
+    if slots is not None and gate.leeching_elsewhere >= slots:
+        return Refusal("slots", (gate.leeching_elsewhere, slots))
+    return None
 
 
 def is_completing(*, left: int, prev_left: int | None, event: str, snatch_left: int | None) -> bool:
@@ -149,8 +204,8 @@ def announce_effects(*, peer: PeerBefore | None, snatch: SnatchBefore | None, an
     state = None if stopped else announce.is_seeder
     return Effects(
         recorded=True,
-        credit_up=up,
-        credit_down=download_credit(delta=down, freeleech=announce.freeleech),
+        credit_up=up * announce.umul,
+        credit_down=download_credit(delta=down, freeleech=announce.freeleech, uncounted=announce.uncounted, site_free=announce.site_free),
         traffic_up=up,
         traffic_down=down,
         seed_time=seed_time_added(peer=peer, now=announce.now, expiry=announce.expiry),

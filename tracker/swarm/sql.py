@@ -33,12 +33,16 @@ class AnnounceResult(NamedTuple):
     # False when the caller's lookups were older than it (then nothing was written).
     generation: int | None = None
     fresh: bool = True
+    # The gate's refusal (tracker.policy.standing.Refusal.code, e.g. "slots 2 2"; nothing was written), or "".
+    refused: str = ""
 
 
 def pg_result(row: Any) -> AnnounceResult:
     """The AnnounceResult of a PG_STATEMENTS statement's one row."""
-    accepted, fresh, generation, seeders, leechers, completed, peers4, peers6 = row
-    return AnnounceResult(bool(accepted), seeders, leechers, completed, bytes(peers4 or b""), bytes(peers6 or b""), generation, bool(fresh))
+    accepted, fresh, generation, seeders, leechers, completed, peers4, peers6, refused = row
+    return AnnounceResult(
+        bool(accepted), seeders, leechers, completed, bytes(peers4 or b""), bytes(peers6 or b""), generation, bool(fresh), refused or ""
+    )
 
 
 # What an announce's upserts do to an existing peer (`pe`) and snatch (`sn`),
@@ -73,16 +77,36 @@ SNATCH_UPSERT_SET = """
         is_leeching = EXCLUDED.is_leeching,
         last_announce = EXCLUDED.last_announce,
         completed_at = COALESCE(sn.completed_at, EXCLUDED.completed_at),
-        times_completed = sn.times_completed + EXCLUDED.times_completed
+        times_completed = sn.times_completed + EXCLUDED.times_completed,
+        hnr_seed = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_seed ELSE sn.hnr_seed END,
+        hnr_ratio_pct = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_ratio_pct ELSE sn.hnr_ratio_pct END,
+        hnr_due = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_due ELSE sn.hnr_due END,
+        hnr_state = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_state ELSE sn.hnr_state END
 """
+
+
+# The hit-and-run requirement a snatch is inserted with (or, by SNATCH_UPSERT_SET, given at
+# its first completion): the announce's terms if it completes, else nothing. Shared with the batch.
+def hnr_columns(completing: str, seed: str, ratio: str, due: str) -> str:
+    """The four hnr_* values of a snatch insert, for SQL expressions of `completing` and the terms."""
+    return (
+        f"CASE WHEN {completing} THEN {seed} END, CASE WHEN {completing} THEN {ratio} END, "
+        f"CASE WHEN {completing} THEN {due} END, CASE WHEN {completing} AND {seed} IS NOT NULL THEN 'pending' ELSE '' END"
+    )
+
 
 # Shared by announce and stop: `p` yields the previous figures of the peer
 # (NULL for a brand-new one), or no row when nothing was changed; `x` the
 # deltas to credit. Freeleech scales the download credit by
-# %(dmul)s / %(ddiv)s (gold 0/1, silver 1/2).
+# %(dmul)s / %(ddiv)s (gold 0/1, silver 1/2, a site freeleech 0/1), a
+# double-upload event the upload by %(umul)s; a freeleech token running on
+# the torrent credits no download.
 _DELTAS = """
 x AS (
-    SELECT d.*, d.down_delta * %(dmul)s / %(ddiv)s AS down_credit FROM (
+    SELECT d.*, d.up_delta * %(umul)s AS up_credit,
+        CASE WHEN d.down_delta = 0 OR EXISTS (
+            SELECT 1 FROM tracker_tokenuse WHERE user_id = %(u)s AND torrent_id = %(t)s AND expires_at > %(now)s)
+        THEN 0 ELSE d.down_delta * %(dmul)s / %(ddiv)s END AS down_credit FROM (
     SELECT
         CASE WHEN p.prev_uploaded IS NULL THEN 0
              WHEN %(up)s >= p.prev_uploaded THEN %(up)s - p.prev_uploaded
@@ -103,13 +127,21 @@ x AS (
 ),"""
 
 # The user's totals. Left out of announces whose counters are both 0: they
-# can credit nothing (a delta is the new value or the growth to it).
+# can credit nothing (a delta is the new value or the growth to it). Personal
+# freeleech (read on the locked row) credits no download; the ratio watch
+# starts or ends with the new totals (tracker.policy.standing, the function
+# tracker_ratio_below of migration 0010 over the bands %(rbm)s::int8[] / %(rbr)s::int8[]).
 _CREDIT = """
 u AS (
     UPDATE accounts_user AS au
-    SET uploaded = au.uploaded + x.up_delta, downloaded = au.downloaded + x.down_credit
+    SET uploaded = au.uploaded + x.up_credit,
+        downloaded = au.downloaded + CASE WHEN au.freeleech_until > %(now)s THEN 0 ELSE x.down_credit END,
+        ratio_watch_since = CASE WHEN tracker_ratio_below(
+                au.uploaded + x.up_credit, au.downloaded + CASE WHEN au.freeleech_until > %(now)s THEN 0 ELSE x.down_credit END,
+                %(rbm)s::int8[], %(rbr)s::int8[])
+            THEN COALESCE(au.ratio_watch_since, %(now)s) END
     FROM x
-    WHERE au.id = %(u)s AND (x.up_delta > 0 OR x.down_credit > 0)
+    WHERE au.id = %(u)s AND (x.up_credit > 0 OR (x.down_credit > 0 AND NOT COALESCE(au.freeleech_until > %(now)s, false)))
     RETURNING 1
 ),"""
 
@@ -122,9 +154,10 @@ _HISTORY = """
 s AS (
     INSERT INTO tracker_snatch AS sn (
         user_id, torrent_id, uploaded, downloaded, "left", seed_time, is_seeding, is_leeching,
-        first_announce, last_announce, completed_at, times_completed)
+        first_announce, last_announce, completed_at, times_completed, hnr_seed, hnr_ratio_pct, hnr_due, hnr_state,
+        bonus_seed_time)
     SELECT %(u)s, %(t)s, x.up_delta, x.down_delta, %(left)s, x.seed_delta, %(seeding)s, %(leeching)s,
-           %(now)s, %(now)s, CASE WHEN x.completing THEN %(now)s END, x.completing::int
+           %(now)s, %(now)s, CASE WHEN x.completing THEN %(now)s END, x.completing::int, {hnr}, 0
     FROM x
     {snatch_set}
     RETURNING sn.times_completed
@@ -153,7 +186,7 @@ t AS (
 _RESULT = """
 SELECT {accepted} AS accepted, g.fresh, g.gen,
        COALESCE(t.seeders, tor.seeders, 0), COALESCE(t.leechers, tor.leechers, 0),
-       COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6
+       COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6, {refused} AS refused
 FROM g
 LEFT JOIN t ON true
 LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = %(t)s
@@ -192,6 +225,24 @@ WITH g AS (
     FROM tracker_lookup_generation
 ),"""
 
+# `gt`, the gate (tracker.swarm.rules.gate_verdict): an announce that starts a
+# peer, or turns a seeder into a leecher, asks the function tracker_gate
+# (migration 0010), which takes the member's advisory lock and then counts
+# their live peers with a snapshot of its own: two announces racing for a
+# member's last slot are judged one after the other. Re-announces of a live
+# peer (nearly all announces) skip it, as does a peer_id another member's
+# peer holds (the upsert refuses that one).
+_GATE = """
+gt AS (
+    SELECT CASE WHEN %(gate)s AND g.fresh AND NOT EXISTS (
+        SELECT 1 FROM tracker_peer WHERE torrent_id = %(t)s AND peer_id = %(pid)s
+          AND (user_id <> %(u)s OR (last_announce >= %(live)s AND (NOT is_seeder OR %(seeder)s))))
+      THEN (tracker_gate(ARRAY[%(u)s], ARRAY[%(t)s], ARRAY[%(pid)s], ARRAY[%(seeder)s], ARRAY[%(now)s], ARRAY[%(live)s],
+                         %(ppt)s, %(sla)s, %(slm)s, %(sbb)s::int8[], %(sbs)s::int8[], %(rbm)s::int8[], %(rbr)s::int8[], %(wd)s, %(mw)s))[1]
+      ELSE '' END AS refused
+    FROM g
+),"""
+
 _UPSERT = """
 p AS (
     INSERT INTO tracker_peer AS pe (
@@ -199,7 +250,7 @@ p AS (
         user_agent, "key", created_at, last_announce)
     SELECT %(t)s, %(u)s, %(pid)s, %(ip)s, %(port)s, %(compact)s, %(shuffle)s, %(up)s, %(down)s, %(left)s,
            %(seeder)s, %(ua)s, %(key)s, %(now)s, %(now)s
-    FROM g WHERE g.fresh
+    FROM g CROSS JOIN gt WHERE g.fresh AND gt.refused = ''
     {peer_set}
     RETURNING pe.prev_uploaded, pe.prev_downloaded, pe.prev_left, pe.prev_is_seeder, pe.prev_announce
 ),"""
@@ -223,11 +274,18 @@ def _compact(sql: str) -> str:
 
 
 def _statement(*, stopped: bool, credit: bool) -> str:
-    peer, accepted, selection = (
-        (_DELETE, "(SELECT fresh FROM g)::int", _NO_SELECTION) if stopped else (_UPSERT, "(SELECT count(*) FROM p)", _SELECTION)
+    peer, accepted, selection, refused = (
+        (_DELETE, "(SELECT fresh FROM g)::int", _NO_SELECTION, "''")
+        if stopped
+        else (_GATE + _UPSERT, "(SELECT count(*) FROM p)", _SELECTION, "(SELECT refused FROM gt)")
     )
     text = _GENERATION + peer + _DELTAS + (_CREDIT if credit else "") + _HISTORY + _RESULT
-    return _compact(text.format(accepted=accepted, selection=selection, peer_set=PEER_UPSERT_SET, snatch_set=SNATCH_UPSERT_SET))
+    hnr = hnr_columns("x.completing", "%(hseed)s::int8", "%(hratio)s::int8", "%(hdue)s::timestamptz")
+    return _compact(
+        text.format(
+            accepted=accepted, selection=selection, refused=refused, peer_set=PEER_UPSERT_SET, snatch_set=SNATCH_UPSERT_SET, hnr=hnr
+        )
+    )
 
 
 # Built from the constant fragments above; values only ever travel as parameters
@@ -244,6 +302,8 @@ PARAM_TYPES = {
     "dmul": "int8", "ddiv": "int8", "numwant": "int8", "expiry": "int8", "live": "timestamptz", "seeding": "bool",
     "leeching": "bool", "s_in": "int8", "l_in": "int8", "state": "bool", "gen": "int8",
     "compact": "bytea", "shuffle": "int4", "r": "int4", "wpid": "bool",
+    "umul": "int8", "gate": "bool", "ppt": "int8", "sla": "int8", "slm": "int8", "sbb": "int8[]", "sbs": "int8[]",
+    "rbm": "int8[]", "rbr": "int8[]", "wd": "int8", "mw": "int8", "hseed": "int8", "hratio": "int8", "hdue": "timestamptz",
 }  # fmt: skip
 
 

@@ -126,8 +126,8 @@ def _count_lookups(monkeypatch) -> list[str]:
 def test_lookups_are_remembered_in_memory_once_the_generation_is_known(needs_fast_path, asgi_client, user, monkeypatch):
     torrent = TorrentFactory()
     calls = _count_lookups(monkeypatch)
-    for n in range(1, 6):
-        assert b"failure reason" not in announce(asgi_client, user.passkey, torrent.info_hash, peer_id(n))
+    for n in range(1, 6):  # one peer re-announcing (a member may have 3 peers on a torrent)
+        assert b"failure reason" not in announce(asgi_client, user.passkey, torrent.info_hash, peer_id(1), uploaded=n)
     # The first announce learns the generation, the second reads and keeps the lookups, the rest use them.
     assert len(calls) == 2
     assert application._swarm.memory.generation == lookup_generation()
@@ -252,12 +252,21 @@ def test_both_fronts_leave_the_same_state_after_the_same_announces(client, asgi_
     assert (user.uploaded, user.downloaded) == (2 * 800, 2 * 250)
 
 
-def test_the_announce_statements_stay_within_psycopgs_query_cache():
-    """psycopg caches the conversion of a query only up to 4 KiB; longer ones are parsed on every announce."""
-    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+def test_the_announce_statements_go_to_psycopg_unconverted():
+    """psycopg caches its conversion of `%(name)s` queries only under 4 KiB and 50 parameters, and the announce
+    statement is past both: the Django path sends it with PostgreSQL's own $n placeholders through a raw cursor,
+    which converts nothing."""
+    import psycopg
 
-    from tracker.swarm.sql import PG_STATEMENTS
+    from tracker.swarm.announce import _pg_cursor, announce_params, pg_statement
 
-    assert len(PG_STATEMENTS) == 4
-    for sql in PG_STATEMENTS.values():
-        assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+    params = announce_params(
+        user_id=1, torrent_id=1, freeleech="none", peer_id=b"-qB4650-000000000001", ip="10.0.0.1", port=6881,
+        uploaded=1, downloaded=1, left=1, event="", is_seeder=False, numwant=50,
+    )  # fmt: skip
+    sql, values = pg_statement(params)
+    assert "%(" not in sql and "$1::" in sql
+    assert all(type(v) is not int for v in values)  # every integer wrapped as int8: one prepared plan
+    if connection.vendor == "postgresql":
+        with _pg_cursor() as cursor:
+            assert isinstance(cursor.cursor, psycopg.RawCursor)

@@ -86,8 +86,9 @@ def test_it_rejects_missing_parameters(client, user, torrent):
         ({"port": 0}, "Invalid port"),
         ({"port": 65536}, "Invalid port"),
         ({"port": -5}, "Invalid port"),
-        ({"port": 80}, "Port 80 is blocked: use another port in your client"),
-        ({"port": 6346}, "Port 6346 is blocked: use another port in your client"),
+        # The site's blocked ports (tracker.policy: SitePolicy.blocked_ports; ports below 1024 by default).
+        ({"port": 80}, "Port 80 is blocked on this tracker; set another listening port in your client"),
+        ({"port": 6346}, "Port 6346 is blocked on this tracker; set another listening port in your client"),
     ],
 )
 def test_it_rejects_bad_numbers_and_events(client, user, torrent, params, message):
@@ -232,9 +233,9 @@ def test_an_ipv4_mapped_address_is_stored_as_ipv4(client, user, torrent):
 def test_a_user_agent_with_a_nul_is_stored_without_it(client, user, torrent):
     # PostgreSQL refused the NUL and the announce failed with "Tracker error".
     qs = announce_qs(torrent.info_hash, peer_id(1))
-    body = reply(client.get(f"/announce/{user.passkey}?{qs}", HTTP_USER_AGENT="Client\x00/1.0" + "x" * 400))
+    body = reply(client.get(f"/announce/{user.passkey}?{qs}", HTTP_USER_AGENT="qBittorrent\x00/4.6.5" + "x" * 400))
     assert b"failure reason" not in body
-    assert Peer.objects.get().user_agent == ("Client/1.0" + "x" * 400)[:255]
+    assert Peer.objects.get().user_agent == ("qBittorrent/4.6.5" + "x" * 400)[:255]
 
 
 def test_a_torrent_missing_its_counts_row_is_still_announced_to(client, user, torrent):

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.factories import TorrentFactory
+from tests.factories import TorrentFactory, UserFactory
 from tests.tracker.announce.fronts import fast_path_active
 from tests.tracker.announce.helpers import announce, announce_qs, peer_id, reply
 from torrentpier.asgi import application
@@ -66,10 +66,17 @@ def test_a_failed_first_pool_is_opened_again_by_a_later_announce(asgi_client, us
 def test_announces_during_an_outage_share_one_attempt(asgi_client, user, monkeypatch):
     attempts = _down_at_first(monkeypatch, delay=0.2)
     torrent = TorrentFactory()
-    url = f"/announce/{user.passkey}?"
+    members = [user] + [UserFactory() for _ in range(7)]  # a member may have 3 peers on a torrent
 
     async def together(n: int) -> list[Any]:
-        return list(await asyncio.gather(*(asgi_client.request("GET", url + announce_qs(torrent.info_hash, peer_id(i))) for i in range(n))))
+        return list(
+            await asyncio.gather(
+                *(
+                    asgi_client.request("GET", f"/announce/{members[i].passkey}?" + announce_qs(torrent.info_hash, peer_id(i)))
+                    for i in range(n)
+                )
+            )
+        )
 
     failed = asgi_client.run(together(8))
     assert [reply(response)[b"failure reason"] for response in failed] == [TRACKER_ERROR.encode()] * 8

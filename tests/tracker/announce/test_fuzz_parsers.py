@@ -136,7 +136,7 @@ def run(flow: Any, request: TrackerRequest) -> bytes | None:
     steps = flow(request)
     try:
         next(steps)
-        steps.send((None, None))
+        steps.send((None, None, None))
     except StopIteration as done:
         return done.value
     except AnnounceRejected:

@@ -119,7 +119,7 @@ def test_cache_failures_log_no_passkey_key(client, user, caplog, monkeypatch):
     monkeypatch.setattr(lookups, "cache", broken)
     monkeypatch.setattr(lookups, "_redis_reader", None)
     caplog.set_level(logging.DEBUG)
-    found_user, found_torrent = announce_lookup(passkey=user.passkey, info_hash_hex=torrent.info_hash)
+    found_user, found_torrent, _ = announce_lookup(passkey=user.passkey, info_hash_hex=torrent.info_hash)
     assert found_user is not None and found_user.id == user.pk and found_torrent is not None
     assert b"failure reason" not in announce(client, user.passkey, torrent.info_hash, peer_id(1))  # the database answers
     core_cache.cache_get(passkey_cache_key(user.passkey))

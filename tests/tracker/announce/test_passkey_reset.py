@@ -149,7 +149,8 @@ def other_processes(shared_database: dict[str, Any], shared_redis: str, tmp_path
 
 def _announce_at(base: str, passkey: str, info_hash: str, n: int) -> dict:
     url = f"{base}/announce/{passkey}?{announce_qs(info_hash, peer_id(n), uploaded=n)}"
-    with urllib.request.urlopen(url, timeout=10) as response:
+    request = urllib.request.Request(url, headers={"User-Agent": "qBittorrent/4.6.5"})  # as peer_id() says
+    with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
         return bdecode(response.read())
 

@@ -242,7 +242,7 @@ def test_the_single_statement_locks_the_snatch_before_the_counts_as_batches_do(n
         )
         sql, values = pg_statement(params(user, torrent, peer_id(1)))  # a new leecher: counts change, nothing completes
         outcome: dict[str, Any] = {}
-        waiting = threading.Thread(target=lambda: outcome.update(row=single.execute(sql, values).fetchone()))
+        waiting = threading.Thread(target=lambda: outcome.update(row=psycopg.RawCursor(single).execute(sql, values).fetchone()))
         waiting.start()
         waiting.join(1)
         assert waiting.is_alive()  # waiting for the snatch

@@ -6,7 +6,9 @@ the batch statement (PG_BATCH) each carry it out. Hypothesis generates
 announce sequences (a few members, several peers each and one peer_id two
 members fight over, every event, counters that grow, stay or restart, `left`
 reaching 0 and coming back, duplicates, freeleech changing on the way, time
-jumping past the peer expiry) and feeds each to three twin worlds, one per
+jumping past the peer expiry; and the site's rules: a random policy with small
+limits, site events, members with freeleech tokens, personal freeleech,
+ratio watches and hit-and-run warnings) and feeds each to three twin worlds, one per
 implementation: distinct members and torrents, so that the members' totals
 can be compared too. A Python model applies `announce_effects` to what it
 remembers of the peers and snatches: after every announce (every batch, for
@@ -28,10 +30,13 @@ from hypothesis import strategies as st
 from accounts.models import User
 from tests.factories import TorrentFactory, UserFactory
 from tracker.catalogue.models import Freeleech, Torrent, TorrentStats
+from tracker.policy.models import HnrState, HnrWarning, TokenUse
+from tracker.policy.snapshot import AnnouncePolicy, credit_shares, hnr_terms
+from tracker.policy.standing import watch_since_after
 from tracker.swarm.announce import announce_params, announce_portable, announce_statement
 from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
 from tracker.swarm.models import Peer, Snatch, peer_compact
-from tracker.swarm.rules import AnnounceIn, PeerBefore, SnatchBefore, announce_effects
+from tracker.swarm.rules import AnnounceIn, GateIn, PeerBefore, SnatchBefore, announce_effects, gate_verdict
 from tracker.swarm.sql import AnnounceResult
 
 pytestmark = pytest.mark.skipif(
@@ -91,6 +96,15 @@ class Step(NamedTuple):
         return BASE + timedelta(seconds=self.at)
 
 
+class Member(NamedTuple):
+    """A member's standing before the first announce (tracker.policy): what the rules read of them."""
+
+    freeleech_until: datetime | None = None  # personal freeleech
+    token_until: datetime | None = None  # a freeleech token on the torrent
+    watch_since: datetime | None = None  # ratio watch
+    warnings: int = 0  # active hit-and-run warnings
+
+
 class Scenario(NamedTuple):
     """What one example runs: a torrent with `users` members announcing `steps`."""
 
@@ -98,6 +112,43 @@ class Scenario(NamedTuple):
     freeleech: str  # the torrent's when it is created (each Step says the one it announces under)
     counts: tuple[int, int, int]  # the torrent's seeders, leechers and completed before the first announce
     steps: list[Step]
+    policy: AnnouncePolicy | None = None  # None: no rules at all
+    members: tuple[Member, ...] = ()
+
+
+def _moment() -> st.SearchStrategy[datetime]:
+    """A time around the scenario's announces (they begin at BASE and rarely run past a few hours)."""
+    return st.integers(-3 * 86400, 4 * 3600).map(lambda seconds: BASE + timedelta(seconds=seconds))
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> AnnouncePolicy:
+    """Rules with limits a short scenario reaches: few peers, few slots, a ratio band the counters cross, short watches."""
+    events = draw(st.lists(st.tuples(st.sampled_from(["freeleech", "double_upload"]), _moment(), st.integers(1, 4 * 3600)), max_size=2))
+    slot_bands = draw(st.lists(st.tuples(st.integers(1, 300), st.integers(0, 1)), max_size=2, unique_by=lambda band: band[0]))
+    return AnnouncePolicy(
+        client_mode="off", client_rules=(), blocked_ports=(),
+        events=tuple((kind, start, start + timedelta(seconds=length)) for kind, start, length in events),
+        peers_per_torrent=draw(st.integers(0, 3)),
+        slots_after=draw(st.sampled_from([0, 2**33])),
+        slots_max=draw(st.integers(0, 1)),
+        slot_bands=tuple(sorted(slot_bands)),
+        ratio_bands=((0, 0), (draw(st.sampled_from([1, 2**33])), draw(st.integers(1, 300)))),
+        watch_days=draw(st.integers(0, 1)),
+        max_warnings=draw(st.integers(0, 2)),
+        hnr_seed=draw(st.sampled_from([0, 3600])),
+        hnr_within=86400,
+        hnr_ratio_pct=draw(st.integers(0, 200)),
+        hnr_exempt_freeleech=draw(st.booleans()),
+        hnr_exempt_below=draw(st.sampled_from([0, 2 * SIZE])),
+        hnr_exempt_uploader=True,
+    )  # fmt: skip
+
+
+@st.composite
+def members(draw: st.DrawFn) -> Member:
+    maybe = st.one_of(st.none(), _moment())
+    return Member(draw(maybe), draw(maybe), draw(maybe), draw(st.integers(0, 2)))
 
 
 def _counter(previous: int) -> st.SearchStrategy[int]:
@@ -147,7 +198,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             )  # fmt: skip
             clients[user, peer] = (step.uploaded, step.downloaded, step.left)
         steps.append(step)
-    return Scenario(users, freeleech, counts, steps)
+    policy = draw(st.one_of(st.none(), policies()))
+    standing = tuple(draw(members()) for _ in range(users)) if policy else ()
+    return Scenario(users, freeleech, counts, steps, policy, standing)
 
 
 # What the model and the database are compared on, field by field.
@@ -184,6 +237,22 @@ class SnatchRow(NamedTuple):
     last_announce: datetime
     completed_at: datetime | None
     times_completed: int
+    hnr_seed: int | None
+    hnr_ratio_pct: int | None
+    hnr_due: datetime | None
+    hnr_state: str
+
+
+def gated(peer: "PeerRow | None", s: Step, policy: AnnouncePolicy | None) -> bool:
+    """Does `s` go through the gate? It starts a peer, or turns a seeder into a leecher (a live peer of its own
+    re-announcing as before, a stop, and a peer_id another member's peer holds do not)."""
+    if policy is None or s.event == "stopped":
+        return False
+    if peer is None:
+        return True
+    if peer.user != s.user:
+        return False
+    return not (peer.last_announce >= s.now - timedelta(seconds=expiry()) and (not peer.is_seeder or s.is_seeder))
 
 
 class Model:
@@ -197,19 +266,41 @@ class Model:
     def __init__(self, scenario: Scenario) -> None:
         self.peers: dict[bytes, PeerRow] = {}
         self.snatches: dict[int, SnatchRow] = {}
-        self.totals = [(0, 0)] * scenario.users
+        self.policy = scenario.policy
+        self.members = scenario.members or tuple(Member() for _ in range(scenario.users))
+        self.totals = [(0, 0, m.watch_since) for m in self.members]
         self.counts = scenario.counts
+        self.last_refusal = ""  # the gate's refusal of the last announce ("" if none)
 
     def announce(self, s: Step) -> bool:
-        """Apply `s`; False if it was refused: its peer_id is another member's peer's (a stop of it changes nothing)."""
+        """Apply `s`; False if it was refused: its peer_id is another member's peer's (a stop of it changes nothing),
+        or the gate refused it (`last_refusal` says why)."""
+        self.last_refusal = ""
         peer, snatch = self.peers.get(s.pid), self.snatches.get(s.user)
         if peer is not None and peer.user != s.user:
             return s.event == "stopped"
+        member = self.members[s.user]
+        if gated(peer, s, self.policy):
+            assert self.policy is not None
+            live = s.now - timedelta(seconds=expiry())
+            mine = [p for p in self.peers.values() if p.user == s.user and p.peer_id != s.pid and p.last_announce >= live]
+            up, down, since = self.totals[s.user]
+            refusal = gate_verdict(
+                GateIn(s.is_seeder, len(mine), any(not p.is_seeder for p in mine), 0, up, down, since, member.warnings, s.now), self.policy
+            )
+            if refusal is not None:
+                self.last_refusal = refusal.code()
+                return False
+        dmul, _, umul = credit_shares(self.policy, s.freeleech, s.now)
+        uncounted = any(until is not None and until > s.now for until in (member.freeleech_until, member.token_until))
         e = announce_effects(
             peer=PeerBefore(peer.uploaded, peer.downloaded, peer.left, peer.is_seeder, peer.last_announce) if peer else None,
             snatch=SnatchBefore(snatch.left, snatch.times_completed) if snatch else None,
-            announce=AnnounceIn(s.uploaded, s.downloaded, s.left, s.event, s.is_seeder, s.now, s.freeleech, expiry()),
-        )
+            announce=AnnounceIn(
+                s.uploaded, s.downloaded, s.left, s.event, s.is_seeder, s.now, s.freeleech, expiry(),
+                umul=umul, uncounted=uncounted, site_free=dmul == 0 and s.freeleech != Freeleech.GOLD,
+            ),
+        )  # fmt: skip
         if not e.recorded:
             return True
         figures = dict(
@@ -225,11 +316,19 @@ class Model:
                 **figures, prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
                 prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce,
             )  # fmt: skip
-        up, down = self.totals[s.user]
-        self.totals[s.user] = (up + e.credit_up, down + e.credit_down)
+        up, down, since = self.totals[s.user]
+        if e.credit_up or e.credit_down:
+            up, down = up + e.credit_up, down + e.credit_down
+            bands = self.policy.ratio_bands if self.policy else ()
+            since = watch_since_after(uploaded=up, downloaded=down, watch_since=since, now=s.now, bands=bands)
+        self.totals[s.user] = (up, down, since)
         completed_at = s.now if e.completing else None
         if snatch is None:
-            snatch = SnatchRow(s.user, 0, 0, None, 0, False, False, s.now, s.now, completed_at, 0)
+            snatch = SnatchRow(s.user, 0, 0, None, 0, False, False, s.now, s.now, completed_at, 0, None, None, None, "")
+        if e.completing and snatch.times_completed == 0:  # the hit-and-run requirement, frozen at the first completion
+            seed, ratio, due = hnr_terms(self.policy, size=SIZE, uploader=False, download_counted=dmul > 0, now=s.now)
+            state = HnrState.PENDING if seed is not None else HnrState.NONE
+            snatch = snatch._replace(hnr_seed=seed, hnr_ratio_pct=ratio, hnr_due=due, hnr_state=state)
         self.snatches[s.user] = snatch._replace(
             uploaded=snatch.uploaded + e.traffic_up, downloaded=snatch.downloaded + e.traffic_down, left=s.left,
             seed_time=snatch.seed_time + e.seed_time, is_seeding=e.state is True, is_leeching=e.state is False,
@@ -268,18 +367,27 @@ class Twin(NamedTuple):
     users: list[User]
     torrent: Torrent
 
+    policy: AnnouncePolicy | None = None
+
     @classmethod
     def create(cls, scenario: Scenario) -> "Twin":
         seeders, leechers, completed = scenario.counts
         torrent = TorrentFactory(size=SIZE, freeleech=scenario.freeleech, seeders=seeders, leechers=leechers, completed=completed)
-        return cls([UserFactory() for _ in range(scenario.users)], torrent)
+        users = [UserFactory() for _ in range(scenario.users)]
+        for user, member in zip(users, scenario.members, strict=False):
+            User.objects.filter(pk=user.pk).update(freeleech_until=member.freeleech_until, ratio_watch_since=member.watch_since)
+            if member.token_until is not None:
+                TokenUse.objects.create(user=user, torrent=torrent, created_at=BASE - timedelta(days=5), expires_at=member.token_until)
+            for _ in range(member.warnings):
+                HnrWarning.objects.create(user=user, created_at=BASE - timedelta(days=5), expires_at=BASE + timedelta(days=3650))
+        return cls(users, torrent, scenario.policy)
 
     def params(self, s: Step) -> dict[str, Any]:
         """announce_params of `s` in this world, with the Step's shuffle and r instead of random ones (so replies compare)."""
         params = announce_params(
             user_id=self.users[s.user].id, torrent_id=self.torrent.id, freeleech=s.freeleech, peer_id=s.pid, ip=s.ip,
             port=s.port, uploaded=s.uploaded, downloaded=s.downloaded, left=s.left, event=s.event, is_seeder=s.is_seeder,
-            numwant=s.numwant, now=s.now, with_peer_ids=s.with_peer_ids,
+            numwant=s.numwant, now=s.now, with_peer_ids=s.with_peer_ids, policy=self.policy, torrent_size=SIZE,
         )  # fmt: skip
         return params | {"shuffle": s.shuffle, "r": s.r}
 
@@ -291,7 +399,7 @@ class Twin(NamedTuple):
         totals = User.objects.in_bulk([u.id for u in self.users])
         return {
             "counts": TorrentStats.objects.filter(pk=self.torrent.pk).values_list("seeders", "leechers", "completed").get(),
-            "totals": [(totals[u.id].uploaded, totals[u.id].downloaded) for u in self.users],
+            "totals": [(totals[u.id].uploaded, totals[u.id].downloaded, totals[u.id].ratio_watch_since) for u in self.users],
             "peers": sorted(
                 PeerRow(bytes(pid), position[user], str(ip), port, bytes(compact), *rest) for pid, user, ip, port, compact, *rest in peers
             ),
@@ -309,13 +417,17 @@ def run_batch(batch: list[dict[str, Any]]) -> list[AnnounceResult]:
         return batch_results(cursor.fetchall(), len(batch))
 
 
-def assert_reply(reply: AnnounceResult, *, accepted: bool, counts: tuple[int, int, int], peers: tuple[bytes, bytes], what: str) -> None:
-    """A reply is the model's: accepted or refused alike; if accepted, the counts and the packed peers.
+def assert_reply(
+    reply: AnnounceResult, *, accepted: bool, counts: tuple[int, int, int], peers: tuple[bytes, bytes], what: str, refused: str = ""
+) -> None:
+    """A reply is the model's: accepted or refused alike (by the gate, for the same reason); if accepted, the counts
+    and the packed peers.
 
     (A refused announce's counts and peers are not compared: the caller
     answers it with a failure, and the implementations fill them differently.)
     """
-    assert reply.accepted == accepted, f"{what}: accepted"
+    assert reply.refused == refused, f"{what}: refused"
+    assert reply.accepted == accepted or refused, f"{what}: accepted"
     if accepted:
         assert (reply.seeders, reply.leechers, reply.completed) == counts, f"{what}: counts"
         assert (reply.peers4, reply.peers6) == peers, f"{what}: peers"
@@ -340,19 +452,20 @@ def check(scenario: Scenario) -> None:
     """
     model = Model(scenario)
     portable, single, batched = (Twin.create(scenario) for _ in range(3))
-    pending: list[tuple[Step, bool]] = []  # the batch twin's next batch: announces and whether the model accepted them
+    pending: list[tuple[Step, bool, str]] = []  # the batch twin's next batch: announces, whether the model accepted them, why not
     before_batch: dict[bytes, PeerRow] = {}  # the swarm as the batch twin's next batch finds it
 
     def send_batch() -> None:
-        replies = run_batch([batched.params(s) for s, _ in pending])
-        for n, ((s, accepted), reply) in enumerate(zip(pending, replies, strict=True)):
-            assert_reply(reply, accepted=accepted, counts=model.counts, peers=selection(before_batch, s), what=f"batch announce {n}: {s}")
-        assert_state(batched, model, what=f"batch twin after {[s for s, _ in pending]}")
+        replies = run_batch([batched.params(s) for s, *_ in pending])
+        for n, ((s, accepted, refused), reply) in enumerate(zip(pending, replies, strict=True)):
+            peers = selection(before_batch, s)
+            assert_reply(reply, accepted=accepted, counts=model.counts, peers=peers, refused=refused, what=f"batch announce {n}: {s}")
+        assert_state(batched, model, what=f"batch twin after {[s for s, *_ in pending]}")
         pending.clear()
 
     for n, s in enumerate(scenario.steps):
         keys = set(batch_keys(batched.params(s)))
-        if pending and keys & {k for p, _ in pending for k in batch_keys(batched.params(p))}:
+        if pending and keys & {k for p, *_ in pending for k in batch_keys(batched.params(p))}:
             send_batch()
         if not pending:
             before_batch = dict(model.peers)
@@ -360,9 +473,10 @@ def check(scenario: Scenario) -> None:
         accepted = model.announce(s)
         for twin, implementation in ((portable, announce_portable), (single, announce_statement)):
             what = f"{implementation.__name__}, announce {n}: {s}"
-            assert_reply(implementation(twin.params(s)), accepted=accepted, counts=model.counts, peers=peers, what=what)
+            reply = implementation(twin.params(s))
+            assert_reply(reply, accepted=accepted, counts=model.counts, peers=peers, refused=model.last_refusal, what=what)
             assert_state(twin, model, what=what)
-        pending.append((s, accepted))
+        pending.append((s, accepted, model.last_refusal))
         if s.ends_batch:
             send_batch()
     if pending:
@@ -370,7 +484,7 @@ def check(scenario: Scenario) -> None:
 
 
 @pytest.mark.django_db
-@hypothesis_settings(max_examples=100, deadline=None, database=None)
+@hypothesis_settings(max_examples=150, deadline=None, database=None)
 @given(scenarios())
 def test_every_implementation_leaves_the_state_and_gives_the_replies_the_specification_says(scenario: Scenario) -> None:
     """The portable path, the single statement and batches agree with rules.announce_effects, row for row and reply for reply."""

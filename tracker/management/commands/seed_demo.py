@@ -88,3 +88,7 @@ class Command(BaseCommand):
         # `make run` passes HOST and PORT on to runserver; say the same address here.
         site = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
         self.stdout.write(f"  Site: {site}/   API: {site}/api/   Docs: {site}/api/docs   Admin: {site}/admin/")
+        self.stdout.write(
+            "  Not scheduled here: the jobs expire_peers, tracker_hnr, tracker_bonus and tracker_standing "
+            "(run them with manage.py, or from cron as the README's 'Jobs' says)."
+        )
