@@ -152,6 +152,8 @@ API_ROUTES = [
     Route("api", "torrent-download", "get", "torrents/{torrent}/download", True, _each(200)),
     Route("api", "torrent-bookmark", "put", "torrents/{torrent}/bookmark", True, _each(200)),
     Route("api", "torrent-bookmark", "delete", "torrents/{torrent}/bookmark", True, _each(204)),
+    # No member of the table holds a freeleech token: a torrent they may see answers 409, the others 404.
+    Route("api", "torrent-freeleech-token", "post", "torrents/{torrent}/freeleech-token", True, _each(409)),
     Route("api", "comment-detail", "patch", "comments/{comment}", True, _only(200, AUTHOR), {"text": "edited"}),
     Route("api", "comment-detail", "delete", "comments/{comment}", True, _only(204, AUTHOR)),
 ]
@@ -162,6 +164,7 @@ PAGE_ROUTES = [
     Route("page", "torrent-download", "get", "/torrents/{torrent}/download/", True, _each(200)),
     Route("page", "torrent-bookmark", "post", "/torrents/{torrent}/bookmark/", True, _each(302), {"action": "add"}),
     Route("page", "torrent-bookmark", "post", "/torrents/{torrent}/bookmark/", True, _each(302), {"action": "remove"}),
+    Route("page", "torrent-freeleech-token", "post", "/torrents/{torrent}/freeleech-token/", True, _each(302)),
     Route("page", "torrent-moderate", "post", "/torrents/{torrent}/moderate/", True, _only(302, STAFF), MODERATE),
     Route("page", "comment-add", "post", "/torrents/{torrent}/comments/", True, _each(302), {"text": "hello"}),
     Route("page", "comment-edit", "get", "/comments/{comment}/edit/", True, _only(200, AUTHOR)),

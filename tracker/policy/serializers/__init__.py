@@ -1,0 +1,1 @@
+"""The API shapes of the site's rules, one module per feature."""

@@ -1,0 +1,1 @@
+"""The API views of the site's rules, one module per feature."""
