@@ -19,10 +19,21 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["username", "email", "role", "uploaded", "downloaded", "is_banned", "is_active", "date_joined"]
     list_filter = ["role", "is_banned", "is_active", "is_staff"]
     search_fields = ["username", "email"]
-    readonly_fields = ["passkey", "uploaded", "downloaded", "last_login", "date_joined"]
+    readonly_fields = [
+        "passkey",
+        "uploaded",
+        "downloaded",
+        "last_login",
+        "date_joined",
+        "ratio_watch_since",
+        "freeleech_tokens",
+        "bonus_points",
+    ]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         ("Tracker", {"fields": ("role", "passkey", "uploaded", "downloaded", "is_banned", "hide_in_peers")}),
+        # The tracker's rules: personal freeleech is set here; tokens and points change through the actions.
+        ("Tracker rules", {"fields": ("ratio_watch_since", "freeleech_until", "freeleech_tokens", "bonus_points")}),
     )
     actions = ["ban_users", "unban_users", "reset_passkeys"]
 
@@ -36,7 +47,7 @@ class UserAdmin(BaseUserAdmin):
         if not request.user.is_superuser:
             readonly += [field for field in PRIVILEGE_FIELDS if field not in readonly]
             if obj is not None and obj.pk == request.user.pk:
-                readonly += ["role", "is_banned"]
+                readonly += ["role", "is_banned", "freeleech_until"]
         return readonly
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
