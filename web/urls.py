@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from web.views import account, torrents
+from web.views import account, standing, store, torrents
 
 app_name = "web"
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("torrents/<int:torrent_id>/bookmark/", torrents.torrent_bookmark, name="torrent-bookmark"),
     path("torrents/<int:torrent_id>/moderate/", torrents.torrent_moderate, name="torrent-moderate"),
     path("torrents/<int:torrent_id>/comments/", torrents.comment_add, name="comment-add"),
+    path("torrents/<int:torrent_id>/freeleech-token/", torrents.torrent_freeleech_token, name="torrent-freeleech-token"),
     path("comments/<int:comment_id>/edit/", torrents.comment_edit, name="comment-edit"),
     path("login/", account.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -26,6 +27,8 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password-change-done"),
     path("profile/", account.profile, name="profile"),
     path("profile/passkey/", account.passkey_reset, name="passkey-reset"),
+    path("standing/", standing.standing, name="standing"),
+    path("store/", store.store, name="store"),
     # Browsers ask for it on pages that name no icon (the admin's, the API docs').
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
 ]

@@ -14,19 +14,22 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.errors import DomainError, Invalid
+from core.errors import Conflict, DomainError, Invalid
 from core.http import attachment_response
 from core.listing import list_query_parse
 from tracker.catalogue import selectors, services
 from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum
 from tracker.models import Comment, Torrent
+from tracker.policy.bonus import token_spend
 from tracker.swarm.selectors import PeerView, peer_view, peers_visible_to, torrent_peers
 from web.access import member_required
 from web.errors import domain_errors_as_pages, form_add_domain_error
 from web.forms import BrowseForm, CommentForm, ModerateForm, TorrentEditForm, UploadForm
+from web.views.standing import torrent_standing
 
 FILE_ROWS = 500
 PEER_ROWS = 50
@@ -96,6 +99,7 @@ def _render_torrent(
     if user.is_authenticated:
         context["bookmarked"] = selectors.bookmark_list(user=user).filter(torrent=torrent).exists()
         context["comment_form"] = comment_form or CommentForm()
+        context["own"] = torrent_standing(user, torrent)
         if user.is_moderator:  # type: ignore[union-attr]
             context["moderate_form"] = moderate_form or ModerateForm(initial={"status": torrent.status, "freeleech": torrent.freeleech})
     response = render(request, "web/torrent_detail.html", context, status=status)
@@ -133,6 +137,26 @@ def torrent_bookmark(request: HttpRequest, torrent_id: int) -> HttpResponse:
         services.bookmark_add(user=request.user, torrent=torrent)
         messages.success(request, "Bookmarked. Your bookmarks are on your profile.")
     return redirect("web:torrent", torrent_id=torrent.pk)
+
+
+@member_required
+@require_POST
+@domain_errors_as_pages
+def torrent_freeleech_token(request: HttpRequest, torrent_id: int) -> HttpResponse:
+    """POST /torrents/<id>/freeleech-token/: spend one of the member's freeleech tokens on it (tracker.policy.bonus.token_spend).
+
+    A refusal (a token running on it already, a gold torrent, no tokens left)
+    comes back as a message on the torrent page; nothing is spent then.
+    """
+    try:
+        use = token_spend(user=request.user, torrent=torrent_id)  # type: ignore[arg-type]
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    else:
+        until = dateformat.format(timezone.localtime(use.expires_at), "j M Y, H:i T")
+        left = use.user.freeleech_tokens
+        messages.success(request, f"Freeleech token used: your download of this torrent counts nothing until {until}. Tokens left: {left}.")
+    return redirect("web:torrent", torrent_id=torrent_id)
 
 
 @member_required
