@@ -1,14 +1,22 @@
 """libtorrent helpers for the end-to-end tests: make a torrent, run sessions, wait with a deadline."""
 
+from __future__ import annotations
+
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Unpack
 
 import libtorrent as lt
 
+if TYPE_CHECKING:
+    from libtorrent import settings_pack  # a TypedDict of the stubs only
+
 TIMEOUT = 60.0
+# What libtorrent announces with on its defaults: the tracker's client rules check that the two agree.
+USER_AGENT = f"libtorrent/{lt.__version__}"  # "libtorrent/2.1.1.0"
+FINGERPRINT = lt.generate_fingerprint("LT", *(int(n) for n in lt.__version__.split(".")[:4]))  # "-LT2110-"
 
 
 def wait_for(condition: Callable[[], bool], what: str, *, sessions: tuple[Any, ...] = (), timeout: float = TIMEOUT) -> None:
@@ -41,21 +49,52 @@ def info_hashes(metainfo: bytes) -> tuple[str, str | None]:
     return hashes.v1.to_bytes().hex(), v2
 
 
-def session() -> Any:
-    """A libtorrent session fit for a loopback swarm: no DHT/LSD/UPnP/NAT-PMP, many peers per IP."""
-    return lt.session(
-        {
-            "listen_interfaces": "127.0.0.1:0",
-            "enable_dht": False,
-            "enable_lsd": False,
-            "enable_upnp": False,
-            "enable_natpmp": False,
-            "allow_multiple_connections_per_ip": True,
-            "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.tracker_notification,
-            "user_agent": "torrentpier-e2e/1.0",
-            "stop_tracker_timeout": 30,
-        }
-    )
+def session(**overrides: Unpack[settings_pack]) -> Any:
+    """A libtorrent session fit for a loopback swarm: no DHT/LSD/UPnP/NAT-PMP, many peers per IP.
+
+    It announces as libtorrent does on its defaults (peer_id FINGERPRINT,
+    User-Agent USER_AGENT), which the tracker's default client rules allow.
+    `overrides` are further settings: "peer_fingerprint" and "user_agent"
+    make it announce as another client.
+    """
+    settings: settings_pack = {
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.tracker_notification,
+        "stop_tracker_timeout": 30,
+    }
+    settings.update(overrides)
+    return lt.session(settings)
+
+
+class TrackerError(NamedTuple):
+    """A tracker_error_alert's contents, copied out (an alert is only valid until the session's next pop_alerts)."""
+
+    url: str
+    failure_reason: str  # the tracker's `failure reason`, as the client shows it
+    error: str  # the error code's message ("tracker sent a failure message" for a refusal)
+    message: str  # the alert's whole line
+
+
+def tracker_error(handle: Any, ses: Any, what: str, *, sessions: tuple[Any, ...] = (), timeout: float = TIMEOUT) -> TrackerError:
+    """Wait for the first tracker_error_alert on `handle` (a torrent of `ses`), draining `sessions` meanwhile."""
+    deadline = time.monotonic() + timeout
+    seen = []  # the torrent's other alerts, for the failure's message
+    while time.monotonic() < deadline:
+        for other in sessions:
+            if other is not ses:
+                other.pop_alerts()
+        for alert in ses.pop_alerts():
+            if isinstance(alert, lt.tracker_error_alert) and alert.handle == handle:
+                return TrackerError(alert.tracker_url(), alert.failure_reason(), alert.error.message(), alert.message())
+            if isinstance(alert, lt.torrent_alert) and alert.handle == handle:
+                seen.append(f"{type(alert).__name__}: {alert.message()}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; the torrent's alerts: {seen[-20:]}")
 
 
 def add(ses: Any, metainfo: bytes, save_path: Path) -> Any:
@@ -64,3 +103,13 @@ def add(ses: Any, metainfo: bytes, save_path: Path) -> Any:
     params.ti = lt.torrent_info(lt.bdecode(metainfo))
     params.save_path = str(save_path)
     return ses.add_torrent(params)
+
+
+def announcing(handle: Any) -> bool:
+    """Is an announce of `handle` still waiting for the tracker's answer?
+
+    libtorrent sends no `stopped` to an endpoint whose announce is in flight:
+    a torrent removed right after its `completed` went out (the tracker may
+    have recorded it already) leaves its peer behind until the peer expires.
+    """
+    return any(ih["updating"] for tracker in handle.trackers() for ep in tracker["endpoints"] for ih in ep["info_hashes"])
