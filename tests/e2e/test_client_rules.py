@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -216,10 +217,16 @@ def _tool(name: str) -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports free now (held open together, so the kernel cannot hand one out twice)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @contextmanager
@@ -297,10 +304,10 @@ def test_transmission_seeds_under_the_default_rules(tracker_url, tmp_path):
         (tmp_path / d).mkdir()
     metainfo, data = make_torrent(tmp_path / "seed", "transmission.bin", size=SIZE, v1_only=True)
     torrent = register(metainfo, uploader, "e2e transmission")
-    rpc_port = _free_port()
+    rpc_port, peer_port = _free_ports(2)
     argv = [
         daemon, "-f", "-g", str(tmp_path / "tr-config"), "-p", str(rpc_port), "-r", "127.0.0.1", "-T",
-        "-w", str(tmp_path / "seed"), "-P", str(_free_port()), "-i", "127.0.0.1", "-O", "-Y", "-M", "--no-utp",
+        "-w", str(tmp_path / "seed"), "-P", str(peer_port), "-i", "127.0.0.1", "-O", "-Y", "-M", "--no-utp",
         "--log-error",
     ]  # fmt: skip
     rpc = _TransmissionRpc(rpc_port)
@@ -382,26 +389,42 @@ def test_qbittorrent_downloads_under_the_default_rules(tracker_url, tmp_path):
     profile, save_path = tmp_path / "qbt-profile", tmp_path / "qbt-data"
     (profile / "qBittorrent" / "config").mkdir(parents=True)
     save_path.mkdir()
-    webui_port = _free_port()
+    webui_port, peer_port = _free_ports(2)
     (profile / "qBittorrent" / "config" / "qBittorrent.conf").write_text(
-        _QBT_CONFIG.format(peer_port=_free_port(), save_path=save_path, webui_port=webui_port)
+        _QBT_CONFIG.format(peer_port=peer_port, save_path=save_path, webui_port=webui_port)
     )
     api = f"http://127.0.0.1:{webui_port}/api/v2"
 
-    def call(path: str, body: bytes | None = None, content_type: str = "application/x-www-form-urlencoded") -> bytes:
+    log = tmp_path / "qbittorrent.log"
+    running: list[subprocess.Popen] = []  # the daemon, once started
+
+    def call(path: str, body: bytes | None = None, content_type: str = "application/x-www-form-urlencoded", retry: bool = True) -> bytes:
+        """One Web API call; a refused connection is retried while the daemon runs (it re-binds its WebUI
+        when it applies its preferences), and a daemon that exited fails the test with its log."""
         request = urllib.request.Request(f"{api}/{path}", data=body, headers={"Content-Type": content_type})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.read()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.read()
+            except urllib.error.URLError as exc:
+                if not retry or not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                    raise
+                if running and running[0].poll() is not None:
+                    tail = log.read_text(errors="replace")[-2000:]
+                    raise AssertionError(f"qbittorrent-nox exited ({running[0].returncode}) during {path}:\n{tail}") from exc
+                time.sleep(0.2)
 
     def answers() -> bool:
         try:
-            return bool(call("app/version"))
+            return bool(call("app/version", retry=False))
         except OSError:
             return False
 
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "QT_QPA_PLATFORM": "offscreen"}
     argv = [qbt, f"--profile={profile}", f"--webui-port={webui_port}"]
-    with _daemon(argv, tmp_path / "qbittorrent.log", env=env):
+    with _daemon(argv, log, env=env) as process:
+        running.append(process)
         wait_for(answers, "qbittorrent-nox's Web API", sessions=(seed_ses,))
         body, content_type = _multipart(
             {"savepath": str(save_path)}, {"torrents": ("member.torrent", downloaded_torrent(torrent, member, tracker_url))}
