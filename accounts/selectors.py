@@ -6,7 +6,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
-from core.errors import NotFound
+from core.errors import NotFound, pk_parse
 from core.listing import ListQuery, ListSpec, Page, page_of
 
 USER_LIST = ListSpec(
@@ -64,20 +64,10 @@ def user_get_profile(*, pk: Any, viewer: Any = None) -> User:
     ones GET /api/torrents?uploader=<pk> lists to them: a torrent in a forum
     above their level, or waiting for a moderator, is in no count of theirs.
     """
-    queryset = User.objects.filter(is_active=True, pk=_int_pk(pk))
+    queryset = User.objects.filter(is_active=True, pk=pk_parse(pk, "No such user."))
     if _uploads_visible is not None:
         queryset = queryset.annotate(torrents_uploaded=Count("torrents", filter=_uploads_visible(viewer)))
     user = queryset.first()
     if user is None:
         raise NotFound("No such user.")
     return user
-
-
-def _int_pk(pk: Any) -> int:
-    try:
-        value = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound("No such user.") from None
-    if not 0 < value < 2**63:
-        raise NotFound("No such user.")
-    return value

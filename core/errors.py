@@ -63,3 +63,14 @@ class DownloadSuspended(Forbidden):
     """The member has lost download rights under the site's rules (ratio watch ended, hit-and-run warnings)."""
 
     default_message = "Your download rights are suspended."
+
+
+def pk_parse(pk: Any, message: str | None = None) -> int:
+    """A primary key from a URL as an int; anything that is not a positive bigint is simply not found (NotFound(message))."""
+    try:
+        value = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound(message) from None
+    if not 0 < value < 2**63:
+        raise NotFound(message)
+    return value

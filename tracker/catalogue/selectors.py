@@ -15,7 +15,7 @@ from django.db.models.expressions import RawSQL
 
 from accounts.models import User
 from core.cache import cache_get, cache_set, cached_count
-from core.errors import NotFound
+from core.errors import NotFound, pk_parse
 from core.listing import ListQuery, ListSpec, Page, page_of
 from tracker.catalogue.access import user_level
 from tracker.catalogue.filters import TorrentFilter
@@ -48,7 +48,7 @@ def forum_list_visible(*, user: Any) -> QuerySet[Forum]:
 
 def forum_get_visible(*, user: Any, pk: Any) -> Forum:
     """The forum `pk` if `user` may see it; otherwise 404."""
-    forum = forum_list_visible(user=user).filter(pk=_int_pk(pk)).first()
+    forum = forum_list_visible(user=user).filter(pk=pk_parse(pk)).first()
     if forum is None:
         raise NotFound("No such forum.")
     return forum
@@ -61,7 +61,7 @@ def category_list_visible(*, user: Any) -> QuerySet[Category]:
 
 def category_get(*, user: Any, pk: Any) -> Category:
     """The category `pk` (categories are public; their hidden forums are not listed)."""
-    category = category_list_visible(user=user).filter(pk=_int_pk(pk)).first()
+    category = category_list_visible(user=user).filter(pk=pk_parse(pk)).first()
     if category is None:
         raise NotFound("No such category.")
     return category
@@ -102,7 +102,7 @@ def torrent_get_visible(*, user: Any, pk: Any, with_metainfo: bool = False) -> T
     queryset = torrent_visible_queryset(user=user).defer(None)  # keeps its select_related
     if not with_metainfo:
         queryset = queryset.defer("metainfo")
-    torrent = queryset.filter(pk=_int_pk(pk)).first()
+    torrent = queryset.filter(pk=pk_parse(pk)).first()
     if torrent is None:
         raise NotFound("No such torrent.")
     return torrent
@@ -191,7 +191,7 @@ def comment_list(*, torrent: Torrent) -> QuerySet[Comment]:
 
 def comment_get_visible(*, user: Any, pk: Any) -> Comment:
     """The comment `pk` if `user` may see its torrent; otherwise 404."""
-    comment = Comment.objects.select_related("author", "torrent").filter(pk=_int_pk(pk)).first()
+    comment = Comment.objects.select_related("author", "torrent").filter(pk=pk_parse(pk)).first()
     if comment is None or not torrent_visible_queryset(user=user).filter(pk=comment.torrent_id).exists():
         raise NotFound("No such comment.")
     return comment
@@ -234,14 +234,3 @@ def stats_get() -> dict[str, int]:
     }
     cache_set(key, stats, getattr(settings, "STATS_CACHE_SECONDS", 60))
     return stats
-
-
-def _int_pk(pk: Any) -> int:
-    """A primary key from a URL; anything else is simply not found."""
-    try:
-        value = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    if not 0 < value < 2**63:
-        raise NotFound()
-    return value

@@ -29,7 +29,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound, pk_parse
 from core.listing import ListQuery, ListSpec, Page, page_of
 from tracker.catalogue.access import user_level
 from tracker.catalogue.selectors import torrent_visible_q
@@ -232,7 +232,7 @@ def member_for_viewer(*, viewer: Any, pk: Any = None) -> User:
     """
     if pk is None:
         return viewer
-    owner = User.objects.filter(pk=_int_pk(pk)).first()
+    owner = User.objects.filter(pk=pk_parse(pk)).first()
     if owner is None:
         raise NotFound("User not found.")
     if owner.pk != viewer.pk and not getattr(viewer, "is_moderator", False):
@@ -243,7 +243,7 @@ def member_for_viewer(*, viewer: Any, pk: Any = None) -> User:
 def snatch_get_visible(*, viewer: Any, pk: Any) -> Snatch:
     """Snatch `pk`, if its torrent is one `viewer` may see (the catalogue's rule); else NotFound."""
     visible = torrent_visible_q(level=user_level(viewer), user_id=viewer.pk, through="torrent__")
-    snatch = Snatch.objects.filter(visible, pk=_int_pk(pk)).select_related("torrent", "user", "hnr_warning").first()
+    snatch = Snatch.objects.filter(visible, pk=pk_parse(pk)).select_related("torrent", "user", "hnr_warning").first()
     if snatch is None:
         raise NotFound("No such snatch.")
     return snatch
@@ -251,20 +251,10 @@ def snatch_get_visible(*, viewer: Any, pk: Any) -> Snatch:
 
 def warning_get(*, pk: Any) -> HnrWarning:
     """Warning `pk`, else NotFound."""
-    warning = HnrWarning.objects.filter(pk=_int_pk(pk)).first()
+    warning = HnrWarning.objects.filter(pk=pk_parse(pk)).first()
     if warning is None:
         raise NotFound("No such warning.")
     return warning
-
-
-def _int_pk(pk: Any) -> int:
-    try:
-        value = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    if not 0 < value < 2**63:
-        raise NotFound()
-    return value
 
 
 # Selectors: warnings
