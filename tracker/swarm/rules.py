@@ -97,7 +97,9 @@ class AnnounceIn(NamedTuple):
     expiry: int  # TRACKER_PEER_EXPIRY: the most seed time one interval may add
     umul: int = 1  # upload multiplier (a double-upload event: 2)
     uncounted: bool = False  # a freeleech token on the torrent or personal freeleech: no download credited
-    site_free: bool = False  # a site-wide freeleech event
+    # The download's share (numerator, denominator) once the site's events are applied:
+    # tracker.policy.snapshot.credit_shares, the one source of it. None: the torrent's freeleech alone.
+    share: tuple[int, int] | None = None
 
 
 class Effects(NamedTuple):
@@ -131,11 +133,11 @@ def download_share(freeleech: str) -> tuple[int, int]:
     return DOWNLOAD_CREDIT_SHARE.get(freeleech, (1, 1))
 
 
-def download_credit(*, delta: int, freeleech: str, uncounted: bool = False, site_free: bool = False) -> int:
-    """The part of a download delta that counts against the member (freeleech, events, tokens, personal freeleech)."""
-    if uncounted or site_free:
+def download_credit(*, delta: int, freeleech: str, uncounted: bool = False, share: tuple[int, int] | None = None) -> int:
+    """The part of a download delta that counts against the member (freeleech or the events' `share`, tokens, personal freeleech)."""
+    if uncounted:
         return 0
-    numerator, denominator = download_share(freeleech)
+    numerator, denominator = share or download_share(freeleech)
     return delta * numerator // denominator
 
 
@@ -205,7 +207,7 @@ def announce_effects(*, peer: PeerBefore | None, snatch: SnatchBefore | None, an
     return Effects(
         recorded=True,
         credit_up=up * announce.umul,
-        credit_down=download_credit(delta=down, freeleech=announce.freeleech, uncounted=announce.uncounted, site_free=announce.site_free),
+        credit_down=download_credit(delta=down, freeleech=announce.freeleech, uncounted=announce.uncounted, share=announce.share),
         traffic_up=up,
         traffic_down=down,
         seed_time=seed_time_added(peer=peer, now=announce.now, expiry=announce.expiry),

@@ -34,7 +34,7 @@ from tracker.policy.models import HnrState, HnrWarning, TokenUse
 from tracker.policy.snapshot import AnnouncePolicy, credit_shares, hnr_terms
 from tracker.policy.standing import watch_since_after
 from tracker.swarm.announce import announce_params, announce_portable, announce_statement
-from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
+from tracker.swarm.batch import batch_args, batch_keys, batch_results, batch_sql
 from tracker.swarm.models import Peer, Snatch, peer_compact
 from tracker.swarm.rules import AnnounceIn, GateIn, PeerBefore, SnatchBefore, announce_effects, gate_verdict
 from tracker.swarm.sql import AnnounceResult
@@ -291,14 +291,14 @@ class Model:
             if refusal is not None:
                 self.last_refusal = refusal.code()
                 return False
-        dmul, _, umul = credit_shares(self.policy, s.freeleech, s.now)
+        dmul, ddiv, umul = credit_shares(self.policy, s.freeleech, s.now)
         uncounted = any(until is not None and until > s.now for until in (member.freeleech_until, member.token_until))
         e = announce_effects(
             peer=PeerBefore(peer.uploaded, peer.downloaded, peer.left, peer.is_seeder, peer.last_announce) if peer else None,
             snatch=SnatchBefore(snatch.left, snatch.times_completed) if snatch else None,
             announce=AnnounceIn(
                 s.uploaded, s.downloaded, s.left, s.event, s.is_seeder, s.now, s.freeleech, expiry(),
-                umul=umul, uncounted=uncounted, site_free=dmul == 0 and s.freeleech != Freeleech.GOLD,
+                umul=umul, uncounted=uncounted, share=(dmul, ddiv),
             ),
         )  # fmt: skip
         if not e.recorded:
@@ -413,7 +413,7 @@ def run_batch(batch: list[dict[str, Any]]) -> list[AnnounceResult]:
 
     connection.ensure_connection()
     with RawCursor(connection.connection) as cursor:
-        cursor.execute(PG_BATCH, batch_args(batch))
+        cursor.execute(batch_sql(batch), batch_args(batch))
         return batch_results(cursor.fetchall(), len(batch))
 
 
