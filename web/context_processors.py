@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
-from tracker.policy.standing import ratio_below, ratio_text, required_ratio
+from tracker.policy.standing import hundredths_text, ratio_below, ratio_text, required_ratio
 from tracker.swarm.lookups import cached_policy
 
 # A ratio less than this many hundredths above the requirement shows as "fair" (orange) in the header.
@@ -60,7 +60,7 @@ def member_bar_for(user: Any, *, now: datetime | None = None) -> MemberBar | Non
     required = required_ratio(down, rules.ratio_bands)
     if required == 0:
         return bar
-    bar = bar._replace(required_ratio=f"{required // 100}.{required % 100:02d}")
+    bar = bar._replace(required_ratio=hundredths_text(required))
     if not ratio_below(up, down, required):
         return bar._replace(ratio_class="fair" if ratio_below(up, down, required + FAIR_MARGIN) else "good")
     moment = now or timezone.now()

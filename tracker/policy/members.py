@@ -6,6 +6,7 @@ cached one, tracker.swarm.lookups.cached_policy), so a page, the API and the
 announce's gate say the same thing.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -17,7 +18,7 @@ from accounts.models import User
 from core.errors import DownloadSuspended
 from tracker.policy.models import HnrState, HnrWarning, TokenUse
 from tracker.policy.snapshot import AnnouncePolicy
-from tracker.policy.standing import download_refusal, is_below, leech_slots, ratio_text, required_ratio
+from tracker.policy.standing import download_refusal, hundredths_text, is_below, leech_slots, ratio_text, required_ratio, watch_ended
 from tracker.swarm.lookups import cached_policy
 from tracker.swarm.models import Peer, Snatch
 
@@ -47,10 +48,6 @@ class Standing(NamedTuple):
     tokens_running: int  # torrents with a freeleech token running now
 
 
-def _hundredths(value: int) -> str:
-    return f"{value // 100}.{value % 100:02d}"
-
-
 def member_standing(user: Any, *, now: datetime | None = None, policy: AnnouncePolicy | None = None) -> Standing:
     """The member's standing now, from their row (read afresh) and live peers."""
     moment = now or timezone.now()
@@ -77,7 +74,7 @@ def member_standing(user: Any, *, now: datetime | None = None, policy: AnnounceP
         uploaded=up,
         downloaded=down,
         ratio=ratio_text(up, down),
-        required_ratio=_hundredths(required_ratio(down, rules.ratio_bands)),
+        required_ratio=hundredths_text(required_ratio(down, rules.ratio_bands)),
         below_requirement=below,
         watch_since=since if below else None,
         watch_ends=since + timedelta(days=rules.watch_days) if below and since else None,
@@ -136,6 +133,29 @@ def download_rights_check(*, user: Any, torrent: Any, now: datetime | None = Non
 def members_on_watch() -> QuerySet[User]:
     """Members whose ratio watch is running or over (moderators' list), the longest-running first."""
     return User.objects.filter(ratio_watch_since__isnull=False, is_active=True).order_by("ratio_watch_since", "id")
+
+
+def watch_rows(members: Iterable[Any], *, now: datetime | None = None, policy: AnnouncePolicy | None = None) -> list[dict[str, Any]]:
+    """The moderators' watch list rows for members on watch: their figures, requirement, watch end and download rights."""
+    moment = now or timezone.now()
+    rules = policy or cached_policy()
+    return [
+        {
+            "id": m.pk,
+            "username": m.username,
+            "uploaded": m.uploaded,
+            "downloaded": m.downloaded,
+            "ratio": ratio_text(m.uploaded, m.downloaded),
+            "required_ratio": hundredths_text(required_ratio(m.downloaded, rules.ratio_bands)),
+            "watch_since": m.ratio_watch_since,
+            "watch_ends": m.ratio_watch_since + timedelta(days=rules.watch_days),
+            "can_download": not watch_ended(
+                uploaded=m.uploaded, downloaded=m.downloaded, watch_since=m.ratio_watch_since, now=moment,
+                bands=rules.ratio_bands, watch_days=rules.watch_days,
+            ),
+        }
+        for m in members
+    ]  # fmt: skip
 
 
 def ratio_watch_refresh(*, now: datetime | None = None, policy: AnnouncePolicy | None = None) -> tuple[int, int]:

@@ -75,12 +75,16 @@ def leech_slots(*, uploaded: int, downloaded: int, slots_after: int, slots_max: 
     return slots
 
 
+def hundredths_text(value: int) -> str:
+    """A ratio in integer hundredths as members read it: 15 -> "0.15"."""
+    return f"{value // 100}.{value % 100:02d}"
+
+
 def ratio_text(uploaded: int, downloaded: int) -> str:
     """The ratio as members read it: two decimals, rounded down; "∞" before anything was downloaded."""
     if downloaded == 0:
         return "∞"
-    whole = uploaded * 100 // downloaded
-    return f"{whole // 100}.{whole % 100:02d}"
+    return hundredths_text(uploaded * 100 // downloaded)
 
 
 class Refusal(NamedTuple):
@@ -113,9 +117,8 @@ class Refusal(NamedTuple):
                 "finish or stop one, or raise your ratio (seeding is always allowed)"
             )
         if self.kind == "ratio":
-            required = f"{f[2] // 100}.{f[2] % 100:02d}"
             return (
-                f"Download rights suspended: your ratio {ratio_text(f[0], f[1])} is below the required {required} "
+                f"Download rights suspended: your ratio {ratio_text(f[0], f[1])} is below the required {hundredths_text(f[2])} "
                 "and your ratio watch has ended; seed to recover (seeding is always allowed)"
             )
         if self.kind == "warnings":
