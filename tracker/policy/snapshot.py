@@ -8,6 +8,7 @@ lookups_invalidate). Time windows (site events) are kept whole and judged at
 the announce's own `now`.
 """
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,6 +20,8 @@ from tracker.policy.standing import hundredths
 
 if TYPE_CHECKING:
     from tracker.policy.clients import ClientRuleSpec
+
+logger = logging.getLogger(__name__)
 
 # Freeleech scales the download credit by a fraction (numerator, denominator); the statements take both numbers.
 DOWNLOAD_CREDIT_SHARE: dict[str, tuple[int, int]] = {Freeleech.GOLD: (0, 1), Freeleech.SILVER: (1, 2)}
@@ -131,8 +134,10 @@ def snapshot_build(
         )
     try:
         ports = ports_parse(p.blocked_ports)
-    except ValueError:
-        ports = ()
+    except ValueError as exc:  # the admin form refuses such text; a row written around it keeps the defaults
+        default = SitePolicy._meta.get_field("blocked_ports").get_default()
+        logger.warning("blocked ports %r unreadable (%s); the announce blocks the default ports %s", p.blocked_ports, exc, default)
+        ports = ports_parse(default)
     return AnnouncePolicy(
         client_mode=p.client_mode,
         client_rules=tuple(specs),

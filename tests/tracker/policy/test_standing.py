@@ -144,3 +144,19 @@ def test_the_standing_job_starts_and_ends_watches_by_the_current_bands(capsys):
     assert since[below.pk] is not None and since[recovered.pk] is None and since[fine.pk] is None
     call_command("tracker_standing")  # again: nothing to do
     assert "ratio watch: 0 started, 0 ended" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_unreadable_blocked_ports_keep_the_default_ports_blocked(caplog):
+    """A blocked-ports text the admin form would refuse (written around it) blocks the defaults, not nothing, and says so."""
+    from tracker.policy.models import SitePolicy
+    from tracker.policy.selectors import announce_policy
+    from tracker.policy.snapshot import port_blocked
+
+    site_policy()
+    SitePolicy.objects.filter(pk=1).update(blocked_ports="6881, seven")
+    with caplog.at_level("WARNING", logger="tracker.policy.snapshot"):
+        policy = announce_policy()
+    assert port_blocked(policy, 80) and port_blocked(policy, 6346)
+    assert not port_blocked(policy, 6881)
+    assert "'seven' is not a port" in caplog.text
