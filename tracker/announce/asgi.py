@@ -39,7 +39,7 @@ from typing import Any, cast
 
 import asyncpg
 from asgiref.sync import sync_to_async
-from asyncpg.exceptions import DeadlockDetectedError, LockNotAvailableError
+from asyncpg.exceptions import DeadlockDetectedError, LockNotAvailableError, SerializationError
 from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connections
@@ -49,7 +49,7 @@ from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow,
 from tracker.announce.protocol import REPLY_CACHE_CONTROL, REPLY_CONTENT_TYPE, TRACKER_PATH
 from tracker.policy.snapshot import AnnouncePolicy
 from tracker.swarm.announce import DEADLOCK_RETRIES, pg_positional
-from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
+from tracker.swarm.batch import batch_args, batch_keys, batch_results, batch_sql
 from tracker.swarm.lookups import (
     LOOKUP_TIMEOUT,
     AnnounceTorrent,
@@ -228,7 +228,8 @@ class _Batches:
         if len(batch) > 1:
             try:
                 async with self.swarm.pool.acquire() as conn:
-                    rows = await conn.fetch(PG_BATCH, *batch_args([fields for fields, _ in batch]))
+                    announces = [fields for fields, _ in batch]
+                    rows = await conn.fetch(batch_sql(announces), *batch_args(announces))
                 results = batch_results(rows, len(batch))
             except Exception as exc:
                 # All or nothing: a batch that failed changed nothing. One by one,
@@ -456,15 +457,18 @@ class TrackerASGI:
 
 
 async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:
-    """Run the single announce statement on a pooled connection, retrying a deadlock or a lock wait cut short."""
-    sql, values = pg_positional(fields)
+    """Run the single announce statement on a pooled connection, retrying a deadlock or a lock wait cut short,
+    and judging it again under the member's lock when the gate's check found a racing announce (tracker.swarm.sql's `gt`)."""
     for attempt in range(DEADLOCK_RETRIES):
+        sql, values = pg_positional(fields)
         try:
             async with swarm.pool.acquire() as conn:
                 return pg_result(await conn.fetchrow(sql, *values))
-        except (DeadlockDetectedError, LockNotAvailableError):
+        except (DeadlockDetectedError, LockNotAvailableError, SerializationError) as exc:
             if attempt == DEADLOCK_RETRIES - 1:
                 raise
+            if isinstance(exc, SerializationError):
+                fields = {**fields, "exact": True}
     raise AssertionError("unreachable")
 
 

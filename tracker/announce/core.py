@@ -35,7 +35,7 @@ from tracker.announce.protocol import (
 )
 from tracker.catalogue.access import level_may_download
 from tracker.catalogue.models import AccessLevel
-from tracker.policy.clients import client_verdict
+from tracker.policy.clients import client_verdict_kept
 from tracker.policy.snapshot import AnnouncePolicy, port_blocked
 from tracker.policy.standing import Refusal
 from tracker.swarm.announce import announce_params
@@ -190,7 +190,7 @@ def client_check(policy: AnnouncePolicy | None, query: AnnounceQuery, user_agent
     """The site's client rules (tracker.policy.clients) and blocked ports; the reason names the client and the rule."""
     if policy is None or query.event == "stopped":  # a stop only ends a peer the rules let in
         return
-    reason = client_verdict(
+    reason = client_verdict_kept(
         peer_id=query.peer_id, user_agent=user_agent.replace("\x00", ""), rules=policy.client_rules, mode=policy.client_mode
     )
     if reason is not None:

@@ -281,6 +281,41 @@ def client_verdict(*, peer_id: bytes, user_agent: str, rules: Sequence[ClientRul
     )
 
 
+# The verdicts client_verdict_kept remembers, per list of rules (by identity, with the list kept
+# alive beside them): (the rules, how many bytes of a peer_id they read, {(those bytes, User-Agent): verdict}).
+_kept: dict[tuple[int, str], tuple[Sequence[ClientRuleSpec], int, dict[tuple[bytes, str], str | None]]] = {}
+_KEPT_MAX = 4096
+
+
+def client_verdict_kept(*, peer_id: bytes, user_agent: str, rules: Sequence[ClientRuleSpec], mode: str) -> str | None:
+    """client_verdict, remembered: a verdict depends only on the peer_id's leading bytes that name the client.
+
+    Those are its first 8 (identify reads no more) or a rule's longer prefix;
+    aria2's variable-length prefix is judged afresh. The announce calls this
+    with the rules of its cached policy snapshot, so a worker judges each
+    client and User-Agent once per snapshot.
+    """
+    if peer_id[:3] == b"A2-":
+        return client_verdict(peer_id=peer_id, user_agent=user_agent, rules=rules, mode=mode)
+    entry = _kept.get((id(rules), mode))
+    if entry is None or entry[0] is not rules:
+        if len(_kept) > 8:  # snapshots replaced by newer ones
+            _kept.clear()
+        entry = (rules, max([8, *(len(rule.prefix) for rule in rules)]), {})
+        _kept[(id(rules), mode)] = entry
+    _, length, verdicts = entry
+    key = (peer_id[:length], user_agent)
+    try:
+        return verdicts[key]
+    except KeyError:
+        pass
+    verdict = client_verdict(peer_id=peer_id, user_agent=user_agent, rules=rules, mode=mode)
+    if len(verdicts) >= _KEPT_MAX:
+        verdicts.clear()
+    verdicts[key] = verdict
+    return verdict
+
+
 def _out_of_range(candidates: list[ClientRuleSpec], version: tuple[int, ...]) -> str:
     """The reason for a listed client whose version no allow rule covers: older than the oldest allowed, newer, or between."""
     name = _shown(candidates[0].name, _NAME_SHOWN)

@@ -68,56 +68,79 @@ def announce_params(
     dmul, ddiv, umul = credit_shares(policy, freeleech, moment)
     hseed, hratio, hdue = hnr_terms(policy, size=torrent_size, uploader=uploader, download_counted=dmul > 0, now=moment)
     gate = policy is not None and not stopped
-    return {
-        "t": torrent_id,
-        "u": user_id,
-        "pid": peer_id,
-        "ip": ip,
-        "port": port,
-        "up": uploaded,
-        "down": downloaded,
-        "left": left,
-        "seeder": is_seeder,
-        "ua": user_agent.replace("\x00", "")[:255],  # PostgreSQL text cannot hold a NUL
-        "key": key[:64],
-        "now": moment,
-        "event": event,
-        "free": freeleech,
-        "dmul": dmul,
-        "ddiv": ddiv,
-        "numwant": numwant,
-        "compact": b"" if stopped else peer_compact(ip, port),
-        "shuffle": peer_shuffle(),
-        "r": peer_shuffle(),  # where this announce's window of peers starts
-        "wpid": with_peer_ids,
-        "expiry": settings.TRACKER_PEER_EXPIRY,
-        "live": moment - timedelta(seconds=settings.TRACKER_PEER_EXPIRY),
-        "seeding": is_seeder and not stopped,
-        "leeching": not is_seeder and not stopped,
-        "s_in": int(is_seeder and not stopped),
-        "l_in": int(not is_seeder and not stopped),
-        "state": None if stopped else is_seeder,
-        # Lookups read from memory say under which generation (see tracker.swarm.lookups); None: just read.
-        "gen": generation,
-        "umul": umul,
-        "site_free": dmul == 0 and freeleech != "gold",
-        "policy": policy,
-        # The gate (tracker.swarm.sql's `gt`) and its numbers from the policy.
-        "gate": gate,
-        "ppt": policy.peers_per_torrent if policy else 0,
-        "sla": policy.slots_after if policy else 0,
-        "slm": policy.slots_max if policy else 0,
-        "sbb": [b for b, _ in policy.slot_bands] if policy else [],
-        "sbs": [n for _, n in policy.slot_bands] if policy else [],
-        "rbm": [m for m, _ in policy.ratio_bands] if policy else [],
-        "rbr": [r for _, r in policy.ratio_bands] if policy else [],
-        "wd": policy.watch_days if policy else 0,
-        "mw": policy.max_warnings if policy else 0,
-        # The hit-and-run terms a first completion freezes on the snatch (None: exempt).
-        "hseed": hseed,
-        "hratio": hratio,
-        "hdue": hdue,
+    return (
+        {
+            "t": torrent_id,
+            "u": user_id,
+            "pid": peer_id,
+            "ip": ip,
+            "port": port,
+            "up": uploaded,
+            "down": downloaded,
+            "left": left,
+            "seeder": is_seeder,
+            "ua": user_agent.replace("\x00", "")[:255],  # PostgreSQL text cannot hold a NUL
+            "key": key[:64],
+            "now": moment,
+            "event": event,
+            "free": freeleech,
+            "dmul": dmul,
+            "ddiv": ddiv,
+            "numwant": numwant,
+            "compact": b"" if stopped else peer_compact(ip, port),
+            "shuffle": peer_shuffle(),
+            "r": peer_shuffle(),  # where this announce's window of peers starts
+            "wpid": with_peer_ids,
+            "expiry": settings.TRACKER_PEER_EXPIRY,
+            "live": moment - timedelta(seconds=settings.TRACKER_PEER_EXPIRY),
+            "seeding": is_seeder and not stopped,
+            "leeching": not is_seeder and not stopped,
+            "s_in": int(is_seeder and not stopped),
+            "l_in": int(not is_seeder and not stopped),
+            "state": None if stopped else is_seeder,
+            # Lookups read from memory say under which generation (see tracker.swarm.lookups); None: just read.
+            "gen": generation,
+            "umul": umul,
+            "policy": policy,
+            # The gate (tracker.swarm.sql's `gt`); its numbers from the policy come in below.
+            "gate": gate,
+            # True: judge it under the member's lock even if the snapshot clears it (a retry after a racing announce).
+            "exact": False,
+            # The hit-and-run terms a first completion freezes on the snatch (None: exempt).
+            "hseed": hseed,
+            "hratio": hratio,
+            "hdue": hdue,
+        }
+        | _policy_numbers(policy)
+    )
+
+
+_NO_POLICY_NUMBERS = {"ppt": 0, "sla": 0, "slm": 0, "sbb": [], "sbs": [], "rbm": [], "rbr": [], "wd": 0, "mw": 0}
+_policy_numbers_memo: dict[int, tuple[AnnouncePolicy, dict[str, Any]]] = {}
+
+
+def _policy_numbers(policy: AnnouncePolicy | None) -> dict[str, Any]:
+    """The statement's parameters from the policy snapshot: the same for every announce under one snapshot, so kept per snapshot."""
+    if policy is None:
+        return _NO_POLICY_NUMBERS
+    kept = _policy_numbers_memo.get(id(policy))
+    if kept is not None and kept[0] is policy:
+        return kept[1]
+    numbers = {
+        "ppt": policy.peers_per_torrent,
+        "sla": policy.slots_after,
+        "slm": policy.slots_max,
+        "sbb": [b for b, _ in policy.slot_bands],
+        "sbs": [n for _, n in policy.slot_bands],
+        "rbm": [m for m, _ in policy.ratio_bands],
+        "rbr": [r for _, r in policy.ratio_bands],
+        "wd": policy.watch_days,
+        "mw": policy.max_warnings,
     }
+    if len(_policy_numbers_memo) > 8:  # snapshots replaced by newer ones
+        _policy_numbers_memo.clear()
+    _policy_numbers_memo[id(policy)] = (policy, numbers)
+    return numbers
 
 
 def peer_announce(params: dict[str, Any]) -> AnnounceResult:
@@ -128,7 +151,7 @@ def peer_announce(params: dict[str, Any]) -> AnnounceResult:
     changed then).
     """
     if connection.vendor == "postgresql":
-        return with_deadlock_retry(announce_statement, params)
+        return announce_retried(params)
     return announce_portable(params)
 
 
@@ -143,6 +166,22 @@ def with_deadlock_retry(func: Any, *args: Any) -> Any:
         except OperationalError as exc:
             if not isinstance(exc.__cause__, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
                 raise
+    raise AssertionError("unreachable")
+
+
+def announce_retried(params: dict[str, Any]) -> AnnounceResult:
+    """The announce statement, again after a deadlock, and again judged under the member's lock when the gate's check
+    found a racing announce of the member on the torrent (a serialization failure: tracker.swarm.sql's `gt`)."""
+    from django.db import OperationalError
+    from psycopg.errors import SerializationFailure
+
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return with_deadlock_retry(announce_statement, params)
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, SerializationFailure) or attempt == DEADLOCK_RETRIES - 1:
+                raise
+            params = {**params, "exact": True}
     raise AssertionError("unreachable")
 
 
@@ -220,7 +259,7 @@ def announce_portable(p: dict[str, Any]) -> AnnounceResult:
             snatch=SnatchBefore(snatch.left, snatch.times_completed) if snatch else None,
             announce=AnnounceIn(
                 p["up"], p["down"], p["left"], p["event"], p["seeder"], p["now"], p["free"], p["expiry"],
-                umul=p["umul"], uncounted=_download_uncounted(p, member), site_free=p["site_free"],
+                umul=p["umul"], uncounted=_download_uncounted(p, member), share=(p["dmul"], p["ddiv"]),
             ),
         )  # fmt: skip
         if effects.recorded:

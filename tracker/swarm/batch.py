@@ -17,17 +17,30 @@ What a batch must hold, and why:
 - everything is one statement, so a batch is all-or-nothing; if it fails
   (a torrent deleted meanwhile, a lock wait cut short) the caller runs its
   announces one by one, so only the bad one fails;
-- the announces that need the gate (they start a peer, or turn a seeder
-  into a leecher: tracker.swarm.sql's `gt`) are judged together by one call
-  of `tracker_gate`, which takes their members' locks in ascending order
-  before the statement takes any row lock; a refused one is answered with
-  its reason and changes nothing. A member's announces in one batch are
-  judged on their figures before the batch.
+- the announces the gate is asked about (they start a peer, or turn a
+  seeder into a leecher: tracker.swarm.sql's `gt`) that the snapshot does
+  not clear (`aq`, tracker.swarm.sql.gate_clear) are judged together by one
+  call of `tracker_gate`; first, before the statement takes any row lock,
+  `lk` takes the members' advisory locks in ascending order, exclusively
+  for a member with such an announce, shared for the rest. A refused one is
+  answered with its reason and changes nothing. A member's announces in one
+  batch are judged on their figures before the batch. A cleared one whose
+  snatch's revision moved on since the snapshot fails the batch (then each
+  runs alone, and that one again under the lock).
 """
 
 from typing import Any
 
-from tracker.swarm.sql import PEER_UPSERT_SET, SNATCH_UPSERT_SET, AnnounceResult, _compact, hnr_columns, pg_result
+from tracker.swarm.sql import (
+    PEER_UPSERT_SET,
+    SNATCH_UPSERT_SET,
+    AnnounceResult,
+    _compact,
+    gate_clear,
+    gate_lock_key,
+    hnr_columns,
+    pg_result,
+)
 
 # The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce.announce_params).
 _COLUMNS = [
@@ -49,33 +62,48 @@ _GATE_KEYS = ["ppt", "sla", "slm", "sbb", "sbs", "wd", "mw"]
 _PPT, _SLA, _SLM, _SBB, _SBS, _WD, _MW = (
     f"${len(_COLUMNS) + 4 + n}::{typ}" for n, typ in enumerate(["int8", "int8", "int8", "int8[]", "int8[]", "int8", "int8"])
 )
+_SHARED = {"ppt": _PPT, "sla": _SLA, "slm": _SLM, "sbb": _SBB, "mw": _MW}
+
+
+def _shared_or_row(name: str) -> str:
+    """An announce's value `name` in the batch: a shared parameter, or its row's column in a0."""
+    return _SHARED.get(name, f"a0.{name}")
+
+
 _ARRAYS = ", ".join(f"${n}::{typ}[]" for n, (_, typ, _) in enumerate(_COLUMNS, start=1))
 _NAMES = ", ".join(name for name, _, _ in _COLUMNS)
 
 # Each CTE mirrors its namesake in tracker.swarm.sql, over every row of `a`.
-PG_BATCH = _compact(
-    f"""
+_BATCH = f"""
 WITH g AS (SELECT last_value AS gen FROM tracker_lookup_generation),
 a0 AS (
     SELECT b.*, b.ev = 'stopped' AS stopped, (b.gen IS NULL OR b.gen = g.gen) AS fresh
     FROM unnest({_ARRAYS}) WITH ORDINALITY AS b({_NAMES}, i), g
 ),
-ga AS (
-    SELECT a0.* FROM a0
+aq AS (
+    SELECT a0.i, sr.revision AS rev, {gate_clear(_shared_or_row)} AS clear
+    FROM a0 LEFT JOIN tracker_snatch AS sr ON sr.user_id = a0.u AND sr.torrent_id = a0.t
     WHERE a0.gate AND a0.fresh AND NOT a0.stopped AND NOT EXISTS (
         SELECT 1 FROM tracker_peer AS lp WHERE lp.torrent_id = a0.t AND lp.peer_id = a0.pid
           AND (lp.user_id <> a0.u OR (lp.last_announce >= a0.live AND (NOT lp.is_seeder OR a0.seeder))))
+),
+ga AS (SELECT a0.* FROM a0 JOIN aq ON aq.i = a0.i WHERE NOT aq.clear),
+lk AS MATERIALIZED (
+    SELECT CASE WHEN m.exclusive THEN (SELECT ''::text FROM pg_advisory_xact_lock({gate_lock_key("m.u")}))
+                ELSE (SELECT ''::text FROM pg_advisory_xact_lock_shared({gate_lock_key("m.u")})) END AS held
+    FROM (SELECT a0.u, bool_or(NOT aq.clear) AS exclusive FROM aq JOIN a0 ON a0.i = aq.i GROUP BY a0.u ORDER BY a0.u) AS m
 ),
 gv AS (
     SELECT array_agg(ga.i ORDER BY ga.i) AS idx,
            tracker_gate(array_agg(ga.u ORDER BY ga.i), array_agg(ga.t ORDER BY ga.i), array_agg(ga.pid ORDER BY ga.i),
                         array_agg(ga.seeder ORDER BY ga.i), array_agg(ga.now ORDER BY ga.i), array_agg(ga.live ORDER BY ga.i),
                         {_PPT}, {_SLA}, {_SLM}, {_SBB}, {_SBS}, {_RBM}, {_RBR}, {_WD}, {_MW}) AS verdicts
-    FROM ga HAVING count(*) > 0
+    FROM ga CROSS JOIN (SELECT count(*) FROM lk) AS locked HAVING count(*) > 0
 ),
 a AS (
-    SELECT a0.*, COALESCE(gr.verdict, '') AS refused
-    FROM a0 LEFT JOIN (SELECT v.i, v.verdict FROM gv CROSS JOIN unnest(gv.idx, gv.verdicts) AS v(i, verdict)) AS gr ON gr.i = a0.i
+    SELECT a0.*, COALESCE(aq.clear, false) AS fast, aq.rev, COALESCE(gr.verdict, '') AS refused
+    FROM a0 CROSS JOIN (SELECT count(*) FROM lk) AS locked LEFT JOIN aq ON aq.i = a0.i
+    LEFT JOIN (SELECT v.i, v.verdict FROM gv CROSS JOIN unnest(gv.idx, gv.verdicts) AS v(i, verdict)) AS gr ON gr.i = a0.i
 ),
 p AS (
     INSERT INTO tracker_peer AS pe (
@@ -109,9 +137,7 @@ x AS (
             WHEN pp.prev_left IS NOT NULL THEN pp.prev_left > 0
             ELSE a.ev = 'completed' OR EXISTS (
                 SELECT 1 FROM tracker_snatch AS os WHERE os.user_id = a.u AND os.torrent_id = a.t AND os."left" > 0)
-         END) AS completing,
-        EXISTS (SELECT 1 FROM tracker_tokenuse AS tu WHERE tu.user_id = a.u AND tu.torrent_id = a.t AND tu.expires_at > a.now)
-            AS token
+         END) AS completing
     FROM a JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
 ),
 s AS (
@@ -123,7 +149,7 @@ s AS (
            CASE WHEN completing THEN now END, completing::int, {hnr_columns("completing", "hseed", "hratio", "hdue")}, 0
     FROM x ORDER BY u, t
 {SNATCH_UPSERT_SET}
-    RETURNING sn.user_id, sn.torrent_id, sn.times_completed
+    RETURNING sn.user_id, sn.torrent_id, sn.times_completed, sn.revision
 ),
 tc AS (
     SELECT x.t,
@@ -139,28 +165,14 @@ t AS (
     FROM tc
     WHERE tt.torrent_id = tc.t AND (tc.ds <> 0 OR tc.dl <> 0 OR tc.dc <> 0)
     RETURNING tt.torrent_id, tt.seeders, tt.leechers, tt.completed
-),
-uc AS (
-    SELECT x.u, sum(x.up_delta * x.umul)::int8 AS up,
-           sum(CASE WHEN x.token THEN 0 ELSE x.down_delta * x.dmul / x.ddiv END)::int8 AS down, max(x.now) AS now
-    FROM x GROUP BY x.u ORDER BY x.u
-),
-uu AS (
-    UPDATE accounts_user AS au
-    SET uploaded = au.uploaded + uc.up,
-        downloaded = au.downloaded + CASE WHEN au.freeleech_until > uc.now THEN 0 ELSE uc.down END,
-        ratio_watch_since = CASE WHEN tracker_ratio_below(
-                au.uploaded + uc.up, au.downloaded + CASE WHEN au.freeleech_until > uc.now THEN 0 ELSE uc.down END, {_RBM}, {_RBR})
-            THEN COALESCE(au.ratio_watch_since, uc.now) END
-    FROM uc
-    WHERE au.id = uc.u AND (uc.up > 0 OR (uc.down > 0 AND NOT COALESCE(au.freeleech_until > uc.now, false)))
-    RETURNING 1
-)
+){{credit}}
 SELECT a.i, CASE WHEN a.stopped THEN a.fresh ELSE pp.torrent_id IS NOT NULL END AS accepted, a.fresh, g.gen,
        COALESCE(t.seeders, tor.seeders, 0), COALESCE(t.leechers, tor.leechers, 0),
-       COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6, a.refused
+       COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6,
+       CASE WHEN a.fast AND sv.revision <> COALESCE(a.rev + 1, 0) THEN tracker_gate_conflict() ELSE a.refused END
 FROM a CROSS JOIN g
 LEFT JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
+LEFT JOIN s AS sv ON sv.user_id = a.u AND sv.torrent_id = a.t
 LEFT JOIN t ON t.torrent_id = a.t
 LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = a.t
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
@@ -177,7 +189,38 @@ CROSS JOIN LATERAL (
 ) AS sel
 ORDER BY a.i
 """  # noqa: S608 (constant fragments only)
-)
+
+# The users' totals (tracker.swarm.sql's `u`, summed per member), and the freeleech tokens the
+# download credit asks about: left out of a batch whose announces' counters are all 0, which
+# can credit nothing (as the single statement leaves out its `u`).
+_CREDIT = f""",
+uc AS (
+    SELECT x.u, sum(x.up_delta * x.umul)::int8 AS up,
+           sum(CASE WHEN x.down_delta = 0 OR EXISTS (
+                   SELECT 1 FROM tracker_tokenuse AS tu WHERE tu.user_id = x.u AND tu.torrent_id = x.t AND tu.expires_at > x.now)
+               THEN 0 ELSE x.down_delta * x.dmul / x.ddiv END)::int8 AS down,
+           max(x.now) AS now
+    FROM x GROUP BY x.u ORDER BY x.u
+),
+uu AS (
+    UPDATE accounts_user AS au
+    SET uploaded = au.uploaded + uc.up,
+        downloaded = au.downloaded + CASE WHEN au.freeleech_until > uc.now THEN 0 ELSE uc.down END,
+        ratio_watch_since = CASE WHEN tracker_ratio_below(
+                au.uploaded + uc.up, au.downloaded + CASE WHEN au.freeleech_until > uc.now THEN 0 ELSE uc.down END, {_RBM}, {_RBR})
+            THEN COALESCE(au.ratio_watch_since, uc.now) END
+    FROM uc
+    WHERE au.id = uc.u AND (uc.up > 0 OR (uc.down > 0 AND NOT COALESCE(au.freeleech_until > uc.now, false)))
+    RETURNING 1
+)"""  # noqa: S608 (constant fragments only)
+
+PG_BATCH = _compact(_BATCH.replace("{credit}", _CREDIT))
+PG_BATCH_NO_CREDIT = _compact(_BATCH.replace("{credit}", ""))
+
+
+def batch_sql(batch: list[dict[str, Any]]) -> str:
+    """The batch statement for these announces: PG_BATCH, or PG_BATCH_NO_CREDIT when none of them may credit anything."""
+    return PG_BATCH if any(params["up"] or params["down"] for params in batch) else PG_BATCH_NO_CREDIT
 
 
 def batch_keys(params: dict[str, Any]) -> tuple[tuple[int, bytes], tuple[int, int]]:

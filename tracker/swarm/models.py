@@ -95,8 +95,12 @@ class Snatch(models.Model):
     hnr_ratio_pct = models.PositiveIntegerField(null=True, blank=True)
     hnr_due = models.DateTimeField(null=True, blank=True)
     hnr_state = models.CharField(max_length=8, blank=True, default="", db_default="")
-    # The seed time already paid in bonus points (tracker.policy.jobs).
+    # The seed time already paid in bonus points (tracker.policy.bonus).
     bonus_seed_time = models.BigIntegerField(default=0, db_default=0, help_text="seconds")
+    # One more for each PostgreSQL announce that updates the row: the gate judges most new peers
+    # on their statement's snapshot and checks here, under the row's lock, that no other announce
+    # of the member on the torrent came in between (tracker.swarm.sql's `gt`).
+    revision = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["-last_announce", "-id"]

@@ -11,6 +11,7 @@ upserts' clauses defined here.
 """
 
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 
@@ -81,7 +82,8 @@ SNATCH_UPSERT_SET = """
         hnr_seed = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_seed ELSE sn.hnr_seed END,
         hnr_ratio_pct = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_ratio_pct ELSE sn.hnr_ratio_pct END,
         hnr_due = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_due ELSE sn.hnr_due END,
-        hnr_state = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_state ELSE sn.hnr_state END
+        hnr_state = CASE WHEN sn.times_completed = 0 THEN EXCLUDED.hnr_state ELSE sn.hnr_state END,
+        revision = sn.revision + 1
 """
 
 
@@ -95,6 +97,12 @@ def hnr_columns(completing: str, seed: str, ratio: str, due: str) -> str:
     )
 
 
+# The download credit: none while a freeleech token runs on the torrent. (A statement whose
+# counters are both 0 credits nothing and leaves the token's table out.)
+_DOWN_CREDIT = """CASE WHEN d.down_delta = 0 OR EXISTS (
+    SELECT 1 FROM tracker_tokenuse WHERE user_id = %(u)s AND torrent_id = %(t)s AND expires_at > %(now)s)
+    THEN 0 ELSE d.down_delta * %(dmul)s / %(ddiv)s END"""
+
 # Shared by announce and stop: `p` yields the previous figures of the peer
 # (NULL for a brand-new one), or no row when nothing was changed; `x` the
 # deltas to credit. Freeleech scales the download credit by
@@ -103,10 +111,7 @@ def hnr_columns(completing: str, seed: str, ratio: str, due: str) -> str:
 # the torrent credits no download.
 _DELTAS = """
 x AS (
-    SELECT d.*, d.up_delta * %(umul)s AS up_credit,
-        CASE WHEN d.down_delta = 0 OR EXISTS (
-            SELECT 1 FROM tracker_tokenuse WHERE user_id = %(u)s AND torrent_id = %(t)s AND expires_at > %(now)s)
-        THEN 0 ELSE d.down_delta * %(dmul)s / %(ddiv)s END AS down_credit FROM (
+    SELECT d.*, d.up_delta * %(umul)s AS up_credit, {down_credit} AS down_credit FROM (
     SELECT
         CASE WHEN p.prev_uploaded IS NULL THEN 0
              WHEN %(up)s >= p.prev_uploaded THEN %(up)s - p.prev_uploaded
@@ -160,7 +165,7 @@ s AS (
            %(now)s, %(now)s, CASE WHEN x.completing THEN %(now)s END, x.completing::int, {hnr}, 0
     FROM x
     {snatch_set}
-    RETURNING sn.times_completed
+    RETURNING sn.times_completed, sn.revision
 ),
 t AS (
     UPDATE tracker_torrentstats AS tt SET
@@ -225,23 +230,77 @@ WITH g AS (
     FROM tracker_lookup_generation
 ),"""
 
-# `gt`, the gate (tracker.swarm.rules.gate_verdict): an announce that starts a
-# peer, or turns a seeder into a leecher, asks the function tracker_gate
-# (migration 0010), which takes the member's advisory lock and then counts
-# their live peers with a snapshot of its own: two announces racing for a
-# member's last slot are judged one after the other. Re-announces of a live
-# peer (nearly all announces) skip it, as does a peer_id another member's
-# peer holds (the upsert refuses that one).
+
+# `gt`, the gate (tracker.swarm.rules.gate_verdict). An announce that starts a
+# peer, or turns a seeder into a leecher, is asked about (`ga`); re-announces
+# of a live peer (nearly all announces) are not, nor is a peer_id another
+# member's peer holds (the upsert refuses that one).
+# - Most of the announces asked about cannot be refused, and the statement's
+#   own snapshot shows it (gate_clear). Those take the member's advisory lock
+#   shared (they do not wait for one another) and pass; at the snatch's row
+#   lock the statement checks that no other announce of the member on the
+#   torrent came in between (the snatch's `revision`: _REFUSED), else it
+#   fails, writing nothing, and the caller runs it again with %(exact)s.
+# - The rest, and those run again, ask the function tracker_gate (migration
+#   0010), which takes the member's lock exclusively, so it waits for the
+#   cleared announces in flight, and then counts the member's live peers with
+#   a snapshot of its own: two announces racing for a member's last slot are
+#   judged one after the other.
+def gate_clear(value: Callable[[str], str]) -> str:
+    """SQL, true when the snapshot shows the gate cannot refuse the announce; `value(name)` spells its parameter `name`.
+
+    No refusal is possible when the member has fewer than the peer limit's
+    live peers on the torrent besides this one and, for a leecher, no leech
+    slots apply (tracker_gate's bands), no ratio watch runs and no
+    hit-and-run warning is active. Anything else goes to tracker_gate, which
+    judges it exactly. Only the peer count can change under a racing
+    announce of the same member on the same torrent, and the snatch's
+    revision catches that; a member is judged by their figures before a
+    racing announce's credit, as if it came second.
+    """
+    v = value
+    return f"""(
+    ({v("ppt")} = 0 OR (SELECT count(*) FROM tracker_peer AS gp WHERE gp.user_id = {v("u")} AND gp.torrent_id = {v("t")}
+        AND gp.peer_id <> {v("pid")} AND gp.last_announce >= {v("live")}) < {v("ppt")})
+    AND ({v("seeder")} OR (
+        NOT EXISTS (SELECT 1 FROM accounts_user AS gu WHERE gu.id = {v("u")} AND (
+            {v("slm")} > 0 OR gu.ratio_watch_since IS NOT NULL OR (gu.downloaded >= {v("sla")} AND gu.downloaded > 0 AND EXISTS (
+                SELECT 1 FROM unnest({v("sbb")}) AS gb(r) WHERE gu.uploaded::numeric * 100 < gb.r::numeric * gu.downloaded))))
+        AND ({v("mw")} = 0 OR NOT EXISTS (SELECT 1 FROM tracker_hnrwarning AS gw
+            WHERE gw.user_id = {v("u")} AND gw.cleared_at IS NULL AND gw.expires_at > {v("now")}))))
+)"""  # noqa: S608 (parameter names and columns only)
+
+
+def gate_lock_key(member: str) -> str:
+    """The arguments of a member's advisory lock, for the SQL expression `member` (tracker_gate's, migration 0010)."""
+    return f"1953653102, ({member} % 2147483647)::int4"
+
+
 _GATE = """
-gt AS (
-    SELECT CASE WHEN %(gate)s AND g.fresh AND NOT EXISTS (
+ga AS (
+    SELECT %(gate)s AND g.fresh AND NOT EXISTS (
         SELECT 1 FROM tracker_peer WHERE torrent_id = %(t)s AND peer_id = %(pid)s
-          AND (user_id <> %(u)s OR (last_announce >= %(live)s AND (NOT is_seeder OR %(seeder)s))))
-      THEN (tracker_gate(ARRAY[%(u)s], ARRAY[%(t)s], ARRAY[%(pid)s], ARRAY[%(seeder)s], ARRAY[%(now)s], ARRAY[%(live)s],
-                         %(ppt)s, %(sla)s, %(slm)s, %(sbb)s::int8[], %(sbs)s::int8[], %(rbm)s::int8[], %(rbr)s::int8[], %(wd)s, %(mw)s))[1]
-      ELSE '' END AS refused
+          AND (user_id <> %(u)s OR (last_announce >= %(live)s AND (NOT is_seeder OR %(seeder)s)))) AS asked
     FROM g
+),
+gc AS MATERIALIZED (
+    SELECT ga.asked, ga.asked AND NOT %(exact)s AND {clear} AS clear FROM ga
+),
+gt AS (
+    SELECT gc.clear,
+        CASE WHEN gc.clear THEN (SELECT revision FROM tracker_snatch WHERE user_id = %(u)s AND torrent_id = %(t)s) END AS rev,
+        CASE WHEN NOT gc.asked THEN ''
+             WHEN gc.clear THEN (SELECT ''::text FROM pg_advisory_xact_lock_shared({lock_key}))
+             ELSE (tracker_gate(ARRAY[%(u)s], ARRAY[%(t)s], ARRAY[%(pid)s], ARRAY[%(seeder)s], ARRAY[%(now)s], ARRAY[%(live)s],
+                   %(ppt)s, %(sla)s, %(slm)s, %(sbb)s, %(sbs)s, %(rbm)s, %(rbr)s, %(wd)s, %(mw)s))[1]
+        END AS refused
+    FROM gc
 ),"""
+
+# The reply's `refused`: the gate's verdict, or the statement fails (SQLSTATE 40001, nothing
+# written) when an announce judged on the snapshot finds its snatch's revision moved on.
+_REFUSED = """(SELECT CASE WHEN gt.clear AND EXISTS (SELECT 1 FROM s WHERE s.revision <> COALESCE(gt.rev + 1, 0))
+    THEN tracker_gate_conflict() ELSE gt.refused END FROM gt)"""
 
 _UPSERT = """
 p AS (
@@ -277,13 +336,21 @@ def _statement(*, stopped: bool, credit: bool) -> str:
     peer, accepted, selection, refused = (
         (_DELETE, "(SELECT fresh FROM g)::int", _NO_SELECTION, "''")
         if stopped
-        else (_GATE + _UPSERT, "(SELECT count(*) FROM p)", _SELECTION, "(SELECT refused FROM gt)")
+        else (_GATE + _UPSERT, "(SELECT count(*) FROM p)", _SELECTION, _REFUSED)
     )
     text = _GENERATION + peer + _DELTAS + (_CREDIT if credit else "") + _HISTORY + _RESULT
     hnr = hnr_columns("x.completing", "%(hseed)s::int8", "%(hratio)s::int8", "%(hdue)s::timestamptz")
     return _compact(
         text.format(
-            accepted=accepted, selection=selection, refused=refused, peer_set=PEER_UPSERT_SET, snatch_set=SNATCH_UPSERT_SET, hnr=hnr
+            accepted=accepted,
+            selection=selection,
+            refused=refused,
+            peer_set=PEER_UPSERT_SET,
+            snatch_set=SNATCH_UPSERT_SET,
+            hnr=hnr,
+            clear=gate_clear(lambda name: f"%({name})s"),
+            down_credit=_DOWN_CREDIT if credit else "0",
+            lock_key=gate_lock_key("%(u)s"),
         )
     )
 
@@ -302,7 +369,7 @@ PARAM_TYPES = {
     "dmul": "int8", "ddiv": "int8", "numwant": "int8", "expiry": "int8", "live": "timestamptz", "seeding": "bool",
     "leeching": "bool", "s_in": "int8", "l_in": "int8", "state": "bool", "gen": "int8",
     "compact": "bytea", "shuffle": "int4", "r": "int4", "wpid": "bool",
-    "umul": "int8", "gate": "bool", "ppt": "int8", "sla": "int8", "slm": "int8", "sbb": "int8[]", "sbs": "int8[]",
+    "umul": "int8", "gate": "bool", "exact": "bool", "ppt": "int8", "sla": "int8", "slm": "int8", "sbb": "int8[]", "sbs": "int8[]",
     "rbm": "int8[]", "rbr": "int8[]", "wd": "int8", "mw": "int8", "hseed": "int8", "hratio": "int8", "hdue": "timestamptz",
 }  # fmt: skip
 

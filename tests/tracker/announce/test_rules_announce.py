@@ -29,6 +29,7 @@ from accounts.models import User
 from tests.factories import TorrentFactory, UserFactory
 from tests.tracker.announce.fronts import AsgiClient, fast_path_active
 from tests.tracker.announce.helpers import announce_qs, peer_id, reply
+from tracker.announce.core import TRACKER_ERROR
 from tracker.policy.models import ClientRule, HnrWarning, SiteEvent, SitePolicy, TokenUse
 from tracker.policy.selectors import site_policy
 from tracker.swarm.models import Peer, Snatch
@@ -488,6 +489,20 @@ def _download(api_client: Any, user: Any, torrent: Any) -> Any:
     return api_client.get(f"/api/torrents/{torrent.pk}/download")
 
 
+def test_the_torrent_page_download_refuses_in_the_same_words(client, user):
+    """The page's download link (GET /torrents/<id>/download/) applies the same rights and shows the announce's reason."""
+    torrent = TorrentFactory()
+    page = Client()
+    page.force_login(User.objects.get(pk=user.pk))
+    assert page.get(f"/torrents/{torrent.pk}/download/").status_code == 200
+    member_set(user, downloaded=10 * GIB, uploaded=GIB, ratio_watch_since=timezone.now() - timedelta(days=15))
+    response = page.get(f"/torrents/{torrent.pk}/download/")
+    assert response.status_code == 403
+    assert RATIO_REASON in response.content.decode()
+    member_set(user, uploaded=3 * GIB)
+    assert page.get(f"/torrents/{torrent.pk}/download/").status_code == 200
+
+
 def test_the_torrent_file_is_refused_to_a_member_whose_watch_ended(api_client, user):
     uploader = UserFactory()
     torrent, snatched = TorrentFactory(uploader=uploader), TorrentFactory()
@@ -925,7 +940,7 @@ def test_one_batch_judges_each_members_announces_in_turn(postgres_only):
 
     from tracker.policy.selectors import announce_policy
     from tracker.swarm.announce import announce_params
-    from tracker.swarm.batch import PG_BATCH, batch_args, batch_results
+    from tracker.swarm.batch import batch_args, batch_results, batch_sql
 
     torrents = [TorrentFactory() for _ in range(4)]
     slotted, suspended, warned, crowded, free = (UserFactory() for _ in range(5))
@@ -958,7 +973,7 @@ def test_one_batch_judges_each_members_announces_in_turn(postgres_only):
     ]
     connection.ensure_connection()
     with RawCursor(connection.connection) as cursor:
-        cursor.execute(PG_BATCH, batch_args(batch))
+        cursor.execute(batch_sql(batch), batch_args(batch))
         results = batch_results(cursor.fetchall(), len(batch))
     assert [(r.accepted, r.refused) for r in results] == [
         (True, ""),
@@ -1006,3 +1021,98 @@ def test_a_live_peers_announce_is_still_one_statement_on_postgresql(user, django
         ok(ann(wsgi, user, torrent, peer_id(3), event="started", ua="qBittorrent/4.6.5"))
     with django_assert_max_num_queries(1):
         ok(ann(wsgi, user, torrent, peer_id(1), uploaded=30, left=0, event="stopped", ua="qBittorrent/4.6.5"))
+
+
+def _raw_connection(**options: Any) -> Any:
+    """A psycopg connection of its own to the test database (the announce statement's $n placeholders need a raw cursor)."""
+    import psycopg
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db["HOST"] or None, port=db["PORT"] or None, user=db["USER"] or None, password=db["PASSWORD"] or None,
+        dbname=db["NAME"], **options,
+    )  # fmt: skip
+
+
+def _waiting_on_a_lock(pid: int) -> bool:
+    with _raw_connection(autocommit=True) as probe:
+        row = probe.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+    return row is not None and row[0] == "Lock"
+
+
+def _new_peer_statement(member: Any, torrent: Any, n: int) -> tuple[str, list[Any]]:
+    """The single statement (tracker.swarm.sql) of a new leecher `n` of `member` on `torrent`, under the site's rules."""
+    from tracker.policy.selectors import announce_policy
+    from tracker.swarm.announce import announce_params, pg_statement
+
+    params = announce_params(
+        user_id=member.pk, torrent_id=torrent.pk, freeleech=torrent.freeleech, peer_id=peer_id(n), ip=f"10.9.0.{n}",
+        port=7000 + n, uploaded=0, downloaded=0, left=100, event="started", is_seeder=False, numwant=50,
+        policy=announce_policy(), torrent_size=torrent.size,
+    )  # fmt: skip
+    return pg_statement(params)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cleared_new_peer_overtaken_by_a_racing_one_fails_and_is_judged_again_under_the_lock(postgres_only, client):
+    """The gate clears a new peer on its statement's snapshot; a racing new peer of the member on the torrent that commits
+    first moves the snatch's revision on, so the later statement fails, writing nothing, and is judged again under the lock."""
+    import psycopg
+
+    policy_set(peers_per_torrent=1)
+    member, torrent = UserFactory(), TorrentFactory()
+    first, second = _raw_connection(), _raw_connection()
+    try:
+        with psycopg.RawCursor(first) as cursor:
+            cursor.execute(*_new_peer_statement(member, torrent, 1))  # in its transaction, not committed yet
+            assert cursor.fetchone()[-1] == ""  # cleared: not refused
+        outcome: list[BaseException | None] = []
+
+        def race() -> None:
+            try:
+                with psycopg.RawCursor(second) as cursor:
+                    cursor.execute(*_new_peer_statement(member, torrent, 2))  # its snapshot does not see the first peer
+                outcome.append(None)
+            except BaseException as exc:  # surfaced below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=race)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_on_a_lock(second.info.backend_pid):  # at the snatch the first one inserted
+            assert time.monotonic() < deadline and thread.is_alive(), outcome
+            time.sleep(0.02)
+        first.commit()
+        thread.join(timeout=10)
+        assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.SerializationFailure), outcome
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    assert peers_of(member, torrent) == {peer_id(1)}
+    assert Snatch.objects.get(user=member, torrent=torrent).revision == 0  # inserted once, never updated
+    # Sent again, it is judged under the lock, which counts the first peer.
+    assert refused(ann(client, member, torrent, peer_id(2), event="started")) == (
+        "Peer limit reached: you have 1 clients on this torrent, the limit is 1"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cleared_announces_share_the_members_lock_and_the_gate_waits_for_them(postgres_only, client):
+    """A cleared announce takes the member's advisory lock shared: it passes while another holds it shared; an announce
+    the snapshot does not clear (a member with a warning) asks tracker_gate, which waits for the lock exclusively."""
+    member, a, b = UserFactory(), TorrentFactory(), TorrentFactory()
+    holder = _raw_connection(autocommit=True)
+    try:
+        holder.execute("SELECT pg_advisory_lock_shared(1953653102, %s)", [member.pk % 2147483647])
+        ok(ann(client, member, a, peer_id(1), event="started"))
+        now = timezone.now()
+        HnrWarning.objects.create(user=member, torrent_name="x", created_at=now, expires_at=now + timedelta(days=7))
+        # Not cleared (a warning): tracker_gate waits for the lock until the front's lock_timeout, and nothing is written.
+        assert refused(ann(client, member, b, peer_id(2), event="started")) == TRACKER_ERROR
+        assert not peers_of(member, b)
+        holder.execute("SELECT pg_advisory_unlock_shared(1953653102, %s)", [member.pk % 2147483647])
+    finally:
+        holder.close()
+    ok(ann(client, member, b, peer_id(2), event="started"))  # the lock free, one warning of three refuses nothing
+    assert peers_of(member, b) == {peer_id(2)}

@@ -13,7 +13,7 @@ from tests.tracker.swarm.helpers import assert_counts_match_tables
 from torrentpier.asgi import application
 from tracker.models import Peer, Snatch, Torrent
 from tracker.swarm.announce import announce_params, peer_announce
-from tracker.swarm.batch import PG_BATCH, batch_args, batch_keys, batch_results
+from tracker.swarm.batch import batch_args, batch_keys, batch_results, batch_sql
 from tracker.swarm.sql import AnnounceResult
 
 
@@ -36,7 +36,7 @@ def run_batch(batch: list[dict[str, Any]]) -> list[AnnounceResult]:
 
     connection.ensure_connection()
     with RawCursor(connection.connection) as cursor:
-        cursor.execute(PG_BATCH, batch_args(batch))
+        cursor.execute(batch_sql(batch), batch_args(batch))
         return batch_results(cursor.fetchall(), len(batch))
 
 
