@@ -20,13 +20,12 @@ What a batch must hold, and why:
 - the announces the gate is asked about (they start a peer, or turn a
   seeder into a leecher: tracker.swarm.sql's `gt`) that the snapshot does
   not clear (`aq`, tracker.swarm.sql.gate_clear) are judged together by one
-  call of `tracker_gate`; first, before the statement takes any row lock,
-  `lk` takes the members' advisory locks in ascending order, exclusively
-  for a member with such an announce, shared for the rest. A refused one is
-  answered with its reason and changes nothing. A member's announces in one
-  batch are judged on their figures before the batch. A cleared one whose
-  snatch's revision moved on since the snapshot fails the batch (then each
-  runs alone, and that one again under the lock).
+  call of `tracker_gate`, which takes their members' locks in ascending
+  order before the statement takes any row lock; a refused one is answered
+  with its reason and changes nothing. A member's announces in one batch are
+  judged on their figures before the batch. One whose snatch's revision
+  moved on since it was read (on the snapshot, or by tracker_gate) fails
+  the batch (then each runs alone, and that one again under the lock).
 """
 
 from typing import Any
@@ -37,7 +36,6 @@ from tracker.swarm.sql import (
     AnnounceResult,
     _compact,
     gate_clear,
-    gate_lock_key,
     hnr_columns,
     pg_result,
 )
@@ -88,22 +86,20 @@ aq AS (
           AND (lp.user_id <> a0.u OR (lp.last_announce >= a0.live AND (NOT lp.is_seeder OR a0.seeder))))
 ),
 ga AS (SELECT a0.* FROM a0 JOIN aq ON aq.i = a0.i WHERE NOT aq.clear),
-lk AS MATERIALIZED (
-    SELECT CASE WHEN m.exclusive THEN (SELECT ''::text FROM pg_advisory_xact_lock({gate_lock_key("m.u")}))
-                ELSE (SELECT ''::text FROM pg_advisory_xact_lock_shared({gate_lock_key("m.u")})) END AS held
-    FROM (SELECT a0.u, bool_or(NOT aq.clear) AS exclusive FROM aq JOIN a0 ON a0.i = aq.i GROUP BY a0.u ORDER BY a0.u) AS m
-),
 gv AS (
-    SELECT array_agg(ga.i ORDER BY ga.i) AS idx,
-           tracker_gate(array_agg(ga.u ORDER BY ga.i), array_agg(ga.t ORDER BY ga.i), array_agg(ga.pid ORDER BY ga.i),
-                        array_agg(ga.seeder ORDER BY ga.i), array_agg(ga.now ORDER BY ga.i), array_agg(ga.live ORDER BY ga.i),
-                        {_PPT}, {_SLA}, {_SLM}, {_SBB}, {_SBS}, {_RBM}, {_RBR}, {_WD}, {_MW}) AS verdicts
-    FROM ga CROSS JOIN (SELECT count(*) FROM lk) AS locked HAVING count(*) > 0
+    SELECT q.idx, r.verdicts, r.revisions
+    FROM (SELECT array_agg(ga.i ORDER BY ga.i) AS idx, array_agg(ga.u ORDER BY ga.i) AS u, array_agg(ga.t ORDER BY ga.i) AS t,
+                 array_agg(ga.pid ORDER BY ga.i) AS pid, array_agg(ga.seeder ORDER BY ga.i) AS seeder,
+                 array_agg(ga.now ORDER BY ga.i) AS now, array_agg(ga.live ORDER BY ga.i) AS live
+          FROM ga HAVING count(*) > 0) AS q,
+         LATERAL tracker_gate(q.u, q.t, q.pid, q.seeder, q.now, q.live,
+                              {_PPT}, {_SLA}, {_SLM}, {_SBB}, {_SBS}, {_RBM}, {_RBR}, {_WD}, {_MW}) AS r
 ),
 a AS (
-    SELECT a0.*, COALESCE(aq.clear, false) AS fast, aq.rev, COALESCE(gr.verdict, '') AS refused
-    FROM a0 CROSS JOIN (SELECT count(*) FROM lk) AS locked LEFT JOIN aq ON aq.i = a0.i
-    LEFT JOIN (SELECT v.i, v.verdict FROM gv CROSS JOIN unnest(gv.idx, gv.verdicts) AS v(i, verdict)) AS gr ON gr.i = a0.i
+    SELECT a0.*, aq.i IS NOT NULL AS asked, COALESCE(gr.rev, aq.rev) AS rev, COALESCE(gr.verdict, '') AS refused
+    FROM a0 LEFT JOIN aq ON aq.i = a0.i
+    LEFT JOIN (SELECT v.i, v.verdict, v.rev FROM gv CROSS JOIN unnest(gv.idx, gv.verdicts, gv.revisions) AS v(i, verdict, rev)) AS gr
+        ON gr.i = a0.i
 ),
 p AS (
     INSERT INTO tracker_peer AS pe (
@@ -169,7 +165,7 @@ t AS (
 SELECT a.i, CASE WHEN a.stopped THEN a.fresh ELSE pp.torrent_id IS NOT NULL END AS accepted, a.fresh, g.gen,
        COALESCE(t.seeders, tor.seeders, 0), COALESCE(t.leechers, tor.leechers, 0),
        COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6,
-       CASE WHEN a.fast AND sv.revision <> COALESCE(a.rev + 1, 0) THEN tracker_gate_conflict() ELSE a.refused END
+       CASE WHEN a.asked AND sv.revision <> COALESCE(a.rev + 1, 0) THEN tracker_gate_conflict() ELSE a.refused END
 FROM a CROSS JOIN g
 LEFT JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
 LEFT JOIN s AS sv ON sv.user_id = a.u AND sv.torrent_id = a.t

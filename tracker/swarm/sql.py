@@ -236,16 +236,19 @@ WITH g AS (
 # of a live peer (nearly all announces) are not, nor is a peer_id another
 # member's peer holds (the upsert refuses that one).
 # - Most of the announces asked about cannot be refused, and the statement's
-#   own snapshot shows it (gate_clear). Those take the member's advisory lock
-#   shared (they do not wait for one another) and pass; at the snatch's row
-#   lock the statement checks that no other announce of the member on the
-#   torrent came in between (the snatch's `revision`: _REFUSED), else it
-#   fails, writing nothing, and the caller runs it again with %(exact)s.
-# - The rest, and those run again, ask the function tracker_gate (migration
-#   0010), which takes the member's lock exclusively, so it waits for the
-#   cleared announces in flight, and then counts the member's live peers with
-#   a snapshot of its own: two announces racing for a member's last slot are
-#   judged one after the other.
+#   own snapshot shows it (gate_clear): those pass with no lock, and the
+#   snatch's revision is read on the snapshot.
+# - The rest, and every announce run again with %(exact)s, ask the function
+#   tracker_gate (migrations 0010, 0011), which takes the member's advisory
+#   lock and then counts their live peers with a snapshot of its own, so two
+#   announces racing for a member's last leech slot are judged one after the
+#   other; it hands back the snatch's revision as it read it.
+# (OFFSET 0 plans the call's subquery apart, so its condition is a one-time
+# filter that gates the call: a cleared announce never reaches the function.)
+# Either way the statement checks at the snatch's row lock that the revision
+# is still that one (_REFUSED): another announce of the member on the
+# torrent that committed in between bumped it, and then the statement fails,
+# writing nothing, and the caller runs it again with %(exact)s.
 def gate_clear(value: Callable[[str], str]) -> str:
     """SQL, true when the snapshot shows the gate cannot refuse the announce; `value(name)` spells its parameter `name`.
 
@@ -271,11 +274,6 @@ def gate_clear(value: Callable[[str], str]) -> str:
 )"""  # noqa: S608 (parameter names and columns only)
 
 
-def gate_lock_key(member: str) -> str:
-    """The arguments of a member's advisory lock, for the SQL expression `member` (tracker_gate's, migration 0010)."""
-    return f"1953653102, ({member} % 2147483647)::int4"
-
-
 _GATE = """
 ga AS (
     SELECT %(gate)s AND g.fresh AND NOT EXISTS (
@@ -287,19 +285,20 @@ gc AS MATERIALIZED (
     SELECT ga.asked, ga.asked AND NOT %(exact)s AND {clear} AS clear FROM ga
 ),
 gt AS (
-    SELECT gc.clear,
-        CASE WHEN gc.clear THEN (SELECT revision FROM tracker_snatch WHERE user_id = %(u)s AND torrent_id = %(t)s) END AS rev,
-        CASE WHEN NOT gc.asked THEN ''
-             WHEN gc.clear THEN (SELECT ''::text FROM pg_advisory_xact_lock_shared({lock_key}))
-             ELSE (tracker_gate(ARRAY[%(u)s], ARRAY[%(t)s], ARRAY[%(pid)s], ARRAY[%(seeder)s], ARRAY[%(now)s], ARRAY[%(live)s],
-                   %(ppt)s, %(sla)s, %(slm)s, %(sbb)s, %(sbs)s, %(rbm)s, %(rbr)s, %(wd)s, %(mw)s))[1]
-        END AS refused
-    FROM gc
+    SELECT gc.asked,
+        CASE WHEN gc.clear THEN (SELECT revision FROM tracker_snatch WHERE user_id = %(u)s AND torrent_id = %(t)s)
+             ELSE gj.revisions[1] END AS rev,
+        COALESCE(gj.verdicts[1], '') AS refused
+    FROM gc LEFT JOIN LATERAL (
+        SELECT * FROM tracker_gate(ARRAY[%(u)s], ARRAY[%(t)s], ARRAY[%(pid)s], ARRAY[%(seeder)s], ARRAY[%(now)s], ARRAY[%(live)s],
+                                   %(ppt)s, %(sla)s, %(slm)s, %(sbb)s, %(sbs)s, %(rbm)s, %(rbr)s, %(wd)s, %(mw)s)
+        WHERE gc.asked AND NOT gc.clear OFFSET 0
+    ) AS gj ON true
 ),"""
 
 # The reply's `refused`: the gate's verdict, or the statement fails (SQLSTATE 40001, nothing
 # written) when an announce judged on the snapshot finds its snatch's revision moved on.
-_REFUSED = """(SELECT CASE WHEN gt.clear AND EXISTS (SELECT 1 FROM s WHERE s.revision <> COALESCE(gt.rev + 1, 0))
+_REFUSED = """(SELECT CASE WHEN gt.asked AND EXISTS (SELECT 1 FROM s WHERE s.revision <> COALESCE(gt.rev + 1, 0))
     THEN tracker_gate_conflict() ELSE gt.refused END FROM gt)"""
 
 _UPSERT = """
@@ -350,7 +349,6 @@ def _statement(*, stopped: bool, credit: bool) -> str:
             hnr=hnr,
             clear=gate_clear(lambda name: f"%({name})s"),
             down_credit=_DOWN_CREDIT if credit else "0",
-            lock_key=gate_lock_key("%(u)s"),
         )
     )
 

@@ -1098,20 +1098,20 @@ def test_a_cleared_new_peer_overtaken_by_a_racing_one_fails_and_is_judged_again_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cleared_announces_share_the_members_lock_and_the_gate_waits_for_them(postgres_only, client):
-    """A cleared announce takes the member's advisory lock shared: it passes while another holds it shared; an announce
-    the snapshot does not clear (a member with a warning) asks tracker_gate, which waits for the lock exclusively."""
+def test_a_cleared_announce_takes_no_lock_and_the_gate_waits_for_the_members(postgres_only, client):
+    """A new peer the snapshot clears takes no lock: it passes while another session holds the member's advisory lock;
+    one it does not clear (a member with a warning) asks tracker_gate, which waits for that lock."""
     member, a, b = UserFactory(), TorrentFactory(), TorrentFactory()
     holder = _raw_connection(autocommit=True)
     try:
-        holder.execute("SELECT pg_advisory_lock_shared(1953653102, %s)", [member.pk % 2147483647])
+        holder.execute("SELECT pg_advisory_lock(1953653102, %s)", [member.pk % 2147483647])
         ok(ann(client, member, a, peer_id(1), event="started"))
         now = timezone.now()
         HnrWarning.objects.create(user=member, torrent_name="x", created_at=now, expires_at=now + timedelta(days=7))
         # Not cleared (a warning): tracker_gate waits for the lock until the front's lock_timeout, and nothing is written.
         assert refused(ann(client, member, b, peer_id(2), event="started")) == TRACKER_ERROR
         assert not peers_of(member, b)
-        holder.execute("SELECT pg_advisory_unlock_shared(1953653102, %s)", [member.pk % 2147483647])
+        holder.execute("SELECT pg_advisory_unlock(1953653102, %s)", [member.pk % 2147483647])
     finally:
         holder.close()
     ok(ann(client, member, b, peer_id(2), event="started"))  # the lock free, one warning of three refuses nothing
