@@ -7,8 +7,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import User
-from accounts.services import user_passkey_reset, user_set_banned, user_set_role
+from accounts.models import ApiKey, User
+from accounts.services import api_key_revoke_any, user_passkey_reset, user_set_banned, user_set_role
 
 # Fields that grant privileges: only a superuser may change them, on anyone.
 PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
@@ -102,3 +102,43 @@ class UserAdmin(BaseUserAdmin):
     def reset_passkeys(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in self._changeable(request, queryset):
             user_passkey_reset(user=user)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Members' API keys: who holds which, what they may do, when last used; operators revoke, never see a key or its hash."""
+
+    list_display = ["label", "name", "user", "scope_list", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["=prefix", "name", "user__username"]
+    fields = ["label", "name", "user", "scopes", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+    readonly_fields = ["label", "name", "user", "scopes", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+    actions = ["revoke_keys"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a key is made by its owner, who alone sees it (the profile, POST /api/me/keys)
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # nothing on a key is edited; the action revokes
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # revoked, not deleted: the list keeps saying when a key was last used
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Revoking needs the permission to change keys (accounts.change_apikey)."""
+        return request.user.has_perm("accounts.change_apikey")
+
+    @admin.display(description="key")
+    def label(self, obj: ApiKey) -> str:
+        return f"{obj.label}…"
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes or [])
+
+    @admin.action(description="Revoke selected keys", permissions=["revoke"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke_any(key=key)
+        self.message_user(request, "The selected keys are revoked.", messages.SUCCESS)

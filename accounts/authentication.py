@@ -1,17 +1,23 @@
-"""Bearer-token authentication and the rule for who may authenticate."""
+"""Bearer-token, API-key and session authentication, and the rule for who may authenticate."""
 
 from typing import Any
 
 from django.db.models import Exists
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.authentication import SessionAuthentication as DrfSessionAuthentication
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
-from accounts.models import User
+from accounts.models import API_KEY_PREFIX, ApiKey, ApiKeyScope, User
+from accounts.selectors import api_key_find
+from accounts.services import api_key_used
 from accounts.tokens import SESSION_CLAIM, token_version_current
 from api.errors import TokenInvalid
+from core.errors import Forbidden
+from core.net import client_ip
 
 
 def user_may_authenticate(user: Any) -> bool:
@@ -31,6 +37,12 @@ class BearerAuthentication(JWTAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
+
+    def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        """A JWT's member; a personal API key (`Bearer tpk_...`) is left to ApiKeyAuthentication."""
+        if _bearer_api_key(request) is not None:
+            return None
+        return super().authenticate(request)
 
     def get_raw_token(self, header: bytes) -> bytes | None:
         """The token of `Bearer <token>`; "Bearer" alone or with more than one value is TOKEN_INVALID, in a plain sentence."""
@@ -73,3 +85,74 @@ class SessionAuthentication(DrfSessionAuthentication):
         if result is not None and not user_may_authenticate(result[0]):
             return None
         return result
+
+
+def _bearer_api_key(request: Any) -> str | None:
+    """The API key of `Authorization: Bearer tpk_...`, or None when the header holds no key."""
+    parts = get_authorization_header(request).split()
+    if len(parts) == 2 and parts[0].lower() == b"bearer" and parts[1].startswith(API_KEY_PREFIX.encode()):
+        return parts[1].decode("latin-1")
+    return None
+
+
+def api_key_scope_required(view: Any, request: Any) -> str | None:
+    """The scope a personal API key needs to call `view` with `request`'s method; None: keys may not call it.
+
+    A view names its needs in `api_key_scopes`, by viewset action or by HTTP
+    method (`{"download": "download", "create": "upload"}`; a None value
+    refuses keys). Anything it does not name: reading (GET, HEAD, OPTIONS)
+    needs `read`, and every write is refused to keys (account changes, key
+    management, logout...): a key does only what was granted to it.
+    """
+    declared: dict[str, str | None] = getattr(view, "api_key_scopes", {})
+    method = request.method.lower()
+    name = getattr(view, "action", None) or ("get" if method == "head" else method)
+    if name in declared:
+        return declared[name]
+    return ApiKeyScope.READ if request.method in SAFE_METHODS else None
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """A member's personal API key, sent as `Authorization: Bearer tpk_...` or `X-Api-Key: tpk_...`.
+
+    An unknown or revoked key, or one whose owner is banned or deactivated, is
+    TOKEN_INVALID. A known key then needs the scope the endpoint asks for
+    (api_key_scope_required): without it the request is FORBIDDEN, naming the
+    scope, and is still counted against the owner's rate limit. The key is
+    never logged; its last use (time, address) is kept on its row.
+    """
+
+    def authenticate_header(self, request: Any) -> str:
+        return 'Bearer realm="api"'
+
+    def raw_key(self, request: Any) -> str | None:
+        """The key the request carries, if any (the Bearer header first, then X-Api-Key)."""
+        return _bearer_api_key(request) or request.META.get("HTTP_X_API_KEY") or None
+
+    def authenticate(self, request: Any) -> tuple[Any, ApiKey] | None:
+        raw = self.raw_key(request)
+        if raw is None:
+            return None
+        key = api_key_find(raw=raw)
+        if key is None or not user_may_authenticate(key.user):
+            raise TokenInvalid("The API key is invalid or revoked.")
+        api_key_used(key=key, ip=client_ip(request))
+        view = (request.parser_context or {}).get("view")
+        scope = api_key_scope_required(view, request)
+        if scope is None or not key.has_scope(scope):
+            # Authenticated as the owner before refusing, so that the refusal counts
+            # against the owner's budget (core.ratelimit), as every use of the key does.
+            request.user, request.auth = key.user, key
+            if scope is None:
+                raise Forbidden("API keys may not be used here; log in instead.")
+            raise Forbidden(f"This API key lacks the '{scope}' scope.")
+        return key.user, key
+
+
+class QueryApiKeyAuthentication(ApiKeyAuthentication):
+    """ApiKeyAuthentication that also reads the key from the query (`?apikey=`), as Torznab clients send it."""
+
+    param = "apikey"
+
+    def raw_key(self, request: Any) -> str | None:
+        return super().raw_key(request) or request.query_params.get(self.param) or None

@@ -1,5 +1,6 @@
-"""The tracker's user: a Django user with a role, a passkey and transfer totals."""
+"""The tracker's user: a Django user with a role, a passkey and transfer totals; their personal API keys."""
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -114,3 +115,63 @@ class User(AbstractUser):
     def can_log_in(self) -> bool:
         """Active and not banned."""
         return self.is_active and not self.is_banned
+
+
+# Every API key starts with this, so that `Authorization: Bearer <key>` tells a key from a JWT at a glance.
+API_KEY_PREFIX = "tpk_"
+# The characters after API_KEY_PREFIX that name a key (shown in lists, never secret).
+API_KEY_ID_LENGTH = 8
+
+
+class ApiKeyScope(models.TextChoices):
+    """What a personal API key may do: read, download .torrent files, upload, read feeds and Torznab."""
+
+    READ = "read", "Read"
+    DOWNLOAD = "download", "Download .torrent files"
+    UPLOAD = "upload", "Upload torrents"
+    FEED = "feed", "Feeds and Torznab"
+
+
+def api_key_hash(raw: str) -> str:
+    """The SHA-256 (hex) of a full API key, as stored: the key itself never is."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A member's personal API key: a name, scopes, and the hash of the key shown once at creation.
+
+    `prefix` (the characters after "tpk_") finds the row; the hash of the
+    whole key is then compared in constant time. Revoked keys are kept, so
+    that the list still says when each was last used.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=API_KEY_ID_LENGTH, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+        indexes = [models.Index(fields=["user", "-created_at"], name="apikey_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.label}… ({self.name})"
+
+    @property
+    def label(self) -> str:
+        """How the key begins ("tpk_" and its prefix): enough to recognise it, nothing to use."""
+        return f"{API_KEY_PREFIX}{self.prefix}"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether the key was given `scope`."""
+        return scope in (self.scopes or [])

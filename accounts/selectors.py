@@ -1,11 +1,12 @@
-"""Reads of members: the user list and public profiles."""
+"""Reads of members: the user list and public profiles; their API keys."""
 
+import hmac
 from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from accounts.models import User
+from accounts.models import API_KEY_ID_LENGTH, API_KEY_PREFIX, ApiKey, User, api_key_hash
 from core.errors import NotFound, pk_parse
 from core.listing import ListQuery, ListSpec, Page, page_of
 
@@ -71,3 +72,29 @@ def user_get_profile(*, pk: Any, viewer: Any = None) -> User:
     if user is None:
         raise NotFound("No such user.")
     return user
+
+
+# Longer than any key we issue (tpk_ + 8 + 43): anything longer is not looked up at all.
+_API_KEY_MAX_LENGTH = 100
+
+
+def api_key_list(*, user: Any) -> QuerySet[ApiKey]:
+    """`user`'s API keys, revoked ones included, newest first."""
+    return ApiKey.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def api_key_find(*, raw: str) -> ApiKey | None:
+    """The live key `raw` is, with its owner loaded; None for a malformed, unknown or revoked key.
+
+    The row is found by the key's non-secret prefix and the hash of the
+    whole key compared in constant time, so no timing tells how much of a
+    guess was right. Whether the owner may still use it is the caller's
+    question (accounts.authentication).
+    """
+    if not raw.startswith(API_KEY_PREFIX) or not API_KEY_ID_LENGTH + len(API_KEY_PREFIX) < len(raw) <= _API_KEY_MAX_LENGTH:
+        return None
+    prefix = raw[len(API_KEY_PREFIX) : len(API_KEY_PREFIX) + API_KEY_ID_LENGTH]
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.key_hash, api_key_hash(raw)):
+        return None
+    return None if key.is_revoked else key

@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Role, User
+from accounts.models import ApiKey, ApiKeyScope, Role, User
 from accounts.selectors import member_standing_summary
 from accounts.usernames import username_normalize
 
@@ -123,3 +123,41 @@ class RegisterSerializer(serializers.Serializer):
 class PasskeySerializer(serializers.Serializer):
     passkey = serializers.CharField()
     announce_url = serializers.CharField()
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    """A personal API key as its owner sees it in lists: never the key itself, nor its hash."""
+
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKeyScope.choices))
+    prefix = serializers.CharField(source="label", read_only=True, help_text="How the key begins (tpk_ and its id), to tell keys apart.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "scopes", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+        read_only_fields = fields
+
+
+class ScopesField(serializers.ListField):
+    """A list of scopes; a form field sent once (`scopes=read`) is a list of one, as it is when repeated."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        return super().to_internal_value([data] if isinstance(data, str) else data)
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = ScopesField(child=serializers.ChoiceField(choices=ApiKeyScope.choices), min_length=1, max_length=len(ApiKeyScope))
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    """The answer to creating a key: the key itself, this once."""
+
+    key = serializers.SerializerMethodField()
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+    def get_key(self, obj: ApiKey) -> str:
+        """The whole key: shown only in this answer, never stored."""
+        return str(self.context["key"])

@@ -1,7 +1,10 @@
-"""Writes on users, and the failed-login lock-out."""
+"""Writes on users, their API keys, and the failed-login lock-out."""
 
+import ipaddress
 import logging
+import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import django_ratelimit.core as ratelimit_core
 from django.conf import settings
@@ -10,12 +13,13 @@ from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_ratelimit import ALL
 
-from accounts.models import Role, User, generate_passkey
+from accounts.models import API_KEY_ID_LENGTH, API_KEY_PREFIX, ApiKey, ApiKeyScope, Role, User, api_key_hash, generate_passkey
 from accounts.signals import tracker_access_changed
 from accounts.usernames import username_normalize, username_problems
-from core.errors import Conflict, Forbidden, Invalid
+from core.errors import Conflict, Forbidden, Invalid, NotFound, pk_parse
 from core.net import client_ip
 
 logger = logging.getLogger("accounts")
@@ -177,3 +181,69 @@ def user_set_role(*, user: User, role: str) -> User:
     user.save(update_fields=["role"])
     _tracker_access_changed(user, user.passkey)
     return user
+
+
+# Live (unrevoked) keys a member may hold at once: enough for every tool, not a table to fill.
+API_KEYS_MAX = 20
+# A key's last use is written at most this often (and whenever its address changes): not one write per request.
+API_KEY_USE_PRECISION = timedelta(minutes=1)
+
+
+def api_key_create(*, user: User, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    """A new API key for `user` with `scopes`: the row and the key itself, which is shown once and never stored.
+
+    422 without a name or a scope (or with an unknown one); 409 past API_KEYS_MAX live keys.
+    """
+    name = name.strip()
+    details: dict[str, list[str]] = {}
+    if not name:
+        details["name"] = ["Give the key a name."]
+    unknown = sorted(set(scopes) - set(ApiKeyScope.values))
+    if unknown:
+        details["scopes"] = [f"Unknown scope: {', '.join(unknown)}. Scopes: {', '.join(ApiKeyScope.values)}."]
+    elif not scopes:
+        details["scopes"] = ["Choose at least one scope."]
+    if details:
+        raise Invalid(details=details)
+    if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= API_KEYS_MAX:
+        raise Conflict(f"You have {API_KEYS_MAX} keys already; revoke one first.")
+    ordered = [scope for scope in ApiKeyScope.values if scope in scopes]
+    for _attempt in range(5):  # a prefix already taken (1 in 4 billion per key): draw again
+        prefix = secrets.token_hex(API_KEY_ID_LENGTH // 2)
+        raw = f"{API_KEY_PREFIX}{prefix}{secrets.token_urlsafe(32)}"
+        try:
+            with transaction.atomic():
+                key = ApiKey.objects.create(user=user, name=name[:100], prefix=prefix, key_hash=api_key_hash(raw), scopes=ordered)
+        except IntegrityError:
+            continue
+        return key, raw
+    raise Conflict("Could not create a key; try again.")
+
+
+def api_key_revoke(*, user: User, pk: object) -> ApiKey:
+    """Revoke `user`'s key `pk` (it stops working at once); another member's key is 404. Revoking twice changes nothing."""
+    key = ApiKey.objects.filter(user=user, pk=pk_parse(pk, "No such key.")).first()
+    if key is None:
+        raise NotFound("No such key.")
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_revoke_any(*, key: ApiKey) -> None:
+    """Revoke `key` whoever holds it (the operators' admin site)."""
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_used(*, key: ApiKey, ip: str) -> None:
+    """Note that `key` was used just now from `ip` (the client's address; written at most once a minute per address)."""
+    try:
+        address: str | None = str(ipaddress.ip_address(ip))
+    except ValueError:  # no REMOTE_ADDR (a test client, a unix socket)
+        address = None
+    now = timezone.now()
+    if key.last_used_ip == address and key.last_used_at is not None and now - key.last_used_at < API_KEY_USE_PRECISION:
+        return
+    key.last_used_at, key.last_used_ip = now, address
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=address)

@@ -15,6 +15,8 @@ urlpatterns = [
     re_path(r"^logout/?$", views.LogoutView.as_view(), name="logout"),
     re_path(r"^me/?$", views.MeView.as_view(), name="me"),
     re_path(r"^me/passkey/?$", views.PasskeyView.as_view(), name="me-passkey"),
+    re_path(r"^me/keys/?$", views.ApiKeyListView.as_view(), name="me-keys"),
+    re_path(r"^me/keys/(?P<pk>\d+)/?$", views.ApiKeyDetailView.as_view(), name="me-key"),
     re_path(r"^register/?$", views.RegisterView.as_view(), name="register"),
     *router.urls,
 ]

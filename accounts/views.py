@@ -18,8 +18,11 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.authentication import user_may_authenticate
 from accounts.models import User
-from accounts.selectors import USER_LIST, user_get_profile, user_page
+from accounts.selectors import USER_LIST, api_key_list, user_get_profile, user_page
 from accounts.serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
     LoginSerializer,
     LogoutSerializer,
     MeSerializer,
@@ -34,6 +37,8 @@ from accounts.serializers import (
     UserProfileSerializer,
 )
 from accounts.services import (
+    api_key_create,
+    api_key_revoke,
     login_attempt_start,
     login_attempt_succeeded,
     user_passkey_reset,
@@ -240,3 +245,44 @@ class PasskeyView(APIView):
         assert isinstance(user, User)  # IsAuthenticated
         passkey = user_passkey_reset(user=user)
         return _no_store(Response({"passkey": passkey, "announce_url": f"{settings.TRACKER_ANNOUNCE_URL}/announce/{passkey}"}))
+
+
+# Key management is for the member themselves: a key may neither list, create nor revoke keys.
+_NO_KEYS = {"get": None, "post": None, "delete": None}
+
+
+class ApiKeyListView(APIView):
+    """GET /api/me/keys: your API keys (never the keys themselves); POST: a new key, shown in this answer only."""
+
+    permission_classes = [IsAuthenticated]
+    api_key_scopes = _NO_KEYS
+
+    @extend_schema(responses=ApiKeySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _no_store(Response(ApiKeySerializer(api_key_list(user=request.user), many=True).data))
+
+    @extend_schema(
+        request=ApiKeyCreateSerializer,
+        responses={201: ApiKeyCreatedSerializer, 409: OpenApiResponse(description="Too many live keys; revoke one first")},
+    )
+    def post(self, request: Request) -> Response:
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated
+        serializer = ApiKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key, raw = api_key_create(user=user, **serializer.validated_data)
+        return _no_store(Response(ApiKeyCreatedSerializer(key, context={"key": raw}).data, status=201))
+
+
+class ApiKeyDetailView(APIView):
+    """DELETE /api/me/keys/{id}: revoke one of your keys; it stops working at once (204, also if revoked already)."""
+
+    permission_classes = [IsAuthenticated]
+    api_key_scopes = _NO_KEYS
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: str) -> Response:
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated
+        api_key_revoke(user=user, pk=pk)
+        return Response(status=204)

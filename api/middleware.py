@@ -28,6 +28,15 @@ def code_for_status(status: int) -> ErrorCode:
     return ErrorCode.SERVER_ERROR if status >= 500 else ErrorCode.BAD_REQUEST
 
 
+def envelope_exempt(response: HttpResponseBase) -> HttpResponseBase:
+    """Mark `response` as keeping its own error body under /api/: a protocol whose clients read their own format (Torznab's XML).
+
+    Its rate-limit headers are still added, and the view must count the request itself (core.ratelimit.count_request).
+    """
+    response.api_envelope_exempt = True  # type: ignore[attr-defined]
+    return response
+
+
 def _is_json(response: HttpResponseBase) -> bool:
     return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
 
@@ -45,7 +54,8 @@ class ApiMiddleware:
     It sits first in MIDDLEWARE so that it also sees what Django's own layers
     answer before any view runs (a disallowed Host, a CSRF failure, DEBUG's
     HTML error pages): any error that is not already a JSON envelope is
-    replaced by one with the matching code. A body declared larger than
+    replaced by one with the matching code (unless the view marked it
+    `envelope_exempt`: Torznab answers in XML). A body declared larger than
     DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413 before it is read.
     Every response gets X-RateLimit-*; requests that never reached the DRF
     throttle are counted here, so they use up the caller's budget too, and
@@ -63,7 +73,8 @@ class ApiMiddleware:
             response: HttpResponseBase = json_error(request, ErrorCode.PAYLOAD_TOO_LARGE)
         else:
             response = self.get_response(request)
-        if response.status_code >= 400 and not _is_json(response):
+        exempt = getattr(response, "api_envelope_exempt", False)
+        if response.status_code >= 400 and not _is_json(response) and not exempt:
             code = code_for_status(response.status_code)
             replacement = json_error(request, code)
             for header in ("Allow", "Retry-After", "WWW-Authenticate"):
@@ -72,7 +83,7 @@ class ApiMiddleware:
             response = replacement
         counted_by_throttle = hasattr(request, "_ratelimit_usage")
         usage = count_request(request)
-        if usage["should_limit"] and not counted_by_throttle:
+        if usage["should_limit"] and not counted_by_throttle and not exempt:
             # Past the limit every answer is 429, also for requests that DRF
             # refused before its throttle ran (a failed login check, say).
             response = json_error(request, ErrorCode.RATE_LIMIT_EXCEEDED)

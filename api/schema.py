@@ -290,6 +290,11 @@ class EnvelopeAutoSchema(AutoSchema):
         if operation is None:
             return None
         responses: dict[str, Any] = operation["responses"]
+        if getattr(self.view, "api_envelope", True) is False:
+            # A protocol of its own under /api/ (Torznab): its view declares its (XML) errors itself.
+            for status_code, response in responses.items():
+                self._add_headers(status_code, response)
+            return operation
         declared = {code for code in responses if code.isdigit() and int(code) >= 400}
         for status in self.error_statuses(operation):
             responses.setdefault(str(status), {})
@@ -369,6 +374,31 @@ class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describe ApiKeyAuthentication: a personal key in X-Api-Key (or as `Authorization: Bearer tpk_...`)."""
+
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Api-Key",
+            "description": "A personal API key (tpk_...), also as `Authorization: Bearer tpk_...`; it does what its scopes allow.",
+        }
+
+
+class QueryApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describe QueryApiKeyAuthentication: the key in `?apikey=`, as Torznab clients send it."""
+
+    target_class = "accounts.authentication.QueryApiKeyAuthentication"
+    name = "apiKeyQuery"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "apiKey", "in": "query", "name": "apikey", "description": "A personal API key with the `feed` scope."}
 
 
 class SessionAuthenticationScheme(SessionScheme):

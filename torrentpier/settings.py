@@ -222,6 +222,8 @@ REST_FRAMEWORK = {
         # Bearer first: DRF takes the first class's WWW-Authenticate header,
         # which keeps a missing login a 401 rather than a 403.
         "accounts.authentication.BearerAuthentication",
+        # Personal API keys: `Bearer tpk_...` (which BearerAuthentication leaves alone) or X-Api-Key.
+        "accounts.authentication.ApiKeyAuthentication",
         "accounts.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],

@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Us
 from django.core.validators import RegexValidator
 from django.utils.translation import ngettext
 
+from accounts.models import ApiKeyScope
 from accounts.services import login_attempt_start, login_attempt_succeeded
 from tracker.models import Forum, Freeleech, TorrentStatus
 
@@ -74,6 +75,17 @@ class AdminLoginForm(LoginLockout, AdminAuthenticationForm):
     """The admin site's login form, under the same lock-out (else it would be a way around it)."""
 
     error_messages = {**AdminAuthenticationForm.error_messages, **LOCKOUT_MESSAGES}
+
+
+class ApiKeyForm(PlainLabels, forms.Form):
+    """A new personal API key: a name to recognise it by and what it may do (accounts.services.api_key_create decides)."""
+
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. “Prowlarr” or “RSS reader”.")
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKeyScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope."},
+    )
 
 
 class PasskeyResetForm(PlainLabels, forms.Form):

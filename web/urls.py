@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
+from web import feeds
 from web.views import account, standing, store, torrents
 
 app_name = "web"
@@ -27,6 +28,13 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password-change-done"),
     path("profile/", account.profile, name="profile"),
     path("profile/passkey/", account.passkey_reset, name="passkey-reset"),
+    path("profile/keys/", account.api_key_new, name="api-key-new"),
+    path("profile/keys/<int:key_id>/revoke/", account.api_key_delete, name="api-key-revoke"),
+    path("feeds/torrents.rss", feeds.TorrentsRss(), name="feed-torrents-rss"),
+    path("feeds/torrents.atom", feeds.TorrentsAtom(), name="feed-torrents-atom"),
+    path("feeds/bookmarks.rss", feeds.BookmarksRss(), name="feed-bookmarks-rss"),
+    path("feeds/bookmarks.atom", feeds.BookmarksAtom(), name="feed-bookmarks-atom"),
+    path("feeds/torrents/<int:torrent_id>/download", feeds.feed_download, name="feed-download"),
     path("standing/", standing.standing, name="standing"),
     path("store/", store.store, name="store"),
     # Browsers ask for it on pages that name no icon (the admin's, the API docs').

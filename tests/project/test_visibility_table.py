@@ -25,7 +25,7 @@ from django.utils import timezone
 from fastbencode import bdecode
 from rest_framework.test import APIClient
 
-from accounts.services import user_set_banned
+from accounts.services import api_key_create, user_set_banned
 from accounts.tokens import refresh_token_for
 from tests.factories import CategoryFactory, ForumFactory, TorrentFactory, UserFactory
 from tests.tracker.announce.helpers import announce_qs, peer_id
@@ -85,8 +85,9 @@ def world(db: Any) -> SimpleNamespace:
     for role, user in users.items():
         sessions[role] = Client()
         sessions[role].force_login(user)
+    keys = {role: api_key_create(user=user, name="feeds", scopes=["feed"])[1] for role, user in users.items()}
     user_set_banned(user=users["banned"], banned=True)
-    return SimpleNamespace(users=users, forums=forums, torrents=torrents, comments=comments, tokens=tokens, sessions=sessions)
+    return SimpleNamespace(users=users, forums=forums, torrents=torrents, comments=comments, tokens=tokens, sessions=sessions, keys=keys)
 
 
 def _role_fields(role: str) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def page_client(world: SimpleNamespace, role: str) -> Client:
 class Route:
     """One method of one torrent-scoped route. `allowed`: the status on a torrent the role may see."""
 
-    front: str  # "api" or "page"
+    front: str  # "api", "page" or "feed" (a feed's link, with the role's `feed`-scoped API key in ?key=)
     route: str  # the URL pattern's name, without namespace
     method: str
     path: str  # {torrent}, {comment} and {forum} are the state's objects
@@ -170,17 +171,20 @@ PAGE_ROUTES = [
     Route("page", "comment-edit", "get", "/comments/{comment}/edit/", True, _only(200, AUTHOR)),
     Route("page", "comment-edit", "post", "/comments/{comment}/edit/", True, _only(302, AUTHOR), {"text": "edited"}),
 ]  # fmt: skip
+FEED_ROUTES = [
+    Route("feed", "feed-download", "get", "/feeds/torrents/{torrent}/download", True, _each(200)),
+]
 API_PREFIXES = ["/api/", "/api/v1/"]
-ROUTE_CASES = [(prefix + r.path, r) for r in API_ROUTES for prefix in API_PREFIXES] + [(r.path, r) for r in PAGE_ROUTES]
+ROUTE_CASES = [(prefix + r.path, r) for r in API_ROUTES for prefix in API_PREFIXES] + [(r.path, r) for r in PAGE_ROUTES + FEED_ROUTES]
 
 
 def expected_status(route: Route, role: str, state: str) -> int:
     """The rule, for one route, role and torrent state."""
-    if route.front == "api" and role == "banned":
-        return 401  # the token was revoked by the ban: refused on every route, public or not
+    if route.front in ("api", "feed") and role == "banned":
+        return 401  # the token (the key's owner) was revoked by the ban: refused on every route, public or not
     viewer = "guest" if role == "banned" else role  # on the pages the ban ended the session
     if route.login and viewer == "guest":
-        return 401 if route.front == "api" else 302
+        return 302 if route.front == "page" else 401
     if state not in SEES[viewer]:
         return 404
     return route.allowed[viewer]
@@ -195,6 +199,8 @@ def _send(route: Route, path: str, world: SimpleNamespace, role: str, state: str
     if route.front == "api":
         client = api_client(world, role)
         return getattr(client, route.method)(path, body or None, format="json")
+    if route.front == "feed":
+        return Client().get(path, {"key": world.keys[role]} if role != "guest" else {})
     client = page_client(world, role)
     return getattr(client, route.method)(path, body) if route.method == "post" else client.get(path)
 
@@ -583,7 +589,9 @@ def _torrent_scoped(pattern: str) -> bool:
 
 
 def test_every_torrent_route_has_a_row() -> None:
-    rows = {(f"{'web' if r.front == 'page' else ns}:{r.route}", r.method) for r in API_ROUTES + PAGE_ROUTES for ns in ("api", "v1")}
+    rows = {
+        (f"{ns if r.front == 'api' else 'web'}:{r.route}", r.method) for r in API_ROUTES + PAGE_ROUTES + FEED_ROUTES for ns in ("api", "v1")
+    }
     listed = {"torrent-list"}  # GET /api/torrents: test_api_list; POST (upload) has no torrent yet
     missing = []
     for name, pattern, callback in _walk(get_resolver().url_patterns):

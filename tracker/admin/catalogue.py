@@ -31,8 +31,9 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Forum)
 class ForumAdmin(admin.ModelAdmin):
-    list_display = ["name", "category", "order", "allows_torrents", "view_level", "upload_level", "download_level"]
-    list_filter = ["category", "allows_torrents", "view_level", "upload_level", "download_level"]
+    # newznab_category: what Torznab clients (Prowlarr, Sonarr...) see the forum's torrents as (GET /api/torznab).
+    list_display = ["name", "category", "order", "allows_torrents", "view_level", "upload_level", "download_level", "newznab_category"]
+    list_filter = ["category", "allows_torrents", "view_level", "upload_level", "download_level", "newznab_category"]
     list_select_related = ["category"]
     search_fields = ["name", "description"]
 

@@ -27,6 +27,35 @@ class Category(models.Model):
         return self.name
 
 
+class NewznabCategory(models.IntegerChoices):
+    """The standard Newznab categories Torznab clients (Prowlarr, Jackett, Sonarr, Radarr) filter on."""
+
+    CONSOLE = 1000, "Console"
+    MOVIES = 2000, "Movies"
+    MOVIES_SD = 2030, "Movies/SD"
+    MOVIES_HD = 2040, "Movies/HD"
+    MOVIES_UHD = 2045, "Movies/UHD"
+    MOVIES_BLURAY = 2050, "Movies/BluRay"
+    MOVIES_3D = 2060, "Movies/3D"
+    AUDIO = 3000, "Audio"
+    AUDIO_MP3 = 3010, "Audio/MP3"
+    AUDIO_LOSSLESS = 3040, "Audio/Lossless"
+    AUDIO_AUDIOBOOK = 3030, "Audio/Audiobook"
+    PC = 4000, "PC"
+    PC_GAMES = 4050, "PC/Games"
+    TV = 5000, "TV"
+    TV_SD = 5030, "TV/SD"
+    TV_HD = 5040, "TV/HD"
+    TV_UHD = 5045, "TV/UHD"
+    TV_ANIME = 5070, "TV/Anime"
+    TV_DOCUMENTARY = 5080, "TV/Documentary"
+    XXX = 6000, "XXX"
+    BOOKS = 7000, "Books"
+    BOOKS_EBOOK = 7020, "Books/EBook"
+    BOOKS_COMICS = 7030, "Books/Comics"
+    OTHER = 8000, "Other"
+
+
 class Forum(models.Model):
     """A forum whose topics each carry one torrent."""
 
@@ -38,6 +67,12 @@ class Forum(models.Model):
     view_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.GUEST)
     upload_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.USER)
     download_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices, default=AccessLevel.USER)
+    newznab_category = models.PositiveIntegerField(
+        choices=NewznabCategory.choices,
+        null=True,
+        blank=True,
+        help_text="The Newznab category Torznab clients see this forum's torrents under (none: Other).",
+    )
 
     class Meta:
         ordering = ["category__order", "order", "id"]

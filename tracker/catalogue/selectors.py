@@ -179,6 +179,20 @@ def torrent_list_count(*, user: Any, query: ListQuery) -> int:
     return cached_count(queryset, key=key)
 
 
+def torrent_find(*, user: Any, terms: list[str], forum_ids: list[int] | None = None) -> QuerySet[Torrent]:
+    """Torrents `user` may see holding every one of `terms` (torrent_search), in `forum_ids` if given; newest first.
+
+    For Torznab clients, which send a title of several words ("Show Name"):
+    each word is searched on its own, so "Show.Name.S01E02" is found.
+    """
+    queryset = torrent_list(user=user, query=ListQuery(sort=TORRENT_LIST.default_sort, order=TORRENT_LIST.default_order))
+    for term in terms:
+        queryset = torrent_search(queryset=queryset, term=term)
+    if forum_ids is not None:
+        queryset = queryset.filter(forum_id__in=forum_ids)
+    return queryset
+
+
 def torrent_files(*, torrent: Torrent) -> QuerySet[TorrentFile]:
     """The files of `torrent`, sorted by path."""
     return TorrentFile.objects.filter(torrent=torrent).order_by("path", "id")

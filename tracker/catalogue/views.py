@@ -5,28 +5,41 @@ service and serialize. Visibility and object permissions live in
 tracker.catalogue.selectors and tracker.catalogue.services.
 """
 
+import logging
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions as drf
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import QueryApiKeyAuthentication
+from accounts.models import ApiKeyScope
+from api.errors import RateLimitExceeded, TokenInvalid
+from api.middleware import envelope_exempt
 from api.pagination import list_query, page_response
 from api.parsers import FormParser, MultiPartParser
-from core.errors import Invalid, TooLarge
+from core.errors import Forbidden, Invalid, TooLarge
 from core.http import attachment_response
 from core.listing import Page, page_of
-from tracker.catalogue import selectors, services
+from core.ratelimit import count_request
+from tracker.catalogue import selectors, services, torznab
 from tracker.catalogue.permissions import ReadOnlyOrAdmin, ReadOnlyOrAuthenticated
 from tracker.catalogue.serializers import (
     BookmarkSerializer,
@@ -41,6 +54,10 @@ from tracker.catalogue.serializers import (
     TorrentUploadSerializer,
 )
 from tracker.models import Category, Comment, Forum, Torrent
+from tracker.policy.selectors import announce_policy
+from tracker.policy.snapshot import credit_shares
+
+logger = logging.getLogger("api")
 
 _NAME_TAKEN = OpenApiResponse(description="A category or forum with this name exists already")
 
@@ -120,6 +137,8 @@ class TorrentViewSet(viewsets.GenericViewSet):
     serializer_class = TorrentListSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     list_specs = {"list": selectors.TORRENT_LIST, "files": selectors.PAGED_LIST, "comments": selectors.PAGED_LIST}
+    # What a personal API key needs beyond `read` (accounts.authentication.api_key_scope_required); other writes refuse keys.
+    api_key_scopes = {"download": ApiKeyScope.DOWNLOAD, "create": ApiKeyScope.UPLOAD}
     queryset = Torrent.objects.none()  # for the schema; every action asks a selector
 
     def _torrent(self, *, with_metainfo: bool = False) -> Torrent:
@@ -273,3 +292,169 @@ class StatsView(APIView):
     @extend_schema(responses=StatsSerializer)
     def get(self, request: Request) -> Response:
         return Response(StatsSerializer(selectors.stats_get()).data)
+
+
+class TorznabRenderer(BaseRenderer):
+    """Torznab's documents are written by tracker.catalogue.torznab; this only names their media type."""
+
+    media_type = "application/rss+xml"
+    format = "xml"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return data if isinstance(data, bytes) else b""
+
+
+class AnyAccept(BaseContentNegotiation):
+    """Torznab clients send all sorts of Accept headers; the answer is XML whatever they say."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+_TORZNAB_XML = "application/xml"
+_TORZNAB_ERRORS = {
+    (status, _TORZNAB_XML): OpenApiResponse(OpenApiTypes.STR, description=f"<error code=... description=.../>: {what}")
+    for status, what in (
+        (400, "201 incorrect parameter, 202 no such function, 203 function not available, 200 missing parameter"),
+        (401, "100 incorrect user credentials (a missing, unknown or revoked key), 200 missing parameter (no apikey)"),
+        (403, "102 insufficient privileges: the key lacks the 'feed' scope"),
+        (405, "203 function not available (only GET)"),
+        (429, "500 request limit reached (the owner's per-minute budget); see Retry-After"),
+        (500, "900 unknown error"),
+    )
+}
+
+
+@extend_schema(
+    summary="Torznab (Prowlarr, Jackett, Sonarr, Radarr)",
+    parameters=[
+        OpenApiParameter("t", str, enum=["caps", "search", "tvsearch", "movie"], required=True, description="The function."),
+        OpenApiParameter("apikey", str, description="A personal API key with the `feed` scope (or send X-Api-Key)."),
+        OpenApiParameter("q", str, description="Words of the title; each must appear in the name, description or a file path."),
+        OpenApiParameter("cat", str, description="Comma-separated Newznab category ids (a parent, 5000, takes its subcategories)."),
+        OpenApiParameter("season", int, description="tvsearch: season number (adds S01 to the search)."),
+        OpenApiParameter("ep", int, description="tvsearch: episode number, with season (adds S01E02)."),
+        OpenApiParameter("offset", int, description="Results to skip (default 0)."),
+        OpenApiParameter("limit", int, description=f"Results to return (default {torznab.DEFAULT_LIMIT}, at most {torznab.MAX_LIMIT})."),
+    ],
+    responses={
+        (200, "application/rss+xml"): OpenApiResponse(
+            OpenApiTypes.STR, description="t=caps: the <caps> document (application/xml); searches: an RSS 2.0 channel of results"
+        ),
+        **_TORZNAB_ERRORS,
+    },
+)
+class TorznabView(APIView):
+    """GET /api/torznab?t=caps|search|tvsearch|movie: the catalogue for Torznab clients, in XML (never the JSON envelope).
+
+    The `apikey` is a personal key with the `feed` scope; results are what its
+    owner may see, newest first, with a download link that works with the same
+    key. Errors are Newznab <error> elements with a matching HTTP status.
+    """
+
+    authentication_classes = [QueryApiKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    api_key_scopes = {"get": ApiKeyScope.FEED}
+    api_envelope = False  # for the schema (api.schema): its errors are XML, declared above
+    renderer_classes = [TorznabRenderer]
+    content_negotiation_class = AnyAccept
+    http_method_names = ["get", "head"]
+
+    def get(self, request: Request) -> HttpResponse:
+        function = request.query_params.get("t") or ""
+        if not function:
+            raise torznab.TorznabError(200, "Missing parameter")
+        forums = list(selectors.forum_list_visible(user=request.user).filter(allows_torrents=True))
+        if function == "caps":
+            return self._xml(torznab.caps_xml(title=self._title(), forums=forums), content_type=_TORZNAB_XML)
+        if function in torznab.UNAVAILABLE_FUNCTIONS:
+            raise torznab.TorznabError(203, "Function not available")
+        if function not in torznab.SEARCH_FUNCTIONS:
+            raise torznab.TorznabError(202, "No such function")
+        search = torznab.torznab_search_parse(request.query_params, function)
+        forum_ids = torznab.forums_in_categories(forums, search.categories) if search.categories is not None else None
+        queryset = selectors.torrent_find(user=request.user, terms=search.terms, forum_ids=forum_ids)
+        torrents = list(queryset[search.offset : search.offset + search.limit])
+        short_page = bool(torrents) and len(torrents) < search.limit  # it tells the total without counting
+        total = search.offset + len(torrents) if short_page else queryset.order_by().count()
+        body = torznab.results_xml(
+            title=self._title(),
+            self_url=request.build_absolute_uri(),
+            site_url=request.build_absolute_uri("/"),
+            torrents=torrents,
+            offset=search.offset,
+            total=total,
+            page_url=lambda t: request.build_absolute_uri(reverse("web:torrent", args=[t.pk])),
+            download_url=lambda t: self._download_url(request, t),
+            terms=self._terms(request.user),
+        )
+        return self._xml(body, content_type="application/rss+xml")
+
+    def _title(self) -> str:
+        return "torrentpier"
+
+    def _download_url(self, request: Request, torrent: Torrent) -> str:
+        """The feeds' download link (web.feeds), which takes the same key: the client fetches it without logging in."""
+        path = reverse("web:feed-download", args=[torrent.pk])
+        key = QueryApiKeyAuthentication().raw_key(request) or ""
+        return request.build_absolute_uri(f"{path}?{urlencode({'key': key})}")
+
+    def _terms(self, user: Any) -> torznab.ItemTerms:
+        """The volume factors (freeleech, site events, the member's own freeleech) and the hit-and-run rule."""
+        now = timezone.now()
+        policy = announce_policy(now)
+        personal = user.freeleech_until is not None and user.freeleech_until > now
+
+        def download_factor(torrent: Torrent) -> float:
+            numerator, denominator, _upload = credit_shares(policy, torrent.freeleech, now)
+            return 0.0 if personal else numerator / denominator
+
+        upload = credit_shares(policy, "none", now)[2]
+        return torznab.ItemTerms(
+            download_factor=download_factor,
+            upload_factor=float(upload),
+            minimum_ratio=policy.hnr_ratio_pct / 100 if policy.hnr_seed and policy.hnr_ratio_pct else None,
+            minimum_seed_seconds=policy.hnr_seed or None,
+        )
+
+    def _xml(self, body: bytes, *, content_type: str, status: int = 200) -> HttpResponse:
+        response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8", status=status)
+        add_never_cache_headers(response)  # the download links carry the key
+        return envelope_exempt(response)  # type: ignore[return-value]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """Every failure as a Newznab <error>, never the JSON envelope; a request past the owner's budget is error 500."""
+        usage = count_request(self.request._request)  # counted once; the middleware then leaves the answer alone
+        if usage["should_limit"]:
+            exc = RateLimitExceeded(headers={"Retry-After": str(max(1, int(usage["time_left"])))})
+        error = _torznab_error(exc)
+        if error.code == 900:
+            logger.exception("Unhandled error in Torznab", exc_info=exc)
+        response = self._xml(torznab.error_xml(error.code, error.description), content_type=_TORZNAB_XML, status=error.status)
+        for name, value in error.headers.items():
+            response[name] = value
+        return response  # type: ignore[return-value]  # DRF's finalize_response takes any HttpResponse
+
+
+def _torznab_error(exc: Exception) -> torznab.TorznabError:
+    """The Newznab error for `exc` (Prowlarr reads 100-199 as a bad key, "Request limit reached" as a limit)."""
+    if isinstance(exc, torznab.TorznabError):
+        return exc
+    if isinstance(exc, RateLimitExceeded):
+        return torznab.TorznabError(500, "Request limit reached", status=429, headers=exc.headers)
+    if isinstance(exc, TokenInvalid):
+        return torznab.TorznabError(100, "Incorrect user credentials", status=401)
+    if isinstance(exc, drf.NotAuthenticated):
+        return torznab.TorznabError(200, "Missing parameter", status=401)
+    if isinstance(exc, Forbidden):
+        return torznab.TorznabError(102, f"Insufficient privileges: {exc.message}", status=403)
+    if isinstance(exc, drf.MethodNotAllowed):
+        return torznab.TorznabError(203, "Function not available", status=405, headers={"Allow": "GET, HEAD"})
+    return torznab.TorznabError(900, "Unknown error", status=500)

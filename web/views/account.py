@@ -12,14 +12,16 @@ from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.services import user_passkey_reset, user_register
+from accounts.models import ApiKeyScope
+from accounts.selectors import api_key_list
+from accounts.services import api_key_create, api_key_revoke, user_passkey_reset, user_register
 from core.errors import DomainError
 from tracker.catalogue.selectors import bookmark_list
 from tracker.catalogue.services import announce_url_for
 from tracker.swarm.selectors import snatch_history
 from web.access import member_required
 from web.errors import form_add_domain_error
-from web.forms import ChangePasswordForm, LoginForm, PasskeyResetForm, RegisterForm
+from web.forms import ApiKeyForm, ChangePasswordForm, LoginForm, PasskeyResetForm, RegisterForm
 
 
 class LoginView(auth_views.LoginView):
@@ -55,10 +57,7 @@ HISTORY_ROWS = 100
 BOOKMARK_ROWS = 100
 
 
-@member_required
-@never_cache  # it shows the passkey
-def profile(request: HttpRequest) -> HttpResponse:
-    """GET /profile/: passkey, transfer totals, history (?history=seeding|leeching|completed), bookmarks, API access."""
+def _profile_context(request: HttpRequest, *, key_form: ApiKeyForm | None = None) -> dict[str, Any]:
     user = request.user
     history_filter = request.GET.get("history", "all")
     if history_filter not in dict(HISTORY_TABS):
@@ -71,9 +70,53 @@ def profile(request: HttpRequest) -> HttpResponse:
         "history_filter": history_filter,
         "history_tabs": HISTORY_TABS,
         "bookmarks": list(bookmark_list(user=user)[:BOOKMARK_ROWS]),
+        "api_keys": list(api_key_list(user=user)),
+        "key_form": key_form or ApiKeyForm(),
+        "feed_url": request.build_absolute_uri("/feeds/torrents.rss"),
+        "torznab_url": request.build_absolute_uri("/api/torznab"),
         "nav": "profile",
     }
-    return render(request, "web/profile.html", context)
+    return context
+
+
+@member_required
+@never_cache  # it shows the passkey
+def profile(request: HttpRequest) -> HttpResponse:
+    """GET /profile/: passkey, transfer totals, history (?history=seeding|leeching|completed), bookmarks, API access and keys."""
+    return render(request, "web/profile.html", _profile_context(request))
+
+
+@member_required
+@never_cache  # the answer shows the new key
+@require_http_methods(["POST"])
+def api_key_new(request: HttpRequest) -> HttpResponse:
+    """POST /profile/keys/: a new API key, shown on this answer only (it is stored hashed); a bad form: the profile with its errors."""
+    form = ApiKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            key, raw = api_key_create(user=request.user, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"])  # type: ignore[arg-type]
+        except DomainError as exc:
+            form_add_domain_error(form, exc)
+        else:
+            feeds = key.has_scope(ApiKeyScope.FEED)
+            context = {"key": key, "raw_key": raw, "feeds": feeds, "nav": "profile"}
+            if feeds:
+                context["feed_url"] = request.build_absolute_uri(f"/feeds/torrents.rss?key={raw}")
+                context["torznab_url"] = request.build_absolute_uri("/api/torznab")
+            return render(request, "web/api_key_created.html", context)
+    return render(request, "web/profile.html", _profile_context(request, key_form=form), status=422)
+
+
+@member_required
+@require_http_methods(["POST"])
+def api_key_delete(request: HttpRequest, key_id: int) -> HttpResponseBase:
+    """POST /profile/keys/<id>/revoke/: revoke one of the member's keys; it stops working at once."""
+    try:
+        key = api_key_revoke(user=request.user, pk=key_id)  # type: ignore[arg-type]
+    except DomainError as exc:
+        raise Http404(exc.message) from None
+    messages.success(request, f"The key “{key.name}” is revoked.")
+    return redirect("web:profile")
 
 
 @member_required

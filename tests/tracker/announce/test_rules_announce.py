@@ -15,18 +15,18 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
 from tests.factories import TorrentFactory, UserFactory
+from tests.threads import released_together
 from tests.tracker.announce.fronts import AsgiClient, fast_path_active
 from tests.tracker.announce.helpers import announce_qs, peer_id, reply
 from tracker.announce.core import TRACKER_ERROR
@@ -729,30 +729,6 @@ def postgres_only() -> None:
 Timings = list[tuple[float, float]]
 
 
-def fire(n: int, func: Callable[[int], Any]) -> list[Any]:
-    """Run `func(i)` in `n` threads released together, each on its own connection (closed after)."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = func(i)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
-
-
 def timed_statements(monkeypatch: pytest.MonkeyPatch) -> Timings:
     """Record when each announce statement (or ASGI batch) ran, on either front, to show the announces did overlap."""
     import tracker.announce.asgi as asgi
@@ -810,7 +786,7 @@ def concurrently(client: Any, calls: list[Call], *, across_workers: bool = False
     rest through the WSGI views on threads, as two workers of one site would.
     """
     if not isinstance(client, AsgiClient):
-        return fire(len(calls), lambda i: ann(Client(), calls[i][0], calls[i][1], calls[i][2], **calls[i][3]))
+        return released_together(len(calls), lambda i: ann(Client(), calls[i][0], calls[i][1], calls[i][2], **calls[i][3]))
     if not across_workers:
         return asgi_together(client, calls)
     half = len(calls) // 2
@@ -821,7 +797,7 @@ def concurrently(client: Any, calls: list[Call], *, across_workers: bool = False
         u, t, pid, kw = calls[half + i - 1]
         return [ann(Client(), u, t, pid, **kw)]
 
-    return [body for bodies in fire(1 + len(calls) - half, run) for body in bodies]
+    return [body for bodies in released_together(1 + len(calls) - half, run) for body in bodies]
 
 
 ROUNDS = 20

@@ -1,17 +1,17 @@
 """Bonus points: the formula, the hourly job (never paying a second twice), staff adjustments, the store and tokens."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, InsufficientPoints, Invalid, NotFound
 from tests.factories import ForumFactory, TorrentFactory, UserFactory
+from tests.threads import released_together
 from tracker.catalogue.models import AccessLevel, Freeleech, Torrent
 from tracker.policy import bonus
 from tracker.policy.bonus import (
@@ -199,28 +199,6 @@ def test_the_command_prints_what_it_paid(now):
     assert out.getvalue().strip() == "paid 0 member(s) 0 point(s)"
 
 
-def fire(n: int, func) -> list:
-    """Run `func(i)` in `n` threads released together, each on its own connection; the results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = func(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 @pytest.fixture
 def postgres_only():
     if connection.vendor != "postgresql":
@@ -234,7 +212,7 @@ def test_concurrent_runs_pay_each_second_once(postgres_only, now, monkeypatch):
     for user in users:
         for _ in range(3):
             seeding(user, now=now, seed_time=HOUR)
-    runs = fire(4, lambda i: bonus_award(now=now + timedelta(seconds=i)))
+    runs = released_together(4, lambda i: bonus_award(now=now + timedelta(seconds=i)), raise_errors=False)
     assert not [r for r in runs if isinstance(r, Exception)], runs
     assert sum(r.members for r in runs) == 8
     assert sum(r.points for r in runs) == Decimal("144.00")  # 8 members x 3 h x 6
@@ -244,7 +222,7 @@ def test_concurrent_runs_pay_each_second_once(postgres_only, now, monkeypatch):
 
     for snatch in Snatch.objects.all():  # more seed time, and runs again at once: added to the hour's rows
         seed_more(snatch, HOUR)
-    runs = fire(4, lambda i: bonus_award(now=now + timedelta(minutes=1)))
+    runs = released_together(4, lambda i: bonus_award(now=now + timedelta(minutes=1)), raise_errors=False)
     assert not [r for r in runs if isinstance(r, Exception)], runs
     assert sum(r.points for r in runs) == Decimal("144.00")
     assert LedgerEntry.objects.count() == 8
@@ -412,7 +390,7 @@ def test_two_purchases_at_once_cannot_spend_the_same_points(postgres_only):
     staff = UserFactory(role="admin", is_staff=True)
     user = UserFactory()
     give(user, "500", staff)  # one token's worth
-    results = fire(2, lambda i: store_buy(user=user, item="token"))
+    results = released_together(2, lambda i: store_buy(user=user, item="token"), raise_errors=False)
     assert sorted(type(r).__name__ for r in results) == ["InsufficientPoints", "Purchase"]
     user.refresh_from_db()
     assert (user.freeleech_tokens, user.bonus_points) == (1, 0)

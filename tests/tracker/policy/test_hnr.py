@@ -1,17 +1,17 @@
 """Hit-and-run: the job (met, overdue, failed, exempt; idempotent, concurrent), pardons, cleared and expiring warnings."""
 
-import threading
 from datetime import datetime, timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from core.errors import Conflict, Forbidden
 from tests.factories import TorrentFactory, UserFactory
+from tests.threads import released_together
 from tracker.policy import hnr
 from tracker.policy.models import HnrState, HnrWarning, PolicyChange, SitePolicy
 from tracker.policy.selectors import site_policy
@@ -226,25 +226,7 @@ def test_two_concurrent_runs_write_one_warning_per_snatch(postgres_only: None) -
     failing = [hnr_snatch(user=user, torrent=TorrentFactory(size=torrent_size), due=t - timedelta(days=2)) for _ in range(40)]
     met = [hnr_snatch(user=user, torrent=TorrentFactory(size=torrent_size), seed_time=72 * HOUR) for _ in range(10)]
     site_policy()
-    barrier = threading.Barrier(2)
-    runs: list[hnr.HnrRun] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=30)
-            runs.append(hnr.hnr_evaluate(now=t, batch_size=3))
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    runs: list[hnr.HnrRun] = released_together(2, lambda i: hnr.hnr_evaluate(now=t, batch_size=3))
     assert HnrWarning.objects.count() == 40
     assert sorted(HnrWarning.objects.values_list("snatch_id", flat=True)) == sorted(s.pk for s in failing)
     assert {state_of(s) for s in met} == {HnrState.MET}

@@ -1,43 +1,19 @@
 """Counts stay exact: concurrent duplicate announces (PostgreSQL), random sequences with stops and expiry."""
 
 import random
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from tests.factories import TorrentFactory, UserFactory, make_hybrid_hashes
+from tests.threads import released_together
 from tests.tracker.announce.helpers import announce, peer_id
 from tests.tracker.swarm.helpers import assert_counts_match_tables
 from tracker.models import Peer, Snatch
-
-
-def fire(n: int, func) -> list:
-    """Run `func(i)` in `n` threads released together; each thread uses (and closes) its own connection."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-    errors: list = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = func(i)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 @pytest.fixture
@@ -54,16 +30,16 @@ def test_parallel_duplicate_announces_of_one_peer_count_once(postgres_only):
     hybrid = TorrentFactory(info_hash=v1, info_hash_v2=v2)
 
     # brand-new peer, announced 12 times at once (and half of them under the hybrid's other hash)
-    fire(12, lambda i: announce(Client(), user.passkey, torrent.info_hash, peer_id(1), event="started", left=1000))
-    fire(12, lambda i: announce(Client(), user.passkey, (v1, v2[:40])[i % 2], peer_id(2), event="started", left=1000))
+    released_together(12, lambda i: announce(Client(), user.passkey, torrent.info_hash, peer_id(1), event="started", left=1000))
+    released_together(12, lambda i: announce(Client(), user.passkey, (v1, v2[:40])[i % 2], peer_id(2), event="started", left=1000))
     assert Peer.objects.count() == 2
     # the same progress and the same completion, 16 times at once
-    fire(16, lambda i: announce(Client(), user.passkey, torrent.info_hash, peer_id(1), uploaded=300, downloaded=700, left=300))
-    fire(
+    released_together(16, lambda i: announce(Client(), user.passkey, torrent.info_hash, peer_id(1), uploaded=300, downloaded=700, left=300))
+    released_together(
         16,
         lambda i: announce(Client(), user.passkey, torrent.info_hash, peer_id(1), uploaded=900, downloaded=1000, left=0, event="completed"),
     )
-    fire(
+    released_together(
         16,
         lambda i: announce(
             Client(), user.passkey, (v1, v2[:40])[i % 2], peer_id(2), uploaded=50, downloaded=1000, left=0, event="completed"
@@ -77,7 +53,7 @@ def test_parallel_duplicate_announces_of_one_peer_count_once(postgres_only):
     snatch = Snatch.objects.get(torrent=torrent)
     assert (snatch.uploaded, snatch.downloaded, snatch.times_completed) == (900, 1000, 1)
     # and the same stop, 8 times at once
-    fire(
+    released_together(
         8,
         lambda i: announce(Client(), user.passkey, torrent.info_hash, peer_id(1), uploaded=1000, downloaded=1000, left=0, event="stopped"),
     )
@@ -107,7 +83,7 @@ def test_parallel_announces_of_many_peers_and_an_expiry_keep_counts_exact(postgr
             Client(), users[n % 4].passkey, torrents[n % 3].info_hash, peer_id(n), left=left, uploaded=i * 10, downloaded=i, event=event
         )
 
-    fire(24, step)
+    released_together(24, step)
     assert_counts_match_tables()
 
 
