@@ -173,15 +173,16 @@ def announce_retried(params: dict[str, Any]) -> AnnounceResult:
     """The announce statement, again after a deadlock, and again judged under the member's lock when the gate's check
     found a racing announce of the member on the torrent (a serialization failure: tracker.swarm.sql's `gt`)."""
     from django.db import OperationalError
-    from psycopg.errors import SerializationFailure
+    from psycopg.errors import DeadlockDetected, SerializationFailure
 
     for attempt in range(DEADLOCK_RETRIES):
         try:
-            return with_deadlock_retry(announce_statement, params)
+            return announce_statement(params)
         except OperationalError as exc:
-            if not isinstance(exc.__cause__, SerializationFailure) or attempt == DEADLOCK_RETRIES - 1:
+            if not isinstance(exc.__cause__, DeadlockDetected | SerializationFailure) or attempt == DEADLOCK_RETRIES - 1:
                 raise
-            params = {**params, "exact": True}
+            if isinstance(exc.__cause__, SerializationFailure):
+                params = {**params, "exact": True}
     raise AssertionError("unreachable")
 
 
