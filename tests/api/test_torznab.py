@@ -181,3 +181,24 @@ def test_the_limit_is_the_owners_and_answered_in_xml(client: Client, user: Any, 
     response, error = _get(client, key, t="caps")
     assert response.status_code == 429 and response["Retry-After"]
     assert (error.get("code"), error.get("description")) == ("500", "Request limit reached")
+
+
+def test_a_searchs_queries_do_not_grow_with_its_results(client: Client, user: Any) -> None:
+    """Each result's forum, counts and files come with the page's own queries: no query per item."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    key = _key(user)
+    forum = ForumFactory(newznab_category=2040)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response, _ = _get(client, key, t="search", q="")
+            assert response.status_code == 200
+        return len(captured)
+
+    TorrentFactory.create_batch(2, forum=forum)
+    queries()  # the key's first use writes its last use (then at most once a minute)
+    few = queries()
+    TorrentFactory.create_batch(8, forum=forum)
+    assert queries() == few

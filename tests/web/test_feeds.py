@@ -141,3 +141,26 @@ def test_the_profile_refuses_a_key_without_scopes(client: Client, user: Any) -> 
     response = client.post("/profile/keys/", {"name": "RSS"})
     assert response.status_code == 422
     assert b"Choose at least one scope." in response.content
+
+
+@pytest.mark.parametrize("path", ["/feeds/torrents.rss", "/feeds/torrents.atom", "/feeds/bookmarks.rss"])
+def test_a_feeds_queries_do_not_grow_with_its_items(client: Client, user: Any, path: str) -> None:
+    """Each item's forum, uploader and counts come with the page's own query: no query per item."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    key = _key(user)
+    forum = ForumFactory()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path, {"key": key}).status_code == 200
+        return len(captured)
+
+    for torrent in TorrentFactory.create_batch(2, forum=forum):
+        Bookmark.objects.create(user=user, torrent=torrent)
+    queries()  # the key's first use writes its last use (then at most once a minute)
+    few = queries()
+    for torrent in TorrentFactory.create_batch(8, forum=forum):
+        Bookmark.objects.create(user=user, torrent=torrent)
+    assert queries() == few
