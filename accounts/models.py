@@ -41,6 +41,11 @@ class User(AbstractUser):
     freeleech_tokens = models.PositiveIntegerField(default=0)
     # The sum of the member's bonus ledger, kept in the same transaction as each row.
     bonus_points = models.DecimalField(max_digits=14, decimal_places=2, default=0, editable=False)
+    # When the member proved they read mail at `email` (NULL: not yet); see EMAIL_CONFIRMATION_REQUIRED.
+    email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Who invited the member (REGISTRATION_MODE=invite), and how many invites they may still send.
+    invited_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitees")
+    invites = models.PositiveIntegerField(default=0, help_text="Invites this member may still send.")
 
     class Meta:
         ordering = ["id"]
@@ -175,3 +180,34 @@ class ApiKey(models.Model):
     def has_scope(self, scope: str) -> bool:
         """Whether the key was given `scope`."""
         return scope in (self.scopes or [])
+
+
+def invite_code_hash(raw: str) -> str:
+    """The SHA-256 (hex) of an invite code, as stored: the code itself never is."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Invite(models.Model):
+    """A single-use invitation to register, sent by a member to an address; stored by the hash of its code.
+
+    Used when `used_by` is set, revoked when `revoked_at` is, void after
+    `expires_at`. The row stays after use: it is the edge of the invite tree.
+    """
+
+    inviter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invites_sent")
+    email = models.EmailField()
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_by = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="invite_used", editable=False
+    )
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["inviter", "-created_at"], name="invite_inviter_created")]
+
+    def __str__(self) -> str:
+        return f"invite to {self.email} by {self.inviter_id}"

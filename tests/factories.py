@@ -4,6 +4,7 @@ import hashlib
 from typing import Any
 
 import factory
+from django.utils import timezone
 from fastbencode import bencode
 
 from accounts.models import User
@@ -19,6 +20,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")
+    email_confirmed_at = factory.LazyFunction(timezone.now)  # members of the suite have confirmed unless a test says not
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
