@@ -6,9 +6,14 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
-from accounts.models import ApiKey, User
+from accounts.emails import email_mark_confirmed
+from accounts.invites import INVITE_STATES, invite_revoke_any, invite_state, invite_state_q
+from accounts.models import ApiKey, Invite, User
 from accounts.services import api_key_revoke_any, user_passkey_reset, user_set_banned, user_set_role
+from accounts.twofactor import two_factor_remove
+from core.errors import DomainError
 
 # Fields that grant privileges: only a superuser may change them, on anyone.
 PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
@@ -16,8 +21,8 @@ PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ["username", "email", "role", "uploaded", "downloaded", "is_banned", "is_active", "date_joined"]
-    list_filter = ["role", "is_banned", "is_active", "is_staff"]
+    list_display = ["username", "email", "email_confirmed_at", "role", "uploaded", "downloaded", "is_banned", "is_active", "date_joined"]
+    list_filter = ["role", "is_banned", "is_active", "is_staff", ("email_confirmed_at", admin.EmptyFieldListFilter)]
     search_fields = ["username", "email"]
     readonly_fields = [
         "passkey",
@@ -28,14 +33,19 @@ class UserAdmin(BaseUserAdmin):
         "ratio_watch_since",
         "freeleech_tokens",
         "bonus_points",
+        "invited_by",
     ]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         ("Tracker", {"fields": ("role", "passkey", "uploaded", "downloaded", "is_banned", "hide_in_peers")}),
         # The tracker's rules: personal freeleech is set here; tokens and points change through the actions.
         ("Tracker rules", {"fields": ("ratio_watch_since", "freeleech_until", "freeleech_tokens", "bonus_points")}),
+        # Invites the member may still send (the operators' grant), and who invited them.
+        ("Invites", {"fields": ("invites", "invited_by")}),
+        # When the member confirmed `email` (empty: not yet); the action below sets it to now.
+        ("Email confirmation", {"fields": ("email_confirmed_at",)}),
     )
-    actions = ["ban_users", "unban_users", "reset_passkeys"]
+    actions = ["ban_users", "unban_users", "reset_passkeys", "confirm_emails", "turn_off_two_factor"]
 
     # A staff member who is not a superuser may hold the permission to change users
     # (an operator handling bans and passkeys), but not raise anyone's privileges, their
@@ -47,7 +57,7 @@ class UserAdmin(BaseUserAdmin):
         if not request.user.is_superuser:
             readonly += [field for field in PRIVILEGE_FIELDS if field not in readonly]
             if obj is not None and obj.pk == request.user.pk:
-                readonly += ["role", "is_banned", "freeleech_until"]
+                readonly += ["role", "is_banned", "freeleech_until", "invites"]
         return readonly
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
@@ -103,6 +113,20 @@ class UserAdmin(BaseUserAdmin):
         for user in self._changeable(request, queryset):
             user_passkey_reset(user=user)
 
+    @admin.action(description="Mark email addresses of selected users confirmed")
+    def confirm_emails(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """For a member who showed the operator they read mail there (or whose mail never arrives)."""
+        for user in self._changeable(request, queryset):
+            email_mark_confirmed(user=user)
+        self.message_user(request, "The selected users' email addresses are confirmed.", messages.SUCCESS)
+
+    @admin.action(description="Turn off two-factor login of selected users")
+    def turn_off_two_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """For a member who lost both their app and their recovery codes (and proved to the operator who they are)."""
+        for user in self._changeable(request, queryset):
+            two_factor_remove(user=user)
+        self.message_user(request, "Two-factor login is off for the selected users; their password alone logs them in.", messages.SUCCESS)
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
@@ -142,3 +166,59 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset.filter(revoked_at__isnull=True):
             api_key_revoke_any(key=key)
         self.message_user(request, "The selected keys are revoked.", messages.SUCCESS)
+
+
+class InviteStateFilter(admin.SimpleListFilter):
+    """Pending, used, revoked or expired, as the members' lists say it."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(state, state.capitalize()) for state in INVITE_STATES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Invite]) -> QuerySet[Invite]:
+        state = self.value()
+        return queryset.filter(invite_state_q(state, timezone.now())) if state in INVITE_STATES else queryset
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    """Members' invites: who invited which address, what became of each; operators revoke, nobody sees a code (only its hash is kept)."""
+
+    list_display = ["email", "inviter", "state", "created_at", "expires_at", "used_by", "used_at", "revoked_at"]
+    list_filter = [InviteStateFilter, "created_at", "expires_at"]
+    list_select_related = ["inviter", "used_by"]
+    search_fields = ["email", "inviter__username", "used_by__username"]
+    fields = ["email", "inviter", "created_at", "expires_at", "used_by", "used_at", "revoked_at"]
+    readonly_fields = ["email", "inviter", "created_at", "expires_at", "used_by", "used_at", "revoked_at"]
+    actions = ["revoke_invites"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a code is made by its sender, who alone sees it (the profile, POST /api/me/invites)
+
+    def has_change_permission(self, request: HttpRequest, obj: Invite | None = None) -> bool:
+        return False  # nothing on an invite is edited; the action revokes
+
+    def has_delete_permission(self, request: HttpRequest, obj: Invite | None = None) -> bool:
+        return False  # kept: a used invite is an edge of the invite tree
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Revoking needs the permission to change invites (accounts.change_invite)."""
+        return request.user.has_perm("accounts.change_invite")
+
+    @admin.display(description="state")
+    def state(self, obj: Invite) -> str:
+        return invite_state(obj)
+
+    @admin.action(description="Revoke selected invites (their senders get them back)", permissions=["revoke"])
+    def revoke_invites(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
+        done = 0
+        for invite in queryset.filter(used_at__isnull=True, revoked_at__isnull=True):
+            try:
+                invite_revoke_any(invite=invite)
+            except DomainError as exc:  # used in the meantime
+                self.message_user(request, f"{invite.email}: {exc.message}", messages.WARNING)
+            else:
+                done += 1
+        self.message_user(request, f"{done} invite(s) revoked.", messages.SUCCESS)

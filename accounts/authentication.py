@@ -15,6 +15,7 @@ from accounts.models import API_KEY_PREFIX, ApiKey, ApiKeyScope, User
 from accounts.selectors import api_key_find
 from accounts.services import api_key_used
 from accounts.tokens import SESSION_CLAIM, token_version_current
+from accounts.twofactor import two_factor_required
 from api.errors import TokenInvalid
 from core.errors import Forbidden
 from core.net import client_ip
@@ -23,6 +24,21 @@ from core.net import client_ip
 def user_may_authenticate(user: Any) -> bool:
     """simplejwt's USER_AUTHENTICATION_RULE: active and not banned."""
     return user is not None and user.is_active and not getattr(user, "is_banned", False)
+
+
+def two_factor_gate(request: Any, user: Any, auth: Any) -> None:
+    """TWO_FACTOR_REQUIRED_FOR_STAFF: a staff member without two-factor login may call only what lets them turn it on.
+
+    That is the views whose `two_factor_exempt` names the request's method
+    (/api/me/2fa*, GET /api/me, logout); anything else is 403, whichever
+    credential came (token, session or API key). The member is authenticated
+    before the refusal, so that it counts against their own budget.
+    """
+    view = (request.parser_context or {}).get("view")
+    if request.method in getattr(view, "two_factor_exempt", ()) or not two_factor_required(user):
+        return
+    request.user, request.auth = user, auth
+    raise Forbidden("Staff accounts must turn on two-factor login first: POST /api/me/2fa, then /api/me/2fa/confirm.")
 
 
 class BearerAuthentication(JWTAuthentication):
@@ -42,7 +58,10 @@ class BearerAuthentication(JWTAuthentication):
         """A JWT's member; a personal API key (`Bearer tpk_...`) is left to ApiKeyAuthentication."""
         if _bearer_api_key(request) is not None:
             return None
-        return super().authenticate(request)
+        result = super().authenticate(request)
+        if result is not None:
+            two_factor_gate(request, *result)
+        return result
 
     def get_raw_token(self, header: bytes) -> bytes | None:
         """The token of `Bearer <token>`; "Bearer" alone or with more than one value is TOKEN_INVALID, in a plain sentence."""
@@ -84,6 +103,8 @@ class SessionAuthentication(DrfSessionAuthentication):
         result = super().authenticate(request)
         if result is not None and not user_may_authenticate(result[0]):
             return None
+        if result is not None:
+            two_factor_gate(request, *result)
         return result
 
 
@@ -146,6 +167,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             if scope is None:
                 raise Forbidden("API keys may not be used here; log in instead.")
             raise Forbidden(f"This API key lacks the '{scope}' scope.")
+        two_factor_gate(request, key.user, key)
         return key.user, key
 
 

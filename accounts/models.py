@@ -211,3 +211,50 @@ class Invite(models.Model):
 
     def __str__(self) -> str:
         return f"invite to {self.email} by {self.inviter_id}"
+
+
+class TwoFactorDevice(models.Model):
+    """A member's authenticator app for two-factor login (TOTP, RFC 6238): its secret and the last time step it proved.
+
+    One per member; it counts only once `confirmed_at` is set (enrolment ends
+    with a right code), and until then a new enrolment replaces it. Checking a
+    code needs the secret itself, so it is kept as it is, as every TOTP server
+    keeps it; it is shown during enrolment only, never in the admin or the API
+    after. `last_step` is the 30-second step of the last code accepted: a code
+    of that step or an earlier one is refused, so a code cannot be used twice.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor_device")
+    secret = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_step = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        verbose_name = "two-factor device"
+
+    def __str__(self) -> str:
+        return f"two-factor device of {self.user_id}"
+
+
+def recovery_code_hash(raw: str) -> str:
+    """The SHA-256 (hex) of a normalised recovery code, as stored: the code itself never is."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class RecoveryCode(models.Model):
+    """One of a member's single-use recovery codes for two-factor login (for a lost phone), stored by its hash.
+
+    Spent when `used_at` is set. A new set (enrolment, regeneration) deletes the old one.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recoverycode_user_hash")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"

@@ -16,10 +16,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_ratelimit import ALL
 
+from accounts.emails import email_confirmation_send
+from accounts.invites import invite_guess_start, invite_redeem, registration_check
 from accounts.models import API_KEY_ID_LENGTH, API_KEY_PREFIX, ApiKey, ApiKeyScope, Role, User, api_key_hash, generate_passkey
 from accounts.signals import tracker_access_changed
 from accounts.usernames import username_normalize, username_problems
-from core.errors import Conflict, Forbidden, Invalid, NotFound, pk_parse
+from core.errors import Conflict, Invalid, NotFound, pk_parse
 from core.net import client_ip
 
 logger = logging.getLogger("accounts")
@@ -145,16 +147,19 @@ def login_attempt_succeeded(attempt: LoginAttempt) -> None:
     attempt.counted = []
 
 
-def user_register(*, username: str, email: str, password: str) -> User:
+def user_register(*, username: str, email: str, password: str, invite: str = "", request: HttpRequest | None = None) -> User:
     """Create a member with role user; the password must pass Django's validators (422 otherwise).
 
     The username is stored NFKC-normalised and must pass accounts.usernames
     (no invisible, control or bidi characters, no mixed alphabets): 422 on
-    `username` otherwise. Closed registration (REGISTRATION_OPEN=0): 403. A
-    taken username (compared after NFKC, in any case): 409.
+    `username` otherwise. A taken username (compared after NFKC, in any
+    case): 409. REGISTRATION_MODE (accounts.invites): closed is 403; invite
+    needs an `invite` code (422 on `invite` without one, or with a bad one);
+    a code, when given, is used in the insert's transaction and makes its
+    sender the inviter. Bad codes are counted per IP of `request` (429 past
+    INVITE_FAILURE_LIMIT a minute).
     """
-    if not settings.REGISTRATION_OPEN:
-        raise Forbidden("Registration is closed.")
+    invite = registration_check(invite=invite)
     username = username_normalize(username)
     problems = username_problems(username)
     if problems:
@@ -167,11 +172,15 @@ def user_register(*, username: str, email: str, password: str) -> User:
     except DjangoValidationError as exc:
         raise Invalid(details={"password": list(exc.messages)}) from None
     user.set_password(password)
+    guess = invite_guess_start(request=request) if invite else None
     try:
         with transaction.atomic():
             user.save()
+            if invite:
+                invite_redeem(code=invite, user=user, guess=guess)
     except IntegrityError:
         raise Conflict("This username is taken.", details={"username": ["This username is taken."]}) from None
+    email_confirmation_send(user)  # a mail server that is down is logged, not an error: the member may ask again
     return user
 
 

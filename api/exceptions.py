@@ -24,12 +24,15 @@ BEARER_CHALLENGE = 'Bearer realm="api"'
 DOMAIN_CODES: dict[type[domain.DomainError], ErrorCode] = {
     # Subclasses first: the first class that matches gives the code.
     domain.InsufficientPoints: ErrorCode.INSUFFICIENT_POINTS,
+    domain.NoInvitesLeft: ErrorCode.INSUFFICIENT_INVITES,
     domain.DownloadSuspended: ErrorCode.DOWNLOAD_SUSPENDED,
+    domain.EmailNotConfirmed: ErrorCode.EMAIL_NOT_CONFIRMED,
     domain.NotFound: ErrorCode.NOT_FOUND,
     domain.Forbidden: ErrorCode.FORBIDDEN,
     domain.Conflict: ErrorCode.CONFLICT,
     domain.Invalid: ErrorCode.VALIDATION_ERROR,
     domain.TooLarge: ErrorCode.PAYLOAD_TOO_LARGE,
+    domain.Throttled: ErrorCode.RATE_LIMIT_EXCEEDED,
 }
 
 
@@ -86,7 +89,8 @@ def _classify(exc: Exception) -> tuple[ErrorCode, str | None, dict[str, Any], di
         return exc.code, exc.message, exc.details, exc.headers
     if isinstance(exc, domain.DomainError):
         code = next((c for cls, c in DOMAIN_CODES.items() if isinstance(exc, cls)), ErrorCode.BAD_REQUEST)
-        return code, exc.message, exc.details, {}
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, domain.Throttled) else {}
+        return code, exc.message, exc.details, headers
     if isinstance(exc, (InvalidToken, TokenError)):
         return ErrorCode.TOKEN_INVALID, None, {}, {"WWW-Authenticate": BEARER_CHALLENGE}
     if isinstance(exc, Ratelimited):

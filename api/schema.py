@@ -52,11 +52,18 @@ _DESCRIPTIONS = {
     422: "Invalid body or query parameters; `details` maps each field to its messages.",
     429: "Rate limit exceeded; see Retry-After.",
     500: "Unexpected server error (details only in the server log).",
+    503: "The mail server did not take the mail; try again later.",
 }
 
 
 # Sent by a few operations only, which name them in their declared response.
-_NAMED_WHERE_SENT = {ErrorCode.INSUFFICIENT_POINTS.value, ErrorCode.DOWNLOAD_SUSPENDED.value}
+_NAMED_WHERE_SENT = {
+    ErrorCode.INSUFFICIENT_POINTS.value,
+    ErrorCode.INSUFFICIENT_INVITES.value,
+    ErrorCode.DOWNLOAD_SUSPENDED.value,
+    ErrorCode.EMAIL_NOT_CONFIRMED.value,
+    ErrorCode.TWO_FACTOR_REQUIRED.value,
+}
 
 
 def codes_for_status(status: int) -> list[str]:

@@ -65,6 +65,34 @@ class DownloadSuspended(Forbidden):
     default_message = "Your download rights are suspended."
 
 
+class EmailNotConfirmed(Forbidden):
+    """A member who has not confirmed their email address yet (EMAIL_CONFIRMATION_REQUIRED): no downloads, no uploads.
+
+    The message is the one every front shows (API, pages, feeds): it says what to do.
+    """
+
+    default_message = (
+        "Confirm your email address first: follow the link in the mail we sent you, "
+        "or ask for a new one on your profile. Until then you cannot download or upload torrents."
+    )
+
+
+class NoInvitesLeft(Conflict):
+    """An invite the member has none left to send (a conflict with their count, as InsufficientPoints is with their balance)."""
+
+    default_message = "You have no invites left."
+
+
+class Throttled(DomainError):
+    """Too many guesses of a secret (a code, a key) from one client: nothing more is checked for `retry_after` seconds."""
+
+    default_message = "Too many attempts. Try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = max(1, int(retry_after))
+
+
 def pk_parse(pk: Any, message: str | None = None) -> int:
     """A primary key from a URL as an int; anything that is not a positive bigint is simply not found (NotFound(message))."""
     try:

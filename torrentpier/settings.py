@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from torrentpier.env import env_bool, env_choice, env_int, env_list, env_str
+from torrentpier.mailconf import from_address, mail_config, site_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "web.middleware.PageWriteLimitMiddleware",
+    "web.middleware.TwoFactorRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "torrentpier.urls"
@@ -246,6 +248,14 @@ REST_FRAMEWORK = {
 API_RATE_LIMIT_AUTHENTICATED = env_int("API_RATE_LIMIT_AUTHENTICATED", 60, minimum=1)
 API_RATE_LIMIT_ANONYMOUS = env_int("API_RATE_LIMIT_ANONYMOUS", 20, minimum=1)
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+# Two-factor login (accounts.twofactor): staff (moderators, admins, is_staff) must turn it on before
+# anything but enrolment; the challenge between the password and the code lasts this many seconds.
+TWO_FACTOR_REQUIRED_FOR_STAFF = env_bool("TWO_FACTOR_REQUIRED_FOR_STAFF", False)
+TWO_FACTOR_CHALLENGE_SECONDS = env_int("TWO_FACTOR_CHALLENGE_SECONDS", 300, minimum=30)
+# The name authenticator apps show for the account (empty: the host of TRACKER_ANNOUNCE_URL).
+TWO_FACTOR_ISSUER = env_str("TWO_FACTOR_ISSUER").strip()
+if ":" in TWO_FACTOR_ISSUER:
+    raise ImproperlyConfigured(f"TWO_FACTOR_ISSUER may not hold a colon (it separates issuer and account); got {TWO_FACTOR_ISSUER!r}")
 RATELIMIT_USE_CACHE = "default"
 # When the cache is unreachable the API keeps serving and logs the failure.
 RATELIMIT_FAIL_OPEN = True
@@ -276,7 +286,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["api.schema.preprocess_endpoints"],
     # The error envelope's `code` is its own enum, whatever else is called "code".
-    "ENUM_NAME_OVERRIDES": {"ErrorCodeEnum": "api.errors.ErrorCode"},
+    "ENUM_NAME_OVERRIDES": {"ErrorCodeEnum": "api.errors.ErrorCode", "InviteStateEnum": "accounts.invites.INVITE_STATES"},
 }
 
 # --- Tracker ----------------------------------------------------------------
@@ -311,8 +321,37 @@ TRACKER_ALLOW_IP_PARAM = env_bool("TRACKER_ALLOW_IP_PARAM", False)
 TRACKER_FORCE_PRIVATE = env_bool("TRACKER_FORCE_PRIVATE", True)
 TRACKER_MAX_TORRENT_SIZE = env_int("TRACKER_MAX_TORRENT_SIZE", 10 * 1024 * 1024, minimum=1024)
 TRACKER_REQUIRE_APPROVAL = env_bool("TRACKER_REQUIRE_APPROVAL", False)
-REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
+# Who may open an account (accounts.invites): anyone (open), only with an invite code (invite), nobody (closed).
+# REGISTRATION_OPEN=0, the older switch, still closes registration where REGISTRATION_MODE is not set.
+_registration_open = env_bool("REGISTRATION_OPEN", True)
+REGISTRATION_MODE = env_choice("REGISTRATION_MODE", "open" if _registration_open else "closed", {"open", "invite", "closed"})
+if not _registration_open and REGISTRATION_MODE != "closed":
+    raise ImproperlyConfigured(f"REGISTRATION_OPEN=0 contradicts REGISTRATION_MODE={REGISTRATION_MODE}; unset REGISTRATION_OPEN")
+# Days an invite code stays good; failed invite codes a client (IP) may try per minute.
+INVITE_EXPIRY_DAYS = env_int("INVITE_EXPIRY_DAYS", 7, minimum=1)
+INVITE_FAILURE_LIMIT = env_int("INVITE_FAILURE_LIMIT", 5, minimum=1)
+# Moderators and admins send invites without spending any (members spend one each).
+INVITES_UNLIMITED_FOR_STAFF = env_bool("INVITES_UNLIMITED_FOR_STAFF", True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = TRACKER_MAX_TORRENT_SIZE + 1024 * 1024
+
+# --- Email (accounts.emails) --------------------------------------------------
+# Where mail goes (torrentpier.mailconf): EMAIL_URL, or EMAIL_HOST and the other
+# EMAIL_* variables, else the console, so that `make run` prints the mails. Django 6.1
+# says it in MAILERS; its EMAIL_* settings are deprecated and must not be set beside it.
+MAILERS = {"default": mail_config().mailer()}
+DEFAULT_FROM_EMAIL = from_address("DEFAULT_FROM_EMAIL", env_str("DEFAULT_FROM_EMAIL") or "TorrentPier <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The base of the links in mails: the announce URL's base (by default the served address) unless set.
+SITE_URL = site_url("SITE_URL", env_str("SITE_URL") or TRACKER_ANNOUNCE_URL)
+# Unconfirmed members may log in but neither download .torrent files nor upload.
+EMAIL_CONFIRMATION_REQUIRED = env_bool("EMAIL_CONFIRMATION_REQUIRED", True)
+# Seconds a mailed link works: a confirmation link, a password reset link (Django's setting).
+EMAIL_CONFIRMATION_TIMEOUT = env_int("EMAIL_CONFIRMATION_TIMEOUT", 3 * 24 * 3600, minimum=60)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600, minimum=60)
+# Per hour: mails asked for (password resets per address and per IP, confirmation mails per member
+# and per IP), and tries of a mailed link per IP.
+EMAIL_SEND_LIMIT = env_int("EMAIL_SEND_LIMIT", 5, minimum=1)
+EMAIL_LINK_ATTEMPT_LIMIT = env_int("EMAIL_LINK_ATTEMPT_LIMIT", 20, minimum=1)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper()
 LOGGING = {

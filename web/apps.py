@@ -10,5 +10,6 @@ class WebConfig(AppConfig):
 
         from web.forms import AdminLoginForm
 
-        # The admin's own login page would otherwise be a way around the lock-out.
+        # The admin's own login page would otherwise be a way around the lock-out, and around two-factor login.
         admin.site.login_form = AdminLoginForm
+        admin.site.login_template = "admin/login_2fa.html"  # Django's, with the form's two-factor code field

@@ -5,11 +5,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
+from accounts.emails import email_confirmation_pending
+from accounts.invites import CLOSED, registration_mode
 from tracker.policy.standing import hundredths_text, ratio_below, ratio_text, required_ratio
 from tracker.swarm.lookups import cached_policy
 
@@ -19,12 +20,18 @@ DAY = 86400
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    """Whether registration is open (the header links to it only then), and the member's bar of figures.
+    """Whether registration is open (the header links to it only then), the member's bar of figures, and
+    whether the member must still confirm their email address (the bar says so).
 
     The bar is lazy: it is worked out when a template shows it, so a page
     rendered without base.html (an admin page, say) pays nothing for it.
     """
-    return {"registration_open": settings.REGISTRATION_OPEN, "member_bar": SimpleLazyObject(lambda: member_bar_for(request.user))}
+    return {
+        "registration_open": registration_mode() != CLOSED,  # REGISTRATION_MODE open or invite
+        "member_bar": SimpleLazyObject(lambda: member_bar_for(request.user)),
+        # A callable, which templates call when they show it: no page pays for it that does not.
+        "email_unconfirmed": lambda: email_confirmation_pending(request.user),
+    }
 
 
 class MemberBar(NamedTuple):

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import ApiKey, ApiKeyScope
 from accounts.selectors import api_key_find
 from accounts.services import api_key_used
+from accounts.twofactor import two_factor_required
 from core.errors import Forbidden, Invalid, NotFound
 from core.http import attachment_response
 from core.listing import list_query_parse
@@ -73,7 +74,8 @@ def feed_key(request: HttpRequest) -> ApiKey | HttpResponse:
     """The live `feed`-scoped key of `?key=`, its owner now the request's user; else the refusal to answer with.
 
     A missing, unknown or revoked key, or one whose owner is banned or
-    deactivated, is 401; a key without the `feed` scope 403. Each request
+    deactivated, is 401; a key without the `feed` scope 403 (and so is a staff
+    member's who must turn on two-factor login and has not). Each request
     counts against the owner's budget (core.ratelimit): 429 past it.
     """
     key = api_key_find(raw=request.GET.get(KEY_PARAM) or "")
@@ -88,6 +90,8 @@ def feed_key(request: HttpRequest) -> ApiKey | HttpResponse:
     api_key_used(key=key, ip=client_ip(request))
     if not key.has_scope(ApiKeyScope.FEED):
         return _refusal(403, f"This API key lacks the '{ApiKeyScope.FEED}' scope.")
+    if two_factor_required(key.user):  # as the API refuses the keys of staff who must turn it on (accounts.authentication)
+        return _refusal(403, "Staff accounts must turn on two-factor login before their keys work.")
     return key
 
 

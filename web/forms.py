@@ -8,8 +8,11 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Us
 from django.core.validators import RegexValidator
 from django.utils.translation import ngettext
 
+from accounts.invites import INVITE_CODE_MAX_LENGTH
 from accounts.models import ApiKeyScope
 from accounts.services import login_attempt_start, login_attempt_succeeded
+from accounts.twofactor import two_factor_code_valid, two_factor_enabled, two_factor_required
+from core.metrics import LOGIN_FAILURES
 from tracker.models import Forum, Freeleech, TorrentStatus
 
 
@@ -71,10 +74,40 @@ class LoginForm(PlainLabels, LoginLockout, AuthenticationForm):
     error_messages = {**AuthenticationForm.error_messages, **LOCKOUT_MESSAGES}
 
 
-class AdminLoginForm(LoginLockout, AdminAuthenticationForm):
-    """The admin site's login form, under the same lock-out (else it would be a way around it)."""
+TWO_FACTOR_CODE_HELP = "The 6 digits your authenticator app shows, or one of your recovery codes."
 
-    error_messages = {**AdminAuthenticationForm.error_messages, **LOCKOUT_MESSAGES}
+
+class AdminLoginForm(LoginLockout, AdminAuthenticationForm):
+    """The admin site's login form, under the same lock-out (else it would be a way around it).
+
+    It honours two-factor login: an account with it on needs a right code too
+    (a wrong one stays counted as a failed login), and a staff account that
+    must turn it on (TWO_FACTOR_REQUIRED_FOR_STAFF) and has not is refused.
+    """
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        **LOCKOUT_MESSAGES,
+        "two_factor_code": "Enter a right two-factor code: this account logs in with one.",
+        "two_factor_required": "Staff accounts must turn on two-factor login first: log in on the site and set it up on your profile.",
+    }
+
+    code = forms.CharField(
+        label="Two-factor code",
+        required=False,
+        max_length=64,
+        help_text=f"{TWO_FACTOR_CODE_HELP} Leave empty if your account has no two-factor login.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}),
+    )
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if two_factor_enabled(user):
+            if not two_factor_code_valid(user=user, code=self.cleaned_data.get("code") or ""):
+                LOGIN_FAILURES.labels("code").inc()  # the password was right: authenticate counted nothing
+                raise forms.ValidationError(self.error_messages["two_factor_code"], code="two_factor_code")
+        elif two_factor_required(user):
+            raise forms.ValidationError(self.error_messages["two_factor_required"], code="two_factor_required")
 
 
 class ApiKeyForm(PlainLabels, forms.Form):
@@ -153,7 +186,7 @@ class BrowseForm(PlainLabels, forms.Form):
 
 
 class RegisterForm(PlainLabels, forms.Form):
-    """A new member: the API's fields (username, email, password) plus the password typed twice.
+    """A new member: the API's fields (username, email, password, invite) plus the password typed twice.
 
     The password rules and the taken-username check are the service's
     (accounts.services.user_register); their messages land next to these fields.
@@ -176,6 +209,14 @@ class RegisterForm(PlainLabels, forms.Form):
     password_again = forms.CharField(
         label="Password again", max_length=4096, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
+    # Whether it is required is REGISTRATION_MODE's, which the service applies (accounts.invites.registration_check).
+    invite = forms.CharField(
+        label="Invite code",
+        required=False,
+        max_length=INVITE_CODE_MAX_LENGTH,
+        help_text="From the invite mail (tpi_…); the link in it fills this in.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}),
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -186,6 +227,31 @@ class RegisterForm(PlainLabels, forms.Form):
 
 class ChangePasswordForm(PlainLabels, PasswordChangeForm):
     """Django's password change form, labelled like the other forms."""
+
+
+class PasswordResetRequestForm(PlainLabels, forms.Form):
+    """The address to mail a password reset link to (accounts.emails.password_reset_request: the same answer for any)."""
+
+    email = forms.EmailField(
+        label="Email", max_length=254, help_text="The address of your account.", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+
+class PasswordResetSetForm(PlainLabels, forms.Form):
+    """A new password, typed twice; Django's password rules are the service's (accounts.emails.password_reset_confirm)."""
+
+    new_password = forms.CharField(
+        label="New password", max_length=4096, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    new_password_again = forms.CharField(
+        label="New password again", max_length=4096, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("new_password") and data.get("new_password_again") and data["new_password"] != data["new_password_again"]:
+            self.add_error("new_password_again", "The two passwords differ.")
+        return data
 
 
 class CommentForm(PlainLabels, forms.Form):
@@ -238,3 +304,43 @@ class TorrentEditForm(PlainLabels, forms.Form):
 
     def clean_forum(self) -> Forum:
         return self.forums[self.cleaned_data["forum"]]
+
+
+def _code_field(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=64,
+        help_text=help_text,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}),
+    )
+
+
+class TwoFactorCodeForm(PlainLabels, forms.Form):
+    """The login's second step: a code from the app or a recovery code (accounts.twofactor decides)."""
+
+    code = _code_field("Code", TWO_FACTOR_CODE_HELP)
+
+
+class TwoFactorSetupForm(PlainLabels, forms.Form):
+    """The end of setting up two-factor login: the first code the new app shows."""
+
+    code = _code_field("Code from the app", "The 6 digits the app shows for this account now.")
+
+
+def _current_password_field() -> forms.CharField:
+    return forms.CharField(
+        label="Password", max_length=4096, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class TwoFactorPasswordForm(PlainLabels, forms.Form):
+    """The start of setting up two-factor login: the current password, before any secret is shown."""
+
+    password = _current_password_field()
+
+
+class TwoFactorPasswordCodeForm(PlainLabels, forms.Form):
+    """Both factors, to turn two-factor login off or get new recovery codes."""
+
+    password = _current_password_field()
+    code = _code_field("Code", TWO_FACTOR_CODE_HELP)

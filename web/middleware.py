@@ -1,10 +1,14 @@
-"""Form posts on the pages count against the same per-minute budget as the API."""
+"""Form posts on the pages count against the same per-minute budget as the API; staff who must use two-factor login set it up first."""
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponseBase
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
+from accounts.twofactor import two_factor_required
 from core.ratelimit import count_request
 
 # These paths have limits of their own: the API's throttle, the tracker's
@@ -31,4 +35,26 @@ class PageWriteLimitMiddleware:
                 response = TemplateResponse(request, "429.html", {"retry_after": retry_after}, status=429)
                 response["Retry-After"] = str(retry_after)
                 return response.render()
+        return self.get_response(request)
+
+
+# What a staff member who must turn on two-factor login still reaches: its pages, logging out, and
+# what has checks of its own (the API's, accounts.authentication.two_factor_gate; the tracker's; files).
+_TWO_FACTOR_OPEN = ("/profile/2fa/", "/logout/", "/login/", "/api/", "/announce", "/scrape", "/bt/", "/static/", "/favicon.ico")
+
+
+class TwoFactorRequiredMiddleware:
+    """TWO_FACTOR_REQUIRED_FOR_STAFF: send a staff member without two-factor login to its set-up page from every other page.
+
+    The admin site included (its login form refuses them too, web.forms). They
+    may log in and out; everything else waits until two-factor login is on.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if settings.TWO_FACTOR_REQUIRED_FOR_STAFF and not request.path.startswith(_TWO_FACTOR_OPEN) and two_factor_required(request.user):
+            messages.warning(request, "Staff accounts must use two-factor login: set it up to go on.")
+            return redirect("web:two-factor")
         return self.get_response(request)

@@ -44,6 +44,7 @@ def _form(user: User, **changes: object) -> dict[str, object]:
         "last_name": "",
         "is_active": "on",
         "role": user.role,
+        "invites": user.invites,
         "date_joined_0": "2026-01-01",
         "date_joined_1": "00:00:00",
     }

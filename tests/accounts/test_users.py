@@ -111,7 +111,7 @@ def test_register_a_taken_username_is_409(api_client, user):
     assert api_client.post("/api/register", payload, format="json").status_code == 409
 
 
-@override_settings(REGISTRATION_OPEN=False)
+@override_settings(REGISTRATION_MODE="closed")
 def test_register_when_closed_is_403(api_client):
     response = api_client.post("/api/register", {"username": "late", "email": "l@x.test", "password": "c0rrect-Horse"}, format="json")
     assert response.status_code == 403

@@ -35,6 +35,13 @@ def _token_invalid(client: APIClient, user: Any) -> Any:
     return client.get("/api/me")
 
 
+def _two_factor_required(client: APIClient, user: Any) -> Any:
+    from tests.twofactor import enrol
+
+    enrol(user)
+    return client.post("/api/login", {"username": user.username, "password": PASSWORD}, format="json")
+
+
 def _forbidden(client: APIClient, user: Any) -> Any:
     csrf_client = APIClient(enforce_csrf_checks=True)
     csrf_client.force_login(user)
@@ -59,6 +66,11 @@ def _insufficient_points(client: APIClient, user: Any) -> Any:
     return client.post("/api/store/purchase", {"item": "token", "quantity": 1}, format="json")
 
 
+def _insufficient_invites(client: APIClient, user: Any) -> Any:
+    client.force_authenticate(user)  # a member with no invites left
+    return client.post("/api/me/invites", {"email": "friend@example.test"}, format="json")
+
+
 def _download_suspended(client: APIClient, user: Any) -> Any:
     from datetime import timedelta
 
@@ -71,6 +83,24 @@ def _download_suspended(client: APIClient, user: Any) -> Any:
     User.objects.filter(pk=user.pk).update(downloaded=100 * 2**30, uploaded=0, ratio_watch_since=timezone.now() - timedelta(days=30))
     client.force_authenticate(User.objects.get(pk=user.pk))
     return client.get(f"/api/torrents/{torrent.pk}/download")
+
+
+def _email_not_confirmed(client: APIClient, user: Any) -> Any:
+    from tests.factories import TorrentFactory
+
+    User.objects.filter(pk=user.pk).update(email_confirmed_at=None)
+    client.force_authenticate(User.objects.get(pk=user.pk))
+    return client.get(f"/api/torrents/{TorrentFactory().pk}/download")
+
+
+def _email_not_sent(client: APIClient, user: Any) -> Any:
+    from tests.accounts.email_helpers import closed_port
+
+    User.objects.filter(pk=user.pk).update(email_confirmed_at=None)
+    client.force_authenticate(User.objects.get(pk=user.pk))
+    smtp = {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": {"host": "127.0.0.1", "port": closed_port(), "timeout": 2}}
+    with override_settings(MAILERS={"default": smtp}):  # a mail server that is down
+        return client.post("/api/me/email/confirmation")
 
 
 def _payload_too_large(client: APIClient, user: Any) -> Any:
@@ -112,12 +142,16 @@ PROVOKE: dict[ErrorCode, Callable[[APIClient, Any], Any]] = {
     ErrorCode.INVALID_CREDENTIALS: _invalid_credentials,
     ErrorCode.ACCOUNT_BANNED: _account_banned,
     ErrorCode.TOKEN_INVALID: _token_invalid,
+    ErrorCode.TWO_FACTOR_REQUIRED: _two_factor_required,
     ErrorCode.FORBIDDEN: _forbidden,
     ErrorCode.NOT_FOUND: _not_found,
     ErrorCode.METHOD_NOT_ALLOWED: _method_not_allowed,
     ErrorCode.CONFLICT: _conflict,
     ErrorCode.INSUFFICIENT_POINTS: _insufficient_points,
+    ErrorCode.INSUFFICIENT_INVITES: _insufficient_invites,
     ErrorCode.DOWNLOAD_SUSPENDED: _download_suspended,
+    ErrorCode.EMAIL_NOT_CONFIRMED: _email_not_confirmed,
+    ErrorCode.EMAIL_NOT_SENT: _email_not_sent,
     ErrorCode.PAYLOAD_TOO_LARGE: _payload_too_large,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: _unsupported_media_type,
     ErrorCode.VALIDATION_ERROR: _validation_error,
@@ -131,17 +165,21 @@ EXPECTED_STATUS = {
     "INVALID_CREDENTIALS": 401,
     "ACCOUNT_BANNED": 403,
     "TOKEN_INVALID": 401,
+    "TWO_FACTOR_REQUIRED": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
     "CONFLICT": 409,
     "INSUFFICIENT_POINTS": 409,
+    "INSUFFICIENT_INVITES": 409,
     "DOWNLOAD_SUSPENDED": 403,
+    "EMAIL_NOT_CONFIRMED": 403,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "VALIDATION_ERROR": 422,
     "RATE_LIMIT_EXCEEDED": 429,
     "SERVER_ERROR": 500,
+    "EMAIL_NOT_SENT": 503,
 }
 
 

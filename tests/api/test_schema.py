@@ -190,6 +190,7 @@ def test_the_rate_limit_headers_are_required(schema):
         ("/api/forums", "post", {"409"}),
         ("/api/forums/{id}", "patch", {"409"}),
         ("/api/forums/{id}", "delete", {"409"}),  # still holds torrents
+        ("/api/me/email/confirmation", "post", {"409", "503"}),  # confirmed already; the mail server did not take the mail
     ],
 )
 def test_conflicts_and_refusals_the_views_raise_are_documented(schema, path, method, statuses):

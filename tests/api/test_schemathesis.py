@@ -61,7 +61,7 @@ KNOWN_IDS = (1, 2, 3, 4)
 def _semantic_422(label: str, message: str, details: dict[str, list[str]]) -> bool:
     """Whether a 422 refuses what no JSON Schema can say, as the contract says the operation does.
 
-    positive_data_acceptance expects every schema-valid request to be accepted. Three
+    positive_data_acceptance expects every schema-valid request to be accepted. A few
     operations also check what a schema cannot express, with their own messages: only
     those 422s are let through (a 422 from the serializer for schema-valid input is still
     a failure: the schema would be wrong).
@@ -70,6 +70,9 @@ def _semantic_422(label: str, message: str, details: dict[str, list[str]]) -> bo
         # Django's password validators (too common, too like the username, all digits);
         # usernames mixing scripts or holding invisible characters (accounts.usernames).
         return set(details) <= {"password", "username"}
+    if label in ("POST /api/email/confirm", "POST /api/password/reset/confirm"):
+        # A mailed link's uid and token must be one we issued, still good; a new password must pass Django's validators.
+        return set(details) <= {"token", "new_password"}
     if label == "POST /api/torrents":
         # The .torrent must be metainfo we accept; `forum` must name a forum that exists.
         return message.startswith("Invalid .torrent file:") or details == {"forum": ["No such forum."]}

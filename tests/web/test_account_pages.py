@@ -62,10 +62,12 @@ def test_register_refuses_a_common_password(client):
 
 
 @pytest.mark.django_db
-def test_register_is_404_when_registration_is_closed(client, settings):
-    settings.REGISTRATION_OPEN = False
-    assert client.get("/register/").status_code == 404
-    assert client.post("/register/", {"username": "x"}).status_code == 404
+def test_register_says_so_when_registration_is_closed(client, settings):
+    settings.REGISTRATION_MODE = "closed"
+    page = client.get("/register/")
+    assert page.status_code == 200
+    assert "Registration is closed" in page.content.decode() and 'name="username"' not in page.content.decode()
+    assert client.post("/register/", {"username": "x"}).status_code == 403
     assert 'href="/register/"' not in client.get("/login/").content.decode()
 
 

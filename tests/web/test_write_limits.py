@@ -31,7 +31,7 @@ def test_pages_and_api_share_one_budget(settings, member_client, user, torrent):
 @pytest.mark.django_db
 def test_guests_are_counted_per_ip(settings):
     settings.API_RATE_LIMIT_ANONYMOUS = 2
-    settings.REGISTRATION_OPEN = True
+    settings.REGISTRATION_MODE = "open"
     guest = Client(REMOTE_ADDR="198.51.100.7")
     for n in range(2):
         assert guest.post("/register/", {"username": f"new{n}"}).status_code != 429

@@ -202,7 +202,17 @@ POLICY_FIELDSETS: Any = (
     ("Freeleech tokens", {"fields": ["token_hours"]}),
     (
         "Bonus points and store prices",
-        {"fields": ["bonus_base", "bonus_age_weight", "bonus_need_weight", "price_upload_gib", "price_token", "price_warning"]},
+        {
+            "fields": [
+                "bonus_base",
+                "bonus_age_weight",
+                "bonus_need_weight",
+                "price_upload_gib",
+                "price_token",
+                "price_warning",
+                "price_invite",
+            ]
+        },
     ),
 )
 
@@ -495,7 +505,8 @@ class PolicyChangeAdmin(admin.ModelAdmin):
 # Members: the accounts' user admin, with the tracker's rules
 
 
-MEMBER_RULE_FIELDS = ("ratio_watch_since", "freeleech_until", "freeleech_tokens", "bonus_points")
+# Changes of these on a member (in the form) are written to the audit trail; invites are an operator's grant.
+MEMBER_RULE_FIELDS = ("ratio_watch_since", "freeleech_until", "freeleech_tokens", "bonus_points", "invites")
 
 
 def _tokens_grant(*, member: User, count: int, actor: Any, reason: str) -> None:

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
+from accounts.emails import email_confirmed_check
 from core.cache import cache_get, cache_set
 from core.errors import Conflict, Forbidden, Invalid, TooLarge
 from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, can_view_forum
@@ -70,8 +71,10 @@ def torrent_register(*, uploader: Any, forum: Forum, metainfo_bytes: bytes, name
     when they may not even see it). Already registered (either hash): 409.
     With TRACKER_FORCE_PRIVATE, `private=1` is set before hashing and the
     changed file is stored. With TRACKER_REQUIRE_APPROVAL, a non-moderator's
-    torrent starts as not approved.
+    torrent starts as not approved. A member who must confirm their email
+    address first (accounts.emails): 403 EmailNotConfirmed, before anything else.
     """
+    email_confirmed_check(user=uploader)
     if len(metainfo_bytes) > settings.TRACKER_MAX_TORRENT_SIZE:
         raise TooLarge(f"The .torrent file is larger than {settings.TRACKER_MAX_TORRENT_SIZE} bytes.")
     if not can_view_forum(uploader, forum):
@@ -180,12 +183,14 @@ def torrent_remove(*, torrent: Torrent) -> None:
 def torrent_download_metainfo(*, user: Any, torrent: Torrent) -> bytes:
     """The .torrent for `user`: their own announce URL, `info` unchanged.
 
-    Needs the forum's download level and the member's download rights
-    (tracker.policy.members.download_rights_check: a ratio watch that ended,
-    too many hit-and-run warnings).
+    Needs the forum's download level, a confirmed email address where one is
+    required (accounts.emails.email_confirmed_check) and the member's download
+    rights (tracker.policy.members.download_rights_check: a ratio watch that
+    ended, too many hit-and-run warnings).
     """
     if not can_download_from_forum(user, torrent.forum):
         raise Forbidden("You may not download torrents from this forum.")
+    email_confirmed_check(user=user)
     download_rights_check(user=user, torrent=torrent)
     raw = torrent.metainfo
     if raw is None:

@@ -125,7 +125,14 @@ class ForumViewSet(viewsets.ModelViewSet):
     retrieve=extend_schema(responses=TorrentDetailSerializer),
     create=extend_schema(
         request={"multipart/form-data": TorrentUploadSerializer},
-        responses={201: TorrentDetailSerializer, 409: OpenApiResponse(description="The torrent (either info hash) is registered already")},
+        responses={
+            201: TorrentDetailSerializer,
+            403: OpenApiResponse(
+                description="The forum's upload level is above the caller's (FORBIDDEN), or the caller must confirm their "
+                "email address first (EMAIL_NOT_CONFIRMED)"
+            ),
+            409: OpenApiResponse(description="The torrent (either info hash) is registered already"),
+        },
     ),
     partial_update=extend_schema(request=TorrentUpdateSerializer, responses=TorrentDetailSerializer),
     destroy=extend_schema(responses={204: None}),
@@ -193,7 +200,8 @@ class TorrentViewSet(viewsets.GenericViewSet):
             (200, "application/x-bittorrent"): OpenApiTypes.BINARY,
             401: OpenApiResponse(description="UNAUTHORIZED"),
             403: OpenApiResponse(
-                description="The forum's download level is above the caller's (FORBIDDEN), or the caller lost download rights: "
+                description="The forum's download level is above the caller's (FORBIDDEN), the caller must confirm their email "
+                "address first (EMAIL_NOT_CONFIRMED), or the caller lost download rights: "
                 "a ratio watch that ended or too many hit-and-run warnings (DOWNLOAD_SUSPENDED; the message says which)"
             ),
         }

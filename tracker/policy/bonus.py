@@ -10,8 +10,9 @@ up to what it paid. The marker and the payment change under the snatch's row
 lock in the same transaction, so however often the job runs, and from however
 many processes at once, each second of seed time is paid once.
 
-Spending: the store (`store_buy`) sells upload credit, freeleech tokens and
-the clearing of a hit-and-run warning; a token is spent on one torrent
+Spending: the store (`store_buy`) sells upload credit, freeleech tokens,
+the clearing of a hit-and-run warning and (while registration is by invite)
+invites; a token is spent on one torrent
 (`token_spend`), whose download the announce then counts as nothing until
 the TokenUse expires.
 """
@@ -25,6 +26,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
+from accounts.invites import INVITE, registration_mode
 from accounts.models import User
 from core.errors import Conflict, Forbidden, InsufficientPoints, Invalid
 from core.listing import ListSpec
@@ -206,7 +208,14 @@ STORE_ITEMS = {
     LedgerKind.UPLOAD_CREDIT.value: StoreItem(LedgerKind.UPLOAD_CREDIT.value, "1 GiB of upload credit", "price_upload_gib"),
     LedgerKind.TOKEN.value: StoreItem(LedgerKind.TOKEN.value, "1 freeleech token", "price_token"),
     LedgerKind.WARNING.value: StoreItem(LedgerKind.WARNING.value, "Clear 1 active hit-and-run warning", "price_warning"),
+    # Sold only while registration is by invite (REGISTRATION_MODE=invite): otherwise an invite would buy nothing.
+    LedgerKind.INVITE.value: StoreItem(LedgerKind.INVITE.value, "1 invite", "price_invite"),
 }
+
+
+def _on_sale(item: str) -> bool:
+    """Whether the store sells `item` now: everything, invites only while registration is by invite."""
+    return item != LedgerKind.INVITE or registration_mode() == INVITE
 
 
 class Purchase(NamedTuple):
@@ -222,11 +231,14 @@ def store_buy(*, user: User, item: str, quantity: int = 1) -> Purchase:
     """Buy `quantity` of a store item with bonus points (InsufficientPoints if they do not cover it).
 
     The member's row is locked first, so two purchases at once cannot spend
-    the same points: the second sees the balance the first left.
+    the same points: the second sees the balance the first left. An invite
+    outside REGISTRATION_MODE=invite is Conflict: it could not be used.
     """
     offer = STORE_ITEMS.get(item)
     if offer is None:
         raise Invalid(details={"item": [f"No such item. Items: {', '.join(STORE_ITEMS)}."]})
+    if not _on_sale(item):
+        raise Conflict("Invites are sold only while registration is by invite.")
     if not 1 <= quantity <= QUANTITY_MAX:
         raise Invalid(details={"quantity": [f"The quantity must be between 1 and {QUANTITY_MAX}."]})
     price = Decimal(getattr(site_policy(), offer.price_field)) * quantity
@@ -244,11 +256,13 @@ def store_buy(*, user: User, item: str, quantity: int = 1) -> Purchase:
             changes["uploaded"] = F("uploaded") + quantity * GIB
         elif item == LedgerKind.TOKEN:
             changes["freeleech_tokens"] = F("freeleech_tokens") + quantity
+        elif item == LedgerKind.INVITE:
+            changes["invites"] = F("invites") + quantity
         else:
             HnrWarning.objects.filter(pk__in=clearing).update(cleared_at=now, cleared_reason="bought in the bonus store")
         entry = LedgerEntry.objects.create(user=member, amount=-price, kind=item, note=f"{quantity} x {offer.name}", created_at=now)
         User.objects.filter(pk=member.pk).update(**changes)
-        member.refresh_from_db(fields=["bonus_points", "uploaded", "freeleech_tokens"])
+        member.refresh_from_db(fields=["bonus_points", "uploaded", "freeleech_tokens", "invites"])
     return Purchase(entry, member, quantity, price)
 
 
@@ -333,6 +347,6 @@ class StoreOffer(NamedTuple):
 
 
 def store_offers(policy: SitePolicy | None = None) -> list[StoreOffer]:
-    """What the store sells and for how much (the prices are the site policy's)."""
+    """What the store sells now and for how much (the prices are the site policy's; invites only in invite mode)."""
     policy = policy or site_policy()
-    return [StoreOffer(i.item, i.name, getattr(policy, i.price_field)) for i in STORE_ITEMS.values()]
+    return [StoreOffer(i.item, i.name, getattr(policy, i.price_field)) for i in STORE_ITEMS.values() if _on_sale(i.item)]

@@ -90,6 +90,7 @@ class SitePolicy(models.Model):
     price_upload_gib = models.PositiveIntegerField(default=100, help_text="Points for one GiB of upload credit.")
     price_token = models.PositiveIntegerField(default=500, help_text="Points for one freeleech token.")
     price_warning = models.PositiveIntegerField(default=1000, help_text="Points to clear one active hit-and-run warning.")
+    price_invite = models.PositiveIntegerField(default=5000, help_text="Points for one invite (sold while REGISTRATION_MODE is invite).")
 
     class Meta:
         verbose_name = verbose_name_plural = "site policy"
@@ -210,6 +211,7 @@ class LedgerKind(models.TextChoices):
     UPLOAD_CREDIT = "upload_credit", "Bought upload credit"
     TOKEN = "token", "Bought a freeleech token"
     WARNING = "warning", "Cleared a hit-and-run warning"
+    INVITE = "invite", "Bought an invite"
     ADJUST = "adjust", "Adjusted by staff"
 
 

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -12,23 +11,37 @@ from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts.invites import CLOSED, INVITE_CODE_MAX_LENGTH, registration_mode
 from accounts.models import ApiKeyScope
 from accounts.selectors import api_key_list
 from accounts.services import api_key_create, api_key_revoke, user_passkey_reset, user_register
-from core.errors import DomainError
+from accounts.twofactor import two_factor_enabled, two_factor_status
+from core.errors import DomainError, Throttled
 from tracker.catalogue.selectors import bookmark_list
 from tracker.catalogue.services import announce_url_for
 from tracker.swarm.selectors import snatch_history
 from web.access import member_required
 from web.errors import form_add_domain_error
 from web.forms import ApiKeyForm, ChangePasswordForm, LoginForm, PasskeyResetForm, RegisterForm
+from web.views.invites import invites_section
+from web.views.twofactor import login_pending_start
 
 
 class LoginView(auth_views.LoginView):
-    """GET/POST /login/: session login with the API's failed-login lock-out."""
+    """GET/POST /login/: session login with the API's failed-login lock-out.
+
+    A member with two-factor login is not logged in by the password: the
+    session notes the pending login and /login/2fa/ asks for the code.
+    """
 
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if two_factor_enabled(user):
+            return login_pending_start(self.request, user, self.get_success_url())
+        return super().form_valid(form)
 
     def form_invalid(self, form: Any) -> HttpResponse:
         response = super().form_invalid(form)
@@ -71,6 +84,8 @@ def _profile_context(request: HttpRequest, *, key_form: ApiKeyForm | None = None
         "history_tabs": HISTORY_TABS,
         "bookmarks": list(bookmark_list(user=user)[:BOOKMARK_ROWS]),
         "api_keys": list(api_key_list(user=user)),
+        "invites": invites_section(user),
+        "two_factor": two_factor_status(user=user),  # type: ignore[arg-type]
         "key_form": key_form or ApiKeyForm(),
         "feed_url": request.build_absolute_uri("/feeds/torrents.rss"),
         "torznab_url": request.build_absolute_uri("/api/torznab"),
@@ -133,25 +148,44 @@ def passkey_reset(request: HttpRequest) -> HttpResponseBase:
     return render(request, "web/passkey_reset.html", {"form": form})
 
 
+@never_cache  # the page may carry an invite code (?invite=)
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponseBase:
-    """GET/POST /register/: open a new account (accounts.services.user_register) and log it in; 404 while registration is closed."""
-    if not settings.REGISTRATION_OPEN:
-        raise Http404("Registration is closed.")
+    """GET/POST /register/: open a new account (accounts.services.user_register) and log it in.
+
+    While registration is closed (REGISTRATION_MODE=closed) the page says so
+    instead of showing the form (a post is 403). In invite mode the form
+    needs an invite code, which the invite mail's link fills in (?invite=);
+    past INVITE_FAILURE_LIMIT wrong codes a minute from one address: 429.
+    """
     if request.user.is_authenticated:
         return redirect("web:profile")
-    form = RegisterForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                user = user_register(
-                    username=form.cleaned_data["username"], email=form.cleaned_data["email"], password=form.cleaned_data["password"]
-                )
-            except DomainError as exc:
-                form_add_domain_error(form, exc)
-            else:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, f"Welcome, {user.username}! Your account is ready.")
-                return redirect("web:profile")
-        return render(request, "registration/register.html", {"form": form, "nav": "register"}, status=422)
-    return render(request, "registration/register.html", {"form": form, "nav": "register"})
+    mode = registration_mode()
+    if mode == CLOSED:
+        status = 403 if request.method == "POST" else 200
+        return render(request, "registration/register.html", {"mode": mode, "nav": "register"}, status=status)
+    invite = request.GET.get("invite", "").strip()[:INVITE_CODE_MAX_LENGTH]
+    form = RegisterForm(request.POST if request.method == "POST" else None, initial={"invite": invite})
+    context = {"form": form, "mode": mode, "nav": "register"}
+    if request.method == "GET":
+        return render(request, "registration/register.html", context)
+    retry_after = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = user_register(
+                username=data["username"], email=data["email"], password=data["password"], invite=data["invite"], request=request
+            )
+        except Throttled as exc:
+            form.add_error("invite", exc.message)
+            retry_after = exc.retry_after
+        except DomainError as exc:
+            form_add_domain_error(form, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.username}! Your account is ready.")
+            return redirect("web:profile")
+    response = render(request, "registration/register.html", context, status=422 if retry_after is None else 429)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response

@@ -77,6 +77,7 @@ def _render_store(
         "balance": user.bonus_points,  # type: ignore[union-attr]
         "freeleech_tokens": user.freeleech_tokens,  # type: ignore[union-attr]
         "active_warnings": warnings_active(user=user).count(),  # type: ignore[arg-type]
+        "invites": user.invites,  # type: ignore[union-attr]
         "ledger": page_of(entries, page=page_number(request), per_page=LEDGER_ROWS),
         "nav": "store",
     }

@@ -18,6 +18,7 @@ from django.utils import dateformat, timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.emails import email_confirmed_check
 from core.errors import Conflict, DomainError, Invalid
 from core.http import attachment_response
 from core.listing import list_query_parse
@@ -240,8 +241,10 @@ def upload(request: HttpRequest) -> HttpResponse:
     """GET/POST /upload/: register a .torrent (tracker.catalogue.services.torrent_register) and open its page.
 
     The service's messages (bad bencode, a missing field, already registered,
-    too large) are shown next to the field they are about.
+    too large) are shown next to the field they are about. A member who must
+    confirm their email address first gets the 403 page saying so, form or not.
     """
+    email_confirmed_check(user=request.user)
     forums = [forum for forum in selectors.forum_list_visible(user=request.user) if can_upload_to_forum(request.user, forum)]
     form = UploadForm(request.POST if request.method == "POST" else None, request.FILES or None, forums=forums)
     context = {"form": form, "nav": "upload", "max_size": settings.TRACKER_MAX_TORRENT_SIZE}

@@ -38,6 +38,7 @@ class StoreSerializer(serializers.Serializer):
     balance = points_field()
     freeleech_tokens = serializers.IntegerField(min_value=0)
     active_warnings = serializers.IntegerField(min_value=0, help_text="Hit-and-run warnings the `warning` item could clear.")
+    invites = serializers.IntegerField(min_value=0, help_text="Invites the member may send (the `invite` item adds to them).")
     max_quantity = serializers.IntegerField(help_text="The most units one purchase may buy.")
 
 
@@ -55,6 +56,7 @@ class PurchaseSerializer(serializers.Serializer):
     balance = points_field(source="user.bonus_points")
     freeleech_tokens = serializers.IntegerField(source="user.freeleech_tokens")
     uploaded = serializers.IntegerField(source="user.uploaded")
+    invites = serializers.IntegerField(source="user.invites")
     entry = LedgerEntrySerializer()
 
 

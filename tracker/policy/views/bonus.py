@@ -57,13 +57,14 @@ class StoreView(APIView):
             "balance": member.bonus_points,
             "freeleech_tokens": member.freeleech_tokens,
             "active_warnings": warnings_active(user=member).count(),
+            "invites": member.invites,
             "max_quantity": QUANTITY_MAX,
         }
         return Response(StoreSerializer(store).data)
 
 
 class StorePurchaseView(APIView):
-    """Buy upload credit (GiB), freeleech tokens or the clearing of hit-and-run warnings with bonus points; 201."""
+    """Buy upload credit (GiB), freeleech tokens, the clearing of hit-and-run warnings or invites with bonus points; 201."""
 
     permission_classes = [IsAuthenticated]
 
@@ -72,7 +73,8 @@ class StorePurchaseView(APIView):
         responses={
             201: PurchaseSerializer,
             409: OpenApiResponse(
-                description="The points do not cover the purchase (INSUFFICIENT_POINTS), or no active warning to clear (CONFLICT)"
+                description="The points do not cover the purchase (INSUFFICIENT_POINTS); no active warning to clear, "
+                "or an invite while registration is not by invite (CONFLICT)"
             ),
         },
     )
