@@ -16,6 +16,11 @@ def generate_passkey() -> str:
     return secrets.token_hex(16)
 
 
+def announce_url_of(passkey: str) -> str:
+    """The announce URL that carries `passkey` (see User.announce_url)."""
+    return f"{settings.TRACKER_ANNOUNCE_URL}/announce?uk={passkey}"
+
+
 class Role(models.TextChoices):
     USER = "user", "User"
     MODERATOR = "moderator", "Moderator"
@@ -98,6 +103,19 @@ class User(AbstractUser):
     def _session_auth_hash(self, *, secret: str | bytes | None) -> str:
         value = f"{self.token_version}:{self.password}"
         return salted_hmac("accounts.User.get_session_auth_hash", value, secret=secret, algorithm="sha256").hexdigest()
+
+    @property
+    def announce_url(self) -> str:
+        """The member's announce URL: `/announce?uk=<passkey>`.
+
+        Strict BEP 48 clients (Transmission) derive a scrape URL only from an
+        announce URL whose last path segment starts with "announce", and
+        libtorrent (qBittorrent, Deluge) refuses a tracker on the same machine
+        (its SSRF mitigation) unless the path starts with "/announce": the
+        passkey goes in TorrentPier's `uk` parameter. The older
+        `/announce/<passkey>` form keeps working for the torrents already out.
+        """
+        return announce_url_of(self.passkey)
 
     @property
     def is_moderator(self) -> bool:

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -74,7 +73,7 @@ class MeSerializer(PublicUserSerializer):
         return obj.email_confirmed_at is not None
 
     def get_announce_url(self, obj: User) -> str:
-        return f"{settings.TRACKER_ANNOUNCE_URL}/announce/{obj.passkey}"
+        return obj.announce_url
 
     def get_invites_unlimited(self, obj: User) -> bool:
         return invites_unlimited(obj)

@@ -28,7 +28,7 @@ from accounts.emails import (
 )
 from accounts.invite_tree import invite_tree
 from accounts.invites import INVITE_LIST, INVITE_STATES, invite_create, invite_list, invite_revoke, user_set_invites
-from accounts.models import User
+from accounts.models import User, announce_url_of
 from accounts.selectors import USER_LIST, api_key_list, user_get_profile, user_page
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
@@ -352,7 +352,7 @@ class PasskeyView(APIView):
         user = request.user
         assert isinstance(user, User)  # IsAuthenticated
         passkey = user_passkey_reset(user=user)
-        return _no_store(Response({"passkey": passkey, "announce_url": f"{settings.TRACKER_ANNOUNCE_URL}/announce/{passkey}"}))
+        return _no_store(Response({"passkey": passkey, "announce_url": announce_url_of(passkey)}))
 
 
 # Key management is for the member themselves: a key may neither list, create nor revoke keys.

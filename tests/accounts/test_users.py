@@ -125,7 +125,7 @@ def test_passkey_reset_gives_a_new_one_and_forgets_the_old(user, user_client, se
     assert response.status_code == 200
     new = response.json()["data"]["passkey"]
     assert new != old and len(new) == 32
-    assert response.json()["data"]["announce_url"] == f"{settings.TRACKER_ANNOUNCE_URL}/announce/{new}"
+    assert response.json()["data"]["announce_url"] == f"{settings.TRACKER_ANNOUNCE_URL}/announce?uk={new}"
     assert cache.get(passkey_cache_key(old)) is None
     assert not User.objects.filter(passkey=old).exists()
 

@@ -78,7 +78,7 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
     download = download_info.value
     assert download.suggested_filename == "debian-13.0.0-amd64-netinst.iso.torrent"
     meta = bdecode(Path(download.path()).read_bytes())
-    assert meta[b"announce"].decode().endswith(f"/announce/{old_passkey}")
+    assert meta[b"announce"].decode().endswith(f"/announce?uk={old_passkey}")
     assert hashlib.sha1(bencode(meta[b"info"])).hexdigest() == data["debian"].info_hash
 
     metainfo, info_hash = make_metainfo("my-home-videos-2026", length=5_000_000)

@@ -77,7 +77,7 @@ def test_a_refused_client_shows_the_trackers_reason(tracker_url, tmp_path, finge
     handle = add(ses, downloaded_torrent(torrent, member, tracker_url), tmp_path / "client")
     alert = tracker_error(handle, ses, "the tracker's refusal")
 
-    _refused(alert, reason, f"{tracker_url}/announce/{member.passkey}")
+    _refused(alert, reason, f"{tracker_url}/announce?uk={member.passkey}")
     assert not Peer.objects.filter(torrent=torrent).exists()
     assert not Snatch.objects.filter(torrent=torrent).exists()
 
@@ -119,7 +119,7 @@ def test_a_member_over_their_leech_slots_is_refused_and_a_seeder_is_not(tracker_
         alert,
         "No leech slot free: you are leeching 1 torrents and your ratio allows 1 at once; "
         "finish or stop one, or raise your ratio (seeding is always allowed)",
-        f"{tracker_url}/announce/{member.passkey}",
+        f"{tracker_url}/announce?uk={member.passkey}",
     )
     assert list(Peer.objects.filter(torrent=second).values_list("user_id", "is_seeder", "user_agent")) == [(uploader.pk, True, USER_AGENT)]
     assert leech.status().total_payload_download == 0
@@ -159,7 +159,7 @@ def test_a_members_fourth_client_on_a_torrent_is_refused(tracker_url, tmp_path):
     _refused(
         alert,
         "Peer limit reached: you have 3 clients on this torrent, the limit is 3",
-        f"{tracker_url}/announce/{member.passkey}",
+        f"{tracker_url}/announce?uk={member.passkey}",
     )
     assert Peer.objects.filter(torrent=torrent, user=member).count() == 3
     _stop_all(tuple(clients))
@@ -324,6 +324,13 @@ def test_transmission_seeds_under_the_default_rules(tracker_url, tmp_path):
             return any(t["hasAnnounced"] and t["lastAnnounceSucceeded"] for t in status["trackerStats"])
 
         wait_for(announced, "Transmission's accepted announce")
+
+        def scraped() -> bool:
+            (status,) = rpc("torrent-get", ids=[added["id"]], fields=["trackerStats"])["torrents"]
+            return any(t["hasScraped"] and t["lastScrapeSucceeded"] and t["seederCount"] == 1 for t in status["trackerStats"])
+
+        # Transmission scrapes only an announce URL whose last segment starts with "announce" (BEP 48 read strictly).
+        wait_for(scraped, "Transmission's successful scrape")
         peer_id, user_agent = Peer.objects.filter(torrent=torrent, user=uploader, is_seeder=True).values_list("peer_id", "user_agent").get()
         assert (bytes(peer_id)[:8], user_agent) == (b"-TR3000-", "Transmission/3.00")
 

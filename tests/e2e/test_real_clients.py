@@ -33,7 +33,7 @@ def downloaded_torrent(torrent: Torrent, user, tracker_url: str) -> bytes:
     """GET /api/torrents/{id}/download as `user`: the .torrent with their passkey in the announce URL."""
     response = bearer(APIClient(), user).get(f"/api/torrents/{torrent.id}/download")
     assert response.status_code == 200, response.content
-    assert bdecode(response.content)[b"announce"] == f"{tracker_url}/announce/{user.passkey}".encode()
+    assert bdecode(response.content)[b"announce"] == f"{tracker_url}/announce?uk={user.passkey}".encode()
     return response.content
 
 

@@ -23,7 +23,7 @@ def test_profile_shows_passkey_totals_ratio_and_the_api_example(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert member.passkey in html
-    assert f"http://127.0.0.1:8000/announce/{member.passkey}" in html
+    assert f"http://127.0.0.1:8000/announce?uk={member.passkey}" in html
     assert "3.0\xa0GB" in html and "2.0\xa0GB" in html
     assert "1.50" in html
     assert "curl -X POST http://testserver/api/login" in html

@@ -17,7 +17,7 @@ def test_download_gives_the_members_own_announce_url_and_the_same_info(member_cl
     assert response["Content-Type"] == "application/x-bittorrent"
     assert f'filename="{torrent.name}.torrent"' in response["Content-Disposition"]
     meta = bdecode(response.content)
-    assert meta[b"announce"] == f"http://127.0.0.1:8000/announce/{user.passkey}".encode()
+    assert meta[b"announce"] == f"http://127.0.0.1:8000/announce?uk={user.passkey}".encode()
     assert hashlib.sha1(bencode(meta[b"info"])).hexdigest() == torrent.info_hash
 
 
@@ -41,7 +41,7 @@ def test_download_of_an_invisible_torrent_is_404(member_client):
 def test_magnet_carries_the_passkey_only_for_its_member(client, member_client, user, torrent):
     own = member_client.get(f"/torrents/{torrent.pk}/").content.decode()
     assert f"magnet:?xt=urn:btih:{torrent.info_hash}" in own
-    assert f"announce%2F{user.passkey}" in own
+    assert f"announce%3Fuk%3D{user.passkey}" in own  # the whole announce URL, percent-encoded
     guest = client.get(f"/torrents/{torrent.pk}/").content.decode()
     # Issue 15: a magnet without the tracker is useless for a private torrent; a guest is offered the login
     assert "magnet:" not in guest

@@ -46,7 +46,7 @@ from django.db import close_old_connections, connections
 
 from core.logthrottle import log_failure
 from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, scrape_flow
-from tracker.announce.protocol import REPLY_CACHE_CONTROL, REPLY_CONTENT_TYPE, TRACKER_PATH
+from tracker.announce.protocol import REPLY_CACHE_CONTROL, REPLY_CONTENT_TYPE, tracker_route
 from tracker.policy.snapshot import AnnouncePolicy
 from tracker.swarm.announce import DEADLOCK_RETRIES, pg_positional
 from tracker.swarm.batch import batch_args, batch_keys, batch_results, batch_sql
@@ -323,8 +323,8 @@ class TrackerASGI:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        match = TRACKER_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
-        if match is None:
+        route = tracker_route(scope.get("path", "")) if scope["type"] == "http" else None
+        if route is None:
             await self.application(scope, receive, send)
             return
         if self._fast_path is None:
@@ -341,12 +341,12 @@ class TrackerASGI:
             method=scope["method"],
             path=scope.get("path", ""),
             raw_query=scope.get("query_string", b""),
-            passkey=match["passkey"],
+            passkey=route[1],
             remote=(scope.get("client") or ("", 0))[0],
             forwarded=headers.get(b"x-forwarded-for", b"").decode("latin-1"),
             user_agent=headers.get(b"user-agent", b"").decode("utf-8", "replace"),
         )
-        is_scrape = match["kind"] == "scrape" or match["php"] == "scrape"
+        is_scrape = route[0] == "scrape"
         try:
             body = await (self._scrape(request) if is_scrape else self._announce(request))
         except Exception as exc:

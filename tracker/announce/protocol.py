@@ -20,8 +20,18 @@ from fastbencode import bencode
 EVENTS = frozenset({b"", b"started", b"completed", b"stopped", b"paused"})
 MAX_COUNTER = 2**63 - 1
 PASSKEY_RE = re.compile(r"^[0-9a-f]{32}\Z")  # \Z, not $: `$` also matches before a trailing newline
-# The tracker routes of tracker/announce/urls.py as one pattern, for the WSGI and ASGI fronts.
+# The tracker routes of tracker/announce/urls.py as one pattern, for the WSGI and ASGI fronts:
+# /announce?uk=<passkey> (what .torrent files carry), /announce/<passkey>, /scrape and
+# /scrape/<passkey>, and TorrentPier's /bt/announce.php?uk= and /bt/scrape.php?uk=.
 TRACKER_PATH = re.compile(r"^/(?:(?P<kind>announce|scrape)(?:/(?P<passkey>[^/]+)|/?)|bt/(?P<php>announce|scrape)\.php)\Z")
+
+
+def tracker_route(path: str) -> tuple[str, str | None] | None:
+    """("announce" or "scrape", the passkey in the path or None) for a tracker path; None for any other path."""
+    match = TRACKER_PATH.match(path)
+    if match is None:
+        return None
+    return match["kind"] or match["php"], match["passkey"]
 
 
 class AnnounceRejected(Exception):

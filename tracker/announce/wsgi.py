@@ -15,7 +15,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse
 
 from tracker.announce import views
-from tracker.announce.protocol import TRACKER_PATH
+from tracker.announce.protocol import tracker_route
 
 _VIEWS = {"announce": views.announce, "scrape": views.scrape}
 
@@ -27,13 +27,13 @@ class TrackerFastPath:
         self.application = application
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        match = TRACKER_PATH.match(environ.get("PATH_INFO", ""))
-        if match is None:
+        route = tracker_route(environ.get("PATH_INFO", ""))
+        if route is None:
             return self.application(environ, start_response)
-        view = _VIEWS[match["kind"] or match["php"]]
+        view = _VIEWS[route[0]]
         signals.request_started.send(sender=self.__class__, environ=environ)
         try:
-            response: HttpResponse = view(WSGIRequest(environ), match["passkey"])
+            response: HttpResponse = view(WSGIRequest(environ), route[1])
         finally:
             signals.request_finished.send(sender=self.__class__)
         start_response(f"{response.status_code} {response.reason_phrase}", [*response.items()])

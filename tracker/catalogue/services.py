@@ -14,6 +14,7 @@ from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from accounts.emails import email_confirmed_check
+from accounts.models import announce_url_of
 from core.cache import cache_get, cache_set
 from core.errors import Conflict, Forbidden, Invalid, TooLarge
 from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, can_view_forum
@@ -41,8 +42,8 @@ def _is_moderator(user: Any) -> bool:
 
 
 def announce_url_for(user: Any) -> str:
-    """The user's personal announce URL."""
-    return f"{settings.TRACKER_ANNOUNCE_URL}/announce/{user.passkey}"
+    """The user's personal announce URL (accounts.models.User.announce_url)."""
+    return announce_url_of(user.passkey)
 
 
 def _existing_torrent(*, uploader: Any, info_hash: str | None, info_hash_v2: str | None) -> Conflict | None:

@@ -27,7 +27,7 @@ def test_download_carries_the_users_own_announce_url_and_the_same_info(user_clie
     assert response["Content-Type"] == "application/x-bittorrent"
     assert 'filename="linux.iso.torrent"' in response["Content-Disposition"]
     meta = bdecode(response.content)
-    url = f"{settings.TRACKER_ANNOUNCE_URL}/announce/{user.passkey}".encode()
+    url = f"{settings.TRACKER_ANNOUNCE_URL}/announce?uk={user.passkey}".encode()
     assert meta[b"announce"] == url
     assert meta[b"announce-list"] == [[url]]
     assert hashlib.sha1(bencode(meta[b"info"])).hexdigest() == registered["info_hash"]
@@ -36,8 +36,8 @@ def test_download_carries_the_users_own_announce_url_and_the_same_info(user_clie
 def test_each_user_gets_their_own_passkey(registered, user_client, uploader_client, user, uploader):
     mine = bdecode(user_client.get(f"/api/torrents/{registered['id']}/download").content)[b"announce"]
     theirs = bdecode(uploader_client.get(f"/api/torrents/{registered['id']}/download").content)[b"announce"]
-    assert mine.endswith(user.passkey.encode())
-    assert theirs.endswith(uploader.passkey.encode())
+    assert mine.endswith(f"/announce?uk={user.passkey}".encode())
+    assert theirs.endswith(f"/announce?uk={uploader.passkey}".encode())
 
 
 def test_guests_get_401(api_client, registered):
@@ -75,7 +75,7 @@ def test_a_new_passkey_shows_in_the_next_download(registered, user, user_client)
     new = user_client.post("/api/me/passkey").json()["data"]["passkey"]
     assert new != user.passkey
     meta = bdecode(user_client.get(f"/api/torrents/{registered['id']}/download").content)
-    assert meta[b"announce"].endswith(new.encode())
+    assert meta[b"announce"].endswith(f"/announce?uk={new}".encode())
 
 
 def test_download_query_count_is_bounded(registered, user_client, django_assert_max_num_queries):
