@@ -18,6 +18,8 @@ install: $(BIN)/.installed
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py seed_demo
+	@echo "The scheduler (manage.py run_jobs: peer expiry, hit-and-run, bonus, standing, recount) runs beside the server."
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py run_jobs & jobs=$$!; trap 'kill $$jobs 2>/dev/null' EXIT; \
 	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install
@@ -29,7 +31,7 @@ lint: install
 	$(BIN)/lint-imports
 
 typecheck: install
-	DEBUG=1 $(BIN)/mypy accounts api core tracker torrentpier web
+	DEBUG=1 $(BIN)/mypy accounts api core ops tracker torrentpier web
 
 # make bench BENCH=announce (wrk vs opentracker) or BENCH=catalogue (a million torrents)
 BENCH ?= announce

@@ -58,3 +58,21 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}; got {value!r}")
     return value
+
+
+def env_periods(name: str, defaults: dict[str, int]) -> dict[str, int]:
+    """`name=seconds` pairs, comma-separated, over `defaults` (only their names; 0 turns one off)."""
+    periods = dict(defaults)
+    for item in env_list(name):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in defaults:
+            raise ImproperlyConfigured(f"{name} must be name=seconds pairs of {sorted(defaults)}; got {item!r}")
+        try:
+            seconds = int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {key} must be a whole number of seconds; got {value.strip()!r}") from None
+        if seconds != 0 and not 60 <= seconds <= 7 * 86400:
+            raise ImproperlyConfigured(f"{name}: {key} must be 0 (off) or 60 to 604800 seconds; got {seconds}")
+        periods[key] = seconds
+    return periods

@@ -13,7 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from torrentpier.env import env_bool, env_choice, env_int, env_list, env_str
+from torrentpier.env import env_bool, env_choice, env_int, env_list, env_periods, env_str
 from torrentpier.mailconf import from_address, mail_config, site_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "accounts",
     "tracker",
     "web",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -321,6 +322,8 @@ TRACKER_ALLOW_IP_PARAM = env_bool("TRACKER_ALLOW_IP_PARAM", False)
 TRACKER_FORCE_PRIVATE = env_bool("TRACKER_FORCE_PRIVATE", True)
 TRACKER_MAX_TORRENT_SIZE = env_int("TRACKER_MAX_TORRENT_SIZE", 10 * 1024 * 1024, minimum=1024)
 TRACKER_REQUIRE_APPROVAL = env_bool("TRACKER_REQUIRE_APPROVAL", False)
+# The scheduler's periods in seconds (ops.scheduler; `manage.py run_jobs`, which `make run` starts too).
+JOB_PERIODS = env_periods("JOB_PERIODS", {"expire_peers": 300, "hnr": 900, "bonus": 3600, "standing": 3600, "recount": 3600})
 # Who may open an account (accounts.invites): anyone (open), only with an invite code (invite), nobody (closed).
 # REGISTRATION_OPEN=0, the older switch, still closes registration where REGISTRATION_MODE is not set.
 _registration_open = env_bool("REGISTRATION_OPEN", True)
