@@ -22,6 +22,7 @@ from accounts.models import API_KEY_ID_LENGTH, API_KEY_PREFIX, ApiKey, ApiKeySco
 from accounts.signals import tracker_access_changed
 from accounts.usernames import username_normalize, username_problems
 from core.errors import Conflict, Invalid, NotFound, pk_parse
+from core.metrics import LOGIN_FAILURES
 from core.net import client_ip
 
 logger = logging.getLogger("accounts")
@@ -137,6 +138,7 @@ def login_attempt_start(*, request: HttpRequest | None, username: str) -> LoginA
             retry_after = max(retry_after or 1, time_left)
     if retry_after is not None:
         _attempts_give_back(counted)
+        LOGIN_FAILURES.labels("locked_out").inc()
         return LoginAttempt(retry_after=retry_after)
     return LoginAttempt(counted=counted)
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django_ratelimit.core import get_usage
 
+from core.metrics import RATE_LIMITED
 from core.net import client_ip
 
 logger = logging.getLogger("api.ratelimit")  # the name operators filter on (README)
@@ -45,6 +46,8 @@ def count_request(request: HttpRequest) -> dict[str, Any]:
     if usage is None:
         usage = {"count": 0, "limit": limit, "should_limit": False, "time_left": 60}
     request._ratelimit_usage = usage  # type: ignore[attr-defined]
+    if usage.get("should_limit"):
+        RATE_LIMITED.labels("member" if ident.startswith("user:") else "guest").inc()
     return usage
 
 

@@ -32,9 +32,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 
-def _parse_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def _parse_networks(name: str, default: list[str] | None = None) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     networks = []
-    for item in env_list(name):
+    for item in env_list(name, default):
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
@@ -203,7 +203,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts the files the proxy serves (deploy/nginx/torrentpier.conf).
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -324,6 +325,9 @@ TRACKER_ALLOW_IP_PARAM = env_bool("TRACKER_ALLOW_IP_PARAM", False)
 TRACKER_FORCE_PRIVATE = env_bool("TRACKER_FORCE_PRIVATE", True)
 TRACKER_MAX_TORRENT_SIZE = env_int("TRACKER_MAX_TORRENT_SIZE", 10 * 1024 * 1024, minimum=1024)
 TRACKER_REQUIRE_APPROVAL = env_bool("TRACKER_REQUIRE_APPROVAL", False)
+# GET /metrics (ops.metrics): to these client addresses, or to whoever sends this bearer token.
+METRICS_ALLOWED_IPS = _parse_networks("METRICS_ALLOWED_IPS", default=["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 # The scheduler's periods in seconds (ops.scheduler; `manage.py run_jobs`, which `make run` starts too).
 JOB_PERIODS = env_periods("JOB_PERIODS", {"expire_peers": 300, "hnr": 900, "bonus": 3600, "standing": 3600, "recount": 3600})
 # Who may open an account (accounts.invites): anyone (open), only with an invite code (invite), nobody (closed).

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from api.views import ApiNotFoundView, VersionNotFoundView
+from ops.metrics import metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,6 +12,7 @@ urlpatterns = [
     re_path(r"^api/v(?P<version>\d+)(?:/.*)?$", VersionNotFoundView.as_view()),
     path("api/", include(("api.urls", "api"), namespace="api")),
     re_path(r"^api(?:/.*)?$", ApiNotFoundView.as_view()),
+    path("metrics", metrics, name="metrics"),
     path("", include("tracker.announce.urls")),
     path("", include("web.urls")),
 ]

@@ -45,7 +45,8 @@ from django.core.cache import cache
 from django.db import close_old_connections, connections
 
 from core.logthrottle import log_failure
-from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, scrape_flow
+from core.metrics import ANNOUNCE_BATCH_SIZE, ANNOUNCE_RETRIES, DB_POOL_CONNECTIONS
+from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, request_done, result_of, scrape_flow
 from tracker.announce.protocol import REPLY_CACHE_CONTROL, REPLY_CONTENT_TYPE, tracker_route
 from tracker.policy.snapshot import AnnouncePolicy
 from tracker.swarm.announce import DEADLOCK_RETRIES, pg_positional
@@ -204,6 +205,7 @@ class _Batches:
             if not batch:
                 return
             self.sent[len(batch) == 1] += 1
+            ANNOUNCE_BATCH_SIZE.observe(len(batch))
             self.busy |= taken
             task = self.swarm.loop.create_task(self._run(batch))
             self.running.add(task)
@@ -212,6 +214,10 @@ class _Batches:
     def _finished(self, task: "asyncio.Task[None]", keys: set[Any]) -> None:
         self.running.discard(task)
         self.busy -= keys
+        pool = self.swarm.pool
+        idle = pool.get_idle_size()
+        DB_POOL_CONNECTIONS.labels("tracker_asgi", "idle").set(idle)
+        DB_POOL_CONNECTIONS.labels("tracker_asgi", "in_use").set(pool.get_size() - idle)
         self._send()
 
     async def _run(self, batch: list[tuple[dict[str, Any], "asyncio.Future[AnnounceResult]"]]) -> None:
@@ -235,6 +241,7 @@ class _Batches:
                 # All or nothing: a batch that failed changed nothing. One by one,
                 # only the announce at fault fails (a deleted torrent, say).
                 log_failure(logger, logging.INFO, "announce batch of %d failed; sending them one by one", len(batch), exc=exc)
+                ANNOUNCE_RETRIES.labels("asgi", "batch_split").inc()
             else:
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
@@ -347,10 +354,14 @@ class TrackerASGI:
             user_agent=headers.get(b"user-agent", b"").decode("utf-8", "replace"),
         )
         is_scrape = route[0] == "scrape"
+        started = time.perf_counter()
         try:
             body = await (self._scrape(request) if is_scrape else self._announce(request))
         except Exception as exc:
+            request_done(route[0], "asgi", result_of(exc), started)
             body = failure_for(exc, request.path)
+        else:
+            request_done(route[0], "asgi", "ok", started)
         await send(
             {
                 "type": "http.response.start",
@@ -467,7 +478,9 @@ async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:
         except (DeadlockDetectedError, LockNotAvailableError, SerializationError) as exc:
             if attempt == DEADLOCK_RETRIES - 1:
                 raise
-            if isinstance(exc, SerializationError):
+            gate_conflict = isinstance(exc, SerializationError)
+            ANNOUNCE_RETRIES.labels("asgi", "gate_conflict" if gate_conflict else "lock").inc()
+            if gate_conflict:
                 fields = {**fields, "exact": True}
     raise AssertionError("unreachable")
 

@@ -13,6 +13,7 @@ new check goes in one place. `failure_for` is their one error wrapper.
 import logging
 import re
 import socket
+import time
 from collections.abc import Generator
 from typing import Any, NamedTuple
 
@@ -20,6 +21,7 @@ from django.conf import settings
 from fastbencode import bencode
 
 from core.logthrottle import log_failure
+from core.metrics import ANNOUNCE_SECONDS, TRACKER_REQUESTS
 from core.net import client_ip_from, is_plain_ipv4
 from tracker.announce.protocol import (
     AnnounceQuery,
@@ -126,6 +128,20 @@ def scrape_flow(request: TrackerRequest) -> Generator[Any, Any, bytes]:
     return scrape_body(files)
 
 
+def result_of(exc: Exception | None) -> str:
+    """The metrics' result of a tracker request: "ok", the refusal's class, or "error" (a failure of ours)."""
+    if exc is None:
+        return "ok"
+    return exc.kind if isinstance(exc, AnnounceRejected) else "error"
+
+
+def request_done(kind: str, front: str, result: str, started: float) -> None:
+    """Count one answered announce or scrape (and time an announce) for /metrics (core.metrics)."""
+    TRACKER_REQUESTS.labels(kind, front, result).inc()
+    if kind == "announce":
+        ANNOUNCE_SECONDS.labels(front).observe(time.perf_counter() - started)
+
+
 def failure_for(exc: Exception, path: str) -> bytes:
     """The bencoded failure a client gets for `exc`: a refusal's own reason, else the generic error (logged).
 
@@ -163,11 +179,11 @@ def passkey_of(raw_query: str | bytes, passkey: str | None) -> str:
 def user_check(user: AnnounceUser | None) -> AnnounceUser:
     """The passkey's owner, if they may use the tracker at all."""
     if user is None:
-        raise AnnounceRejected("Please LOG IN and RE-DOWNLOAD this torrent (passkey not found)")
+        raise AnnounceRejected("Please LOG IN and RE-DOWNLOAD this torrent (passkey not found)", "passkey")
     if user.is_banned:
-        raise AnnounceRejected("Your account is banned")
+        raise AnnounceRejected("Your account is banned", "account")
     if not user.is_active:
-        raise AnnounceRejected("Your account is not active")
+        raise AnnounceRejected("Your account is not active", "account")
     return user
 
 
@@ -176,13 +192,13 @@ def torrent_check(user: AnnounceUser, torrent: AnnounceTorrent | None) -> Announ
     moderates: the catalogue's visibility rule), and `user` may download from its forum.
     """
     if torrent is None:
-        raise AnnounceRejected("Torrent not registered")
+        raise AnnounceRejected("Torrent not registered", "torrent")
     if torrent.is_frozen:
-        raise AnnounceRejected("Torrent frozen and can not be downloaded")
+        raise AnnounceRejected("Torrent frozen and can not be downloaded", "torrent")
     if not torrent.is_approved and user.id != torrent.uploader_id and user.level < AccessLevel.MODERATOR:
-        raise AnnounceRejected(NOT_APPROVED)
+        raise AnnounceRejected(NOT_APPROVED, "torrent")
     if not level_may_download(level=user.level, view_level=torrent.view_level, download_level=torrent.download_level):
-        raise AnnounceRejected("You are not allowed to download torrents from this forum")
+        raise AnnounceRejected("You are not allowed to download torrents from this forum", "torrent")
     return torrent
 
 
@@ -194,9 +210,9 @@ def client_check(policy: AnnouncePolicy | None, query: AnnounceQuery, user_agent
         peer_id=query.peer_id, user_agent=user_agent.replace("\x00", ""), rules=policy.client_rules, mode=policy.client_mode
     )
     if reason is not None:
-        raise AnnounceRejected(reason)
+        raise AnnounceRejected(reason, "client")
     if policy.blocked_ports and port_blocked(policy, query.port):
-        raise AnnounceRejected(f"Port {query.port} is blocked on this tracker; set another listening port in your client")
+        raise AnnounceRejected(f"Port {query.port} is blocked on this tracker; set another listening port in your client", "port")
 
 
 def peer_address(*, remote: str, forwarded: str, query: AnnounceQuery) -> tuple[str, bytes | None]:
@@ -248,9 +264,10 @@ def announce_fields(
 def announce_body(query: AnnounceQuery, result: AnnounceResult, external: bytes | None) -> bytes:
     """The bencoded reply to an announce the swarm accepted (or the failure if it did not)."""
     if result.refused:
-        raise AnnounceRejected(Refusal.parse(result.refused).reason())
+        refusal = Refusal.parse(result.refused)
+        raise AnnounceRejected(refusal.reason(), refusal.kind)
     if not result.accepted:
-        raise AnnounceRejected(PEER_ID_TAKEN)
+        raise AnnounceRejected(PEER_ID_TAKEN, "peer_id")
     payload = {
         b"interval": interval_with_jitter(),
         b"min interval": settings.TRACKER_MIN_INTERVAL,

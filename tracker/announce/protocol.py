@@ -35,7 +35,16 @@ def tracker_route(path: str) -> tuple[str, str | None] | None:
 
 
 class AnnounceRejected(Exception):
-    """A request the tracker refuses; the message goes to the client as `failure reason`."""
+    """A request the tracker refuses; the message goes to the client as `failure reason`.
+
+    `kind` is the class of the refusal, for the metrics: "invalid" (a bad
+    request), "passkey", "account", "torrent", "client", "port", "peer_id",
+    or the gate's ("peers", "slots", "ratio", "warnings").
+    """
+
+    def __init__(self, message: str, kind: str = "invalid") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class AnnounceQuery(NamedTuple):
@@ -193,7 +202,7 @@ def scrape_hashes_parse(query_string: str | bytes) -> list[bytes]:
 def passkey_check(passkey: str | None) -> str:
     """The passkey if it looks like one; the lookup decides whether it exists."""
     if not passkey or not PASSKEY_RE.fullmatch(passkey):
-        raise AnnounceRejected("Please LOG IN and RE-DOWNLOAD this torrent (passkey not found)")
+        raise AnnounceRejected("Please LOG IN and RE-DOWNLOAD this torrent (passkey not found)", "passkey")
     return passkey
 
 

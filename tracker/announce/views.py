@@ -5,6 +5,7 @@ tracker.announce.core with sync calls (any database). Whatever goes wrong,
 the client gets HTTP 200 with a bencoded `failure reason`, never a 500 page.
 """
 
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, scrape_flow
+from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, request_done, result_of, scrape_flow
 from tracker.announce.protocol import bencoded
 from tracker.swarm.announce import peer_announce
 from tracker.swarm.lookups import announce_lookup
@@ -30,20 +31,26 @@ def _answer(need: Any) -> Any:
     return peer_announce(need)
 
 
-def run_flow(flow: Flow, request: TrackerRequest) -> bytes:
-    """Run `flow` to its reply, answering each of its needs in turn; any error becomes its bencoded failure."""
+def run_flow(flow: Flow, request: TrackerRequest, kind: str = "announce") -> bytes:
+    """Run `flow` to its reply, answering each of its needs in turn; any error becomes its bencoded failure.
+
+    Counted for /metrics as `kind` (announce or scrape) on the "wsgi" front (Django's views).
+    """
+    started = time.perf_counter()
     try:
         steps = flow(request)
         need = next(steps)
         while True:
             need = steps.send(_answer(need))
     except StopIteration as done:
+        request_done(kind, "wsgi", "ok", started)
         return done.value
     except Exception as exc:
+        request_done(kind, "wsgi", result_of(exc), started)
         return failure_for(exc, request.path)
 
 
-def _view(flow: Flow, doc: str) -> Callable[[HttpRequest, str | None], HttpResponse]:
+def _view(flow: Flow, kind: str, doc: str) -> Callable[[HttpRequest, str | None], HttpResponse]:
     def view(request: HttpRequest, passkey: str | None = None) -> HttpResponse:
         # Skip CONN_HEALTH_CHECKS' extra `SELECT 1` round trip here: if the
         # connection died, this one request fails (the client retries) and
@@ -59,11 +66,11 @@ def _view(flow: Flow, doc: str) -> Callable[[HttpRequest, str | None], HttpRespo
             forwarded=meta.get("HTTP_X_FORWARDED_FOR", ""),
             user_agent=meta.get("HTTP_USER_AGENT", ""),
         )
-        return bencoded(run_flow(flow, tracker_request))
+        return bencoded(run_flow(flow, tracker_request, kind))
 
     view.__doc__ = doc
     return csrf_exempt(view)
 
 
-announce = _view(announce_flow, "Record the client's state in the swarm, credit its traffic, and hand it peers.")
-scrape = _view(scrape_flow, "BEP 48: complete / downloaded / incomplete for each requested info_hash.")
+announce = _view(announce_flow, "announce", "Record the client's state in the swarm, credit its traffic, and hand it peers.")
+scrape = _view(scrape_flow, "scrape", "BEP 48: complete / downloaded / incomplete for each requested info_hash.")

@@ -19,6 +19,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from core.metrics import ANNOUNCE_RETRIES
 from tracker.catalogue.models import TorrentStats
 from tracker.policy.models import HnrState, HnrWarning, TokenUse
 from tracker.policy.snapshot import AnnouncePolicy, credit_shares, hnr_terms
@@ -181,7 +182,9 @@ def announce_retried(params: dict[str, Any]) -> AnnounceResult:
         except OperationalError as exc:
             if not isinstance(exc.__cause__, DeadlockDetected | SerializationFailure) or attempt == DEADLOCK_RETRIES - 1:
                 raise
-            if isinstance(exc.__cause__, SerializationFailure):
+            gate_conflict = isinstance(exc.__cause__, SerializationFailure)
+            ANNOUNCE_RETRIES.labels("wsgi", "gate_conflict" if gate_conflict else "lock").inc()
+            if gate_conflict:
                 params = {**params, "exact": True}
     raise AssertionError("unreachable")
 

@@ -1,6 +1,7 @@
 """Benchmark the announce: gunicorn + PostgreSQL + Redis against opentracker, same wrk load.
 
     python -m tests.perf.announce [--duration 12] [--connections 32] [--server asgi|wsgi|both] [--workers N]
+    python -m tests.perf.announce --baseline REV [--rounds 2] [--duration 8] [--server asgi|wsgi|both]
 
 Creates the PostgreSQL database `perf_tracker` afresh (and flushes Redis db 5),
 registers 1,000 torrents and 200 users, starts gunicorn (the ASGI front on
@@ -8,6 +9,15 @@ uvicorn workers, as deployed; `--server wsgi` for the threaded WSGI front) and o
 (whitelist mode with the same hashes) on free ports on 127.0.0.1, loads each
 with wrk for a bounded time, and prints announces per second, the ratio and
 p50/p99 latency. It never passes or fails on time; it reports.
+
+With `--baseline REV` it compares this checkout with REV (the previous main,
+say) instead of opentracker: on a `git worktree` of REV, alternating
+A-B-A-B-A (`--rounds` Bs), each run on a freshly built database, and prints
+the medians of each side and this checkout's ratios to REV's: CPU per
+announce (servers and PostgreSQL backends: what other work on a shared
+machine moves least), the database's share, and announces per second.
+The servers run as deployed, with PROMETHEUS_MULTIPROC_DIR set (the
+metrics in files, summed by /metrics).
 """
 
 import argparse
@@ -43,9 +53,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+METRICS_DIR = tempfile.mkdtemp(prefix="perf-announce-metrics-")
+
+
 def server_env() -> dict[str, str]:
     return {
         **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": METRICS_DIR,
         "DATABASE_URL": DB_URL,
         "REDIS_URL": REDIS_URL,
         "SECRET_KEY": "perf-only-secret-key",
@@ -56,7 +70,7 @@ def server_env() -> dict[str, str]:
     }
 
 
-def prepare_database() -> tuple[list[bytes], list[str]]:
+def prepare_database(root: Path = ROOT) -> tuple[list[bytes], list[str]]:
     """A fresh perf database with TORRENTS torrents and USERS users; returns (info hashes, passkeys)."""
     subprocess.run(
         ["psql", "-h", "127.0.0.1", "-U", "root", "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"], check=True
@@ -64,7 +78,7 @@ def prepare_database() -> tuple[list[bytes], list[str]]:
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "root", "-d", "postgres", "-qc", f"CREATE DATABASE {DB_NAME}"], check=True)
     subprocess.run(["redis-cli", "-n", "5", "FLUSHDB"], check=True, stdout=subprocess.DEVNULL)
     env = server_env()
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=env, check=True)
     script = f"""
 import hashlib
 from accounts.models import User, generate_passkey
@@ -80,7 +94,7 @@ TorrentStats.objects.bulk_create([TorrentStats(torrent=t) for t in Torrent.objec
 print(",".join(u.passkey for u in users))
 """
     out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=root, env=env, check=True, capture_output=True, text=True
     )
     passkeys = out.stdout.strip().splitlines()[-1].split(",")
     hashes = [hashlib.sha1(f"perf-{i}".encode()).digest() for i in range(TORRENTS)]
@@ -227,10 +241,12 @@ def warm_lookups(port: int, passkeys: list[str], hashes: list[bytes]) -> None:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/announce/{passkeys[i % len(passkeys)]}?{query}", timeout=10).read()
 
 
-def bench_django(server: str, args: argparse.Namespace, script: Path, passkeys: list[str], hashes: list[bytes]) -> dict[str, float]:
+def bench_django(
+    server: str, args: argparse.Namespace, script: Path, passkeys: list[str], hashes: list[bytes], root: Path = ROOT
+) -> dict[str, float]:
     port = free_port()
     cmd = gunicorn_command(server, args, port)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env(), start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=root, env=server_env(), start_new_session=True)
     try:
         probe = f"http://127.0.0.1:{port}/announce/{passkeys[0]}?info_hash={quote_from_bytes(hashes[0], safe='')}"
         probe += "&peer_id=-PR0001-000000000000&port=6881&uploaded=0&downloaded=0&left=0&event=stopped"
@@ -278,7 +294,12 @@ def main() -> None:
     parser.add_argument("--server", choices=("asgi", "wsgi", "both"), default="asgi", help="which front to load (default asgi)")
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default 2 for asgi, 6 for wsgi)")
     parser.add_argument("--threads", type=int, default=4, help="threads per wsgi worker (default 4)")
+    parser.add_argument("--baseline", help="a git revision to compare against, A-B-A, on a worktree of it (instead of opentracker)")
+    parser.add_argument("--rounds", type=int, default=2, help="with --baseline: runs of this checkout, between runs of REV (default 2)")
     args = parser.parse_args()
+    if args.baseline:
+        compare(args)
+        return
     for tool in ("wrk", "opentracker", "psql", "redis-cli"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed")
@@ -309,6 +330,49 @@ def main() -> None:
         # announce (server processes, and PostgreSQL backends for the tracker) less so.
         cpu_ratio = opentracker["cpu_ms"] / django["cpu_ms"] if django["cpu_ms"] else 0.0
         print(f"CPU-cost ratio ({server}): {cpu_ratio:.3f} (opentracker's CPU per announce / ours)")
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+
+
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    values = sorted(run[key] for run in runs)
+    return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+
+
+def compare(args: argparse.Namespace) -> None:
+    """This checkout (B) against `--baseline` (A), alternating A-B-A-B-A: medians and ratios (see the module docstring)."""
+    for tool in ("wrk", "psql", "redis-cli", "git"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not installed")
+    worktree = Path(tempfile.mkdtemp(prefix="perf-announce-baseline-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(worktree), args.baseline], cwd=ROOT, check=True, capture_output=True)
+    servers = ("asgi", "wsgi") if args.server == "both" else (args.server,)
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {(side, server): [] for side in "AB" for server in servers}
+    try:
+        order = ["A"] + ["B", "A"] * args.rounds
+        with tempfile.TemporaryDirectory(prefix="perf-announce-") as tmp:
+            for n, side in enumerate(order):
+                tree = worktree if side == "A" else ROOT
+                for server in servers:
+                    hashes, passkeys = prepare_database(tree)
+                    script = lua_script(Path(tmp), hashes, passkeys, "django")
+                    result = bench_django(server, args, script, passkeys, hashes, root=tree)
+                    runs[(side, server)].append(result)
+                    print(
+                        f"run {n + 1}/{len(order)} {side} {server}: {result['rps']:.0f} announces/s, "
+                        f"CPU {result['cpu_ms']:.3f} ms/announce (database {result['db_cpu_ms']:.3f}), "
+                        f"failures {result['failures']}/{result['responses']}",
+                        flush=True,
+                    )
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=False, capture_output=True)
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    print(f"\nA = {args.baseline}, B = this checkout; wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, medians")
+    for server in servers:
+        a, b = runs[("A", server)], runs[("B", server)]
+        for key, label in (("cpu_ms", "CPU ms/announce"), ("db_cpu_ms", "database CPU ms/announce"), ("rps", "announces/s")):
+            ma, mb = _median(a, key), _median(b, key)
+            print(f"{server} {label:26s} A {ma:9.3f}  B {mb:9.3f}  B/A {mb / ma if ma else 0:.3f}")
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
