@@ -73,6 +73,9 @@ def _semantic_422(label: str, message: str, details: dict[str, list[str]]) -> bo
     if label in ("POST /api/email/confirm", "POST /api/password/reset/confirm"):
         # A mailed link's uid and token must be one we issued, still good; a new password must pass Django's validators.
         return set(details) <= {"token", "new_password"}
+    if label in ("POST /api/me/2fa", "POST /api/me/2fa/confirm", "POST /api/me/2fa/disable", "POST /api/me/2fa/recovery-codes"):
+        # The password must be the member's own; a code must be a current one of their authenticator.
+        return set(details) <= {"password", "code"}
     if label == "POST /api/torrents":
         # The .torrent must be metainfo we accept; `forum` must name a forum that exists.
         return message.startswith("Invalid .torrent file:") or details == {"forum": ["No such forum."]}
