@@ -8,7 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -132,20 +132,35 @@ def test_two_processes_share_one_count(two_servers):
     in_one_window("ip:127.0.0.1", twelve_on_a_then_b_counts_on, clear_cache=False)
 
 
+def _failed_open(tmp_path: Path) -> Callable[[], bool]:
+    """A check of the servers' logs: did either fail open (Redis unreachable) since the last check?"""
+    seen: dict[Path, int] = {}
+
+    def check() -> bool:
+        found = False
+        for log in sorted(tmp_path.glob("server-*.log")):
+            text = log.read_text(errors="replace")
+            found |= "failing open" in text[seen.get(log, 0) :]
+            seen[log] = len(text)
+        return found
+
+    return check
+
+
 def _in_parallel(urls: list[str], token: str | None = None) -> list[int]:
     with ThreadPoolExecutor(max_workers=32) as pool:
         return [status for status, _ in pool.map(lambda url: _get(url, token), urls)]
 
 
-def test_parallel_guests_on_two_processes_get_exactly_the_limit(two_servers):
+def test_parallel_guests_on_two_processes_get_exactly_the_limit(two_servers, tmp_path):
     def forty_at_once() -> None:
         statuses = _in_parallel([f"{two_servers[n % 2]}/api/hello" for n in range(40)])
         assert (statuses.count(200), statuses.count(429)) == (20, 20), statuses
 
-    in_one_window("ip:127.0.0.1", forty_at_once, clear_cache=False)
+    in_one_window("ip:127.0.0.1", forty_at_once, clear_cache=False, spoiled=_failed_open(tmp_path))
 
 
-def test_parallel_requests_of_one_member_on_two_processes_get_exactly_the_limit(two_servers):
+def test_parallel_requests_of_one_member_on_two_processes_get_exactly_the_limit(two_servers, tmp_path):
     import json
 
     request = urllib.request.Request(
@@ -161,4 +176,4 @@ def test_parallel_requests_of_one_member_on_two_processes_get_exactly_the_limit(
         statuses = _in_parallel([f"{two_servers[n % 2]}/api/me" for n in range(100)], token)
         assert (statuses.count(200), statuses.count(429)) == (60, 40), statuses
 
-    in_one_window(f"user:{member_id}", hundred_at_once, clear_cache=False)
+    in_one_window(f"user:{member_id}", hundred_at_once, clear_cache=False, spoiled=_failed_open(tmp_path))
