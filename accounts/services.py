@@ -6,21 +6,19 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import django_ratelimit.core as ratelimit_core
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django_ratelimit import ALL
 
 from accounts.emails import email_confirmation_send
 from accounts.invites import invite_guess_start, invite_redeem, registration_check
 from accounts.models import API_KEY_ID_LENGTH, API_KEY_PREFIX, ApiKey, ApiKeyScope, Role, User, api_key_hash, generate_passkey
 from accounts.signals import tracker_access_changed
 from accounts.usernames import username_normalize, username_problems
+from core.attempts import attempt_count, attempts_give_back
 from core.errors import Conflict, Invalid, NotFound, pk_parse
 from core.metrics import LOGIN_FAILURES
 from core.net import client_ip
@@ -56,7 +54,6 @@ def user_set_banned(*, user: User, banned: bool) -> User:
 
 
 LOGIN_FAILURE_GROUP = "login-failures"
-_WINDOW_SECONDS = 60
 
 
 def _login_attempt_idents(request: HttpRequest | None, username: str) -> list[str]:
@@ -64,39 +61,6 @@ def _login_attempt_idents(request: HttpRequest | None, username: str) -> list[st
     if request is not None:
         idents.insert(0, f"ip:{client_ip(request)}")
     return idents
-
-
-def _attempt_count(ident: str) -> tuple[str, int, int]:
-    """Count one attempt in `ident`'s current window, atomically: (cache key, count now, seconds left).
-
-    django-ratelimit's windows, keys and cache (what get_usage(increment=True)
-    does: cache.add, else cache.incr, each atomic on LocMem and on Redis), but
-    keeping the key so that the attempt can be given back.
-    """
-    rate = f"{settings.LOGIN_FAILURE_LIMIT}/m"
-    window = ratelimit_core._get_window(ident, _WINDOW_SECONDS)
-    key = ratelimit_core._make_cache_key(LOGIN_FAILURE_GROUP, window, rate, ident, ALL)
-    cache = caches[settings.RATELIMIT_USE_CACHE]
-    timeout = _WINDOW_SECONDS + ratelimit_core.EXPIRATION_FUDGE
-    if cache.add(key, 1, timeout):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # it expired between the two calls
-            count = 1 if cache.add(key, 1, timeout) else cache.incr(key)
-    return key, int(count), window - int(ratelimit_core.time.time())
-
-
-def _attempts_give_back(keys: list[str]) -> None:
-    cache = caches[settings.RATELIMIT_USE_CACHE]
-    for key in keys:
-        try:
-            cache.decr(key)
-        except ValueError:  # the window is over and its count gone
-            pass
-        except Exception:
-            logger.warning("login-failure cache unreachable; failing open", exc_info=True)
 
 
 @dataclass
@@ -129,7 +93,7 @@ def login_attempt_start(*, request: HttpRequest | None, username: str) -> LoginA
     retry_after: int | None = None
     for ident in _login_attempt_idents(request, username):
         try:
-            key, count, time_left = _attempt_count(ident)
+            key, count, time_left = attempt_count(LOGIN_FAILURE_GROUP, ident, settings.LOGIN_FAILURE_LIMIT)
         except Exception:  # the cache is down: fail open, like the API's rate limit
             logger.warning("login-failure cache unreachable; failing open", exc_info=True)
             continue
@@ -137,7 +101,7 @@ def login_attempt_start(*, request: HttpRequest | None, username: str) -> LoginA
         if count > settings.LOGIN_FAILURE_LIMIT:
             retry_after = max(retry_after or 1, time_left)
     if retry_after is not None:
-        _attempts_give_back(counted)
+        attempts_give_back(counted)
         LOGIN_FAILURES.labels("locked_out").inc()
         return LoginAttempt(retry_after=retry_after)
     return LoginAttempt(counted=counted)
@@ -145,7 +109,7 @@ def login_attempt_start(*, request: HttpRequest | None, username: str) -> LoginA
 
 def login_attempt_succeeded(attempt: LoginAttempt) -> None:
     """The attempt's password was right and the member logged in: it is not a failure."""
-    _attempts_give_back(attempt.counted)
+    attempts_give_back(attempt.counted)
     attempt.counted = []
 
 

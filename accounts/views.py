@@ -402,6 +402,22 @@ class ApiKeyDetailView(APIView):
 _TWO_FACTOR_NO_KEYS = {"get": None, "post": None}
 
 
+class _TwoFactorSettingsView(APIView):
+    """The member's own two-factor settings: logged in, never with an API key, allowed to staff who must still enrol."""
+
+    permission_classes = [IsAuthenticated]
+    api_key_scopes = _TWO_FACTOR_NO_KEYS
+    two_factor_exempt = ANY_METHOD
+
+    def member_input(self, request: Request, serializer_class: type[serializers.Serializer]) -> tuple[User, dict[str, Any]]:
+        """The member and their validated input (422 in the envelope otherwise)."""
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return user, serializer.validated_data
+
+
 class TwoFactorPasswordSerializer(serializers.Serializer):
     """The member's current password, to start setting up two-factor login."""
 
@@ -413,16 +429,12 @@ class TwoFactorPasswordSerializer(serializers.Serializer):
     )
 
 
-class TwoFactorView(APIView):
+class TwoFactorView(_TwoFactorSettingsView):
     """GET /api/me/2fa: whether two-factor login is on; POST {password}: start setting it up (a new secret, shown in this answer).
 
     Starting needs the current password; wrong guesses count as failed logins
     (429 past the lock-out, for this and every login).
     """
-
-    permission_classes = [IsAuthenticated]
-    api_key_scopes = _TWO_FACTOR_NO_KEYS
-    two_factor_exempt = ANY_METHOD
 
     @extend_schema(responses=TwoFactorStatusSerializer)
     def get(self, request: Request) -> Response:
@@ -440,20 +452,13 @@ class TwoFactorView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        user = request.user
-        assert isinstance(user, User)  # IsAuthenticated
-        serializer = TwoFactorPasswordSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        enrolment = two_factor_enrol_start(request=request._request, user=user, password=serializer.validated_data["password"])
+        user, data = self.member_input(request, TwoFactorPasswordSerializer)
+        enrolment = two_factor_enrol_start(request=request._request, user=user, password=data["password"])
         return _no_store(Response(TwoFactorEnrolmentSerializer(enrolment).data, status=201))
 
 
-class TwoFactorConfirmView(APIView):
+class TwoFactorConfirmView(_TwoFactorSettingsView):
     """POST /api/me/2fa/confirm: a code from the app just set up turns two-factor login on; the ten recovery codes, shown once."""
-
-    permission_classes = [IsAuthenticated]
-    api_key_scopes = _TWO_FACTOR_NO_KEYS
-    two_factor_exempt = ANY_METHOD
 
     @extend_schema(
         request=TwoFactorCodeSerializer,
@@ -463,57 +468,40 @@ class TwoFactorConfirmView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        user = request.user
-        assert isinstance(user, User)  # IsAuthenticated
-        serializer = TwoFactorCodeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        codes = two_factor_enrol_confirm(user=user, code=serializer.validated_data["code"], request=request._request)
+        user, data = self.member_input(request, TwoFactorCodeSerializer)
+        codes = two_factor_enrol_confirm(user=user, code=data["code"], request=request._request)
         return _no_store(Response({"recovery_codes": codes}))
 
 
-class TwoFactorDisableView(APIView):
+class TwoFactorDisableView(_TwoFactorSettingsView):
     """POST /api/me/2fa/disable: turn two-factor login off, with the password and a code (or a recovery code); 204.
 
     Wrong guesses count as failed logins (429 past the lock-out).
     """
-
-    permission_classes = [IsAuthenticated]
-    api_key_scopes = _TWO_FACTOR_NO_KEYS
-    two_factor_exempt = ANY_METHOD
 
     @extend_schema(
         request=TwoFactorPasswordCodeSerializer,
         responses={204: None, 409: OpenApiResponse(description="Two-factor login is not on")},
     )
     def post(self, request: Request) -> Response:
-        user = request.user
-        assert isinstance(user, User)  # IsAuthenticated
-        serializer = TwoFactorPasswordCodeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        two_factor_disable(request=request._request, user=user, **serializer.validated_data)
+        user, data = self.member_input(request, TwoFactorPasswordCodeSerializer)
+        two_factor_disable(request=request._request, user=user, **data)
         return Response(status=204)
 
 
-class TwoFactorRecoveryCodesView(APIView):
+class TwoFactorRecoveryCodesView(_TwoFactorSettingsView):
     """POST /api/me/2fa/recovery-codes: ten new recovery codes (the old ones stop working), with the password and a code.
 
     Wrong guesses count as failed logins (429 past the lock-out).
     """
-
-    permission_classes = [IsAuthenticated]
-    api_key_scopes = _TWO_FACTOR_NO_KEYS
-    two_factor_exempt = ANY_METHOD
 
     @extend_schema(
         request=TwoFactorPasswordCodeSerializer,
         responses={200: RecoveryCodesSerializer, 409: OpenApiResponse(description="Two-factor login is not on")},
     )
     def post(self, request: Request) -> Response:
-        user = request.user
-        assert isinstance(user, User)  # IsAuthenticated
-        serializer = TwoFactorPasswordCodeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        codes = two_factor_recovery_codes_regenerate(request=request._request, user=user, **serializer.validated_data)
+        user, data = self.member_input(request, TwoFactorPasswordCodeSerializer)
+        codes = two_factor_recovery_codes_regenerate(request=request._request, user=user, **data)
         return _no_store(Response({"recovery_codes": codes}))
 
 

@@ -33,7 +33,7 @@ class Attempt:
     counted: list[str] = field(default_factory=list)
 
 
-def _count(group: str, ident: str, limit: int) -> tuple[str, int, int]:
+def attempt_count(group: str, ident: str, limit: int) -> tuple[str, int, int]:
     """Count one guess in `ident`'s current window of `group`: (cache key, count now, seconds left in the window)."""
     rate = f"{limit}/m"
     window = ratelimit_core._get_window(ident, WINDOW_SECONDS)
@@ -57,7 +57,7 @@ def attempt_start(*, group: str, ident: str, limit: int) -> Attempt:
     keeps hammering is let back in when the window ends.
     """
     try:
-        key, count, time_left = _count(group, ident, limit)
+        key, count, time_left = attempt_count(group, ident, limit)
     except Exception:  # the cache is down: fail open, like the API's rate limit
         logger.warning("attempt-count cache unreachable; failing open", exc_info=True)
         return Attempt()
