@@ -14,33 +14,26 @@ def wait_for_window_room(ident: str, seconds: float = 8.0) -> None:
         time.sleep(max(0.0, left) + 0.3)
 
 
-def in_one_window(
-    ident: str, body: Callable[[], None], *, attempts: int = 3, clear_cache: bool = True, spoiled: Callable[[], bool] | None = None
-) -> None:
+def in_one_window(ident: str, body: Callable[[], None], *, attempts: int = 3, clear_cache: bool = True) -> None:
     """Run `body` (requests and assertions) inside one rate-limit window of `ident`.
 
     django-ratelimit counts in fixed one-minute windows; when a window ends
     halfway through, the count restarts and the test's arithmetic with it.
     That is not a failure of the code under test, so `body` is run again in
     the next window (a slow, loaded machine can take seconds for 60 requests).
-    An assertion that fails inside one window is a real failure, unless
-    `spoiled()` says the attempt could not count (the servers found the cache
-    unreachable and failed open, as they must: a loaded machine can make a
-    Redis call outlast its one-second timeout); that attempt is run again too.
+    An assertion that fails inside one window is a real failure.
     """
     for _ in range(attempts):
         if clear_cache:
             cache.clear()
         wait_for_window_room(ident)
         window = _get_window(ident, 60)
-        if spoiled is not None:
-            spoiled()  # forget what came before this attempt
         try:
             body()
         except AssertionError:
-            if _get_window(ident, 60) == window and not (spoiled is not None and spoiled()):
+            if _get_window(ident, 60) == window:
                 raise
             continue
         if _get_window(ident, 60) == window:
             return
-    raise AssertionError(f"the rate-limit window of {ident} ended (or the cache failed open) during each of {attempts} attempts")
+    raise AssertionError(f"the rate-limit window of {ident} ended during each of {attempts} attempts")
