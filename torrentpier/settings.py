@@ -6,6 +6,7 @@ tracker tunables.
 """
 
 import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -366,6 +367,12 @@ LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"
 # One JSON object per line in production, plain text under DEBUG (core.logs); each line carries
 # the request id and user id of the request it was logged in, and secrets are masked.
 LOG_FORMAT = env_choice("LOG_FORMAT", "plain" if DEBUG else "json", {"json", "plain"})
+# Hosts whose images [img] may show in descriptions and comments (tracker.catalogue.markup), over
+# https only; they are added to the CSP's img-src below. Empty (the default): no images, an [img] is a link.
+MARKUP_IMAGE_HOSTS = [host.lower() for host in env_list("MARKUP_IMAGE_HOSTS")]
+for _host in MARKUP_IMAGE_HOSTS:
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", _host):
+        raise ImproperlyConfigured(f"MARKUP_IMAGE_HOSTS must list host names (img.example.org); got {_host!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -393,7 +400,7 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
+    "img-src": [CSP.SELF, "data:", *(f"https://{host}" for host in MARKUP_IMAGE_HOSTS)],
     "font-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "object-src": [CSP.NONE],

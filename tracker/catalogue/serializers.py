@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django.utils.html import linebreaks
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tracker.catalogue.markup import MAX_TEXT, markup_render
 from tracker.models import AccessLevel, Bookmark, Category, Comment, Forum, Freeleech, Torrent, TorrentFile, TorrentStatus
 
 LEVEL_NAMES = {level.value: level.name.lower() for level in AccessLevel}
@@ -98,7 +98,7 @@ class TorrentListSerializer(serializers.ModelSerializer):
 
 
 class TorrentDetailSerializer(TorrentListSerializer):
-    """One torrent: the list fields plus description (raw and escaped HTML), piece length and magnet link."""
+    """One torrent: the list fields plus description (as written, and as HTML), piece length and magnet link."""
 
     description_html = serializers.SerializerMethodField()
     magnet = serializers.SerializerMethodField()
@@ -108,7 +108,8 @@ class TorrentDetailSerializer(TorrentListSerializer):
         read_only_fields = fields
 
     def get_description_html(self, obj: Torrent) -> str:
-        return str(linebreaks(obj.description, autoescape=True))
+        """The description's BBCode as sanitized HTML (tracker.catalogue.markup), as the torrent page shows it."""
+        return markup_render(obj.description)
 
     def get_magnet(self, obj: Torrent) -> str:
         return str(self.context.get("magnet", ""))
@@ -139,11 +140,32 @@ class TorrentFileSerializer(serializers.ModelSerializer):
 class CommentSerializer(serializers.ModelSerializer):
     author = UserRefSerializer(read_only=True)
     text = serializers.CharField(max_length=10_000, trim_whitespace=True)
+    text_html = serializers.SerializerMethodField()
 
     class Meta:
         model = Comment
-        fields = ["id", "torrent", "author", "text", "created_at", "edited_at"]
-        read_only_fields = ["id", "torrent", "author", "created_at", "edited_at"]
+        fields = ["id", "torrent", "author", "text", "text_html", "created_at", "edited_at"]
+        read_only_fields = ["id", "torrent", "author", "text_html", "created_at", "edited_at"]
+
+    def get_text_html(self, obj: Comment) -> str:
+        """The comment's BBCode as sanitized HTML, as the torrent page shows it."""
+        return markup_render(obj.text)
+
+
+class StrictTextField(serializers.CharField):
+    """A string, as the schema says: a number or a boolean is refused (422), not turned into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class MarkupPreviewSerializer(serializers.Serializer):
+    """POST /api/markup/preview: BBCode in (a description's limit), its HTML out."""
+
+    text = StrictTextField(max_length=MAX_TEXT, allow_blank=True, trim_whitespace=False, write_only=True)
+    html = serializers.CharField(read_only=True)
 
 
 class BookmarkSerializer(serializers.ModelSerializer):

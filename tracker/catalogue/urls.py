@@ -14,6 +14,7 @@ router.register("comments", views.CommentViewSet, basename="comment")
 
 urlpatterns = [
     re_path(r"^bookmarks/?$", views.BookmarkListView.as_view(), name="bookmarks"),
+    re_path(r"^markup/preview/?$", views.MarkupPreviewView.as_view(), name="markup-preview"),
     re_path(r"^stats/?$", views.StatsView.as_view(), name="stats"),
     re_path(r"^torznab/?$", views.TorznabView.as_view(), name="torznab"),
     *router.urls,

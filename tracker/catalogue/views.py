@@ -40,12 +40,14 @@ from core.http import attachment_response
 from core.listing import Page, page_of
 from core.ratelimit import count_request
 from tracker.catalogue import selectors, services, torznab
+from tracker.catalogue.markup import markup_render
 from tracker.catalogue.permissions import ReadOnlyOrAdmin, ReadOnlyOrAuthenticated
 from tracker.catalogue.serializers import (
     BookmarkSerializer,
     CategorySerializer,
     CommentSerializer,
     ForumSerializer,
+    MarkupPreviewSerializer,
     StatsSerializer,
     TorrentDetailSerializer,
     TorrentFileSerializer,
@@ -292,6 +294,19 @@ class BookmarkListView(APIView):
     def get(self, request: Request) -> Response:
         page = _paged(request, selectors.bookmark_list(user=request.user))
         return page_response(page, BookmarkSerializer(page.items, many=True).data)
+
+
+class MarkupPreviewView(APIView):
+    """POST /api/markup/preview: a description's or comment's BBCode as the site will show it; nothing is saved."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(request=MarkupPreviewSerializer, responses=MarkupPreviewSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = MarkupPreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(MarkupPreviewSerializer({"html": markup_render(serializer.validated_data["text"])}).data)
 
 
 class StatsView(APIView):

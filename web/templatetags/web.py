@@ -5,9 +5,18 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from tracker.catalogue.markup import markup_render
+
 register = template.Library()
+
+
+@register.filter
+def markup(text: str | None) -> SafeString:
+    """A description's or comment's BBCode as HTML: the sanitizer's output, the API's description_html / text_html."""
+    return mark_safe(markup_render(text or ""))  # noqa: S308 - nh3 has cleaned it against the allow-list
 
 
 @register.filter

@@ -66,6 +66,16 @@ def _may_change_comment(user: Any, comment: Comment) -> bool:
     return user.is_authenticated and (comment.author_id == user.pk or user.is_moderator)
 
 
+def _previewing(request: HttpRequest) -> bool:
+    """A form's Preview button: show the text as it will look (tracker.catalogue.markup), save nothing."""
+    return request.method == "POST" and "preview" in request.POST
+
+
+def _posted(request: HttpRequest, *names: str) -> dict[str, str]:
+    """The form's other fields as posted, to re-show them beside a preview."""
+    return {name: request.POST[name] for name in names if name in request.POST}
+
+
 def _peers(user: Any, torrent: Torrent) -> list[PeerView] | None:
     """The first peers as GET /api/torrents/<id>/peers shows them to `user` (hidden names, IPs for moderators).
 
@@ -82,6 +92,7 @@ def _render_torrent(
     *,
     comment_form: CommentForm | None = None,
     moderate_form: ModerateForm | None = None,
+    preview: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
@@ -96,6 +107,7 @@ def _render_torrent(
         "magnet": services.torrent_magnet(user=user, torrent=torrent),
         "may_download": can_download_from_forum(user, torrent.forum),
         "may_edit": _may_edit_torrent(user, torrent),
+        "preview": preview,
     }
     if user.is_authenticated:
         context["bookmarked"] = selectors.bookmark_list(user=user).filter(torrent=torrent).exists()
@@ -189,6 +201,10 @@ def torrent_edit(request: HttpRequest, torrent_id: int) -> HttpResponse:
         f for f in selectors.forum_list_visible(user=request.user) if f.pk == torrent.forum_id or can_upload_to_forum(request.user, f)
     ]
     initial = {"name": torrent.name, "description": torrent.description, "forum": torrent.forum_id}
+    if _previewing(request):
+        text = request.POST.get("description", "")
+        form = TorrentEditForm(initial={**initial, **_posted(request, "name", "forum"), "description": text}, forums=forums)
+        return render(request, "web/torrent_edit.html", {"form": form, "torrent": torrent, "preview": text})
     form = TorrentEditForm(request.POST if request.method == "POST" else None, initial=initial, forums=forums)
     context = {"form": form, "torrent": torrent}
     if request.method == "GET":
@@ -210,6 +226,9 @@ def torrent_edit(request: HttpRequest, torrent_id: int) -> HttpResponse:
 def comment_add(request: HttpRequest, torrent_id: int) -> HttpResponse:
     """POST /torrents/<id>/comments/: add the member's comment."""
     torrent = selectors.torrent_get_visible(user=request.user, pk=torrent_id)
+    if _previewing(request):
+        text = request.POST.get("text", "")
+        return _render_torrent(request, torrent, comment_form=CommentForm(initial={"text": text}), preview=text)
     form = CommentForm(request.POST)
     if not form.is_valid():
         return _render_torrent(request, torrent, comment_form=form, status=422)
@@ -225,6 +244,10 @@ def comment_edit(request: HttpRequest, comment_id: int) -> HttpResponse:
     comment = selectors.comment_get_visible(user=request.user, pk=comment_id)
     if not _may_change_comment(request.user, comment):
         raise PermissionDenied("Only the author or a moderator may change this comment.")
+    if _previewing(request):
+        text = request.POST.get("text", "")
+        context = {"form": CommentForm(initial={"text": text}), "comment": comment, "preview": text}
+        return render(request, "web/comment_edit.html", context)
     form = CommentForm(request.POST if request.method == "POST" else None, initial={"text": comment.text})
     if request.method == "POST":
         if form.is_valid():
@@ -246,8 +269,14 @@ def upload(request: HttpRequest) -> HttpResponse:
     """
     email_confirmed_check(user=request.user)
     forums = [forum for forum in selectors.forum_list_visible(user=request.user) if can_upload_to_forum(request.user, forum)]
+    context: dict[str, Any] = {"nav": "upload", "max_size": settings.TRACKER_MAX_TORRENT_SIZE}
+    if _previewing(request):
+        # A browser never sends a file back with a re-shown form: the page asks for the .torrent again.
+        text = request.POST.get("description", "")
+        form = UploadForm(initial={**_posted(request, "name", "forum"), "description": text}, forums=forums)
+        return render(request, "web/upload.html", {**context, "form": form, "preview": text})
     form = UploadForm(request.POST if request.method == "POST" else None, request.FILES or None, forums=forums)
-    context = {"form": form, "nav": "upload", "max_size": settings.TRACKER_MAX_TORRENT_SIZE}
+    context["form"] = form
     if request.method == "GET":
         return render(request, "web/upload.html", context)
     if form.is_valid():
