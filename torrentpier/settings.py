@@ -9,6 +9,7 @@ import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -164,7 +165,48 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
             "max_size": DB_POOL_MAX_SIZE,
             "timeout": DB_POOL_TIMEOUT,
         }
-DATABASES = {"default": _db}
+DATABASES: dict[str, Any] = {"default": _db}
+
+# Read replicas (core/dbrouter.py): PostgreSQL streaming standbys that serve the
+# catalogue's list, search and detail reads; everything else reads the primary.
+# Each URL becomes an alias replica1, replica2, ... with the primary's options and
+# timeouts; the test suite sees one database (TEST MIRROR).
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+DATABASE_REPLICAS: list[str] = []
+for _number, _replica_url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    if _db["ENGINE"] != "django.db.backends.postgresql" or not _replica_url.startswith(("postgres://", "postgresql://")):
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS: replica {_number} must be a postgres:// URL, beside a PostgreSQL DATABASE_URL")
+    try:
+        _replica = dj_database_url.parse(_replica_url)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS: replica {_number} is not a valid database URL: {exc}") from None
+    _replica_options = {**_db.get("OPTIONS", {}), **_replica.get("OPTIONS", {})}
+    # A replica that does not answer is given up quickly: the primary serves instead.
+    _replica_options.setdefault("connect_timeout", 3)
+    _alias = f"replica{_number}"
+    _replica_db: dict[str, Any] = {**_db, "OPTIONS": _replica_options, "TEST": {"MIRROR": "default"}}
+    _replica_db.update({key: value for key, value in _replica.items() if key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")})
+    DATABASES[_alias] = _replica_db
+    DATABASE_REPLICAS.append(_alias)
+# Seconds a caller reads the primary after a write (read-your-writes), the lag past
+# which a replica is passed over, and how often each process checks that lag.
+REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 10, minimum=1)
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 5, minimum=1)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 2, minimum=1)
+# The routes (view names) whose GET and HEAD may read a replica.
+REPLICA_READ_ROUTES = frozenset(
+    f"{namespace}:{name}"
+    for namespace, names in (
+        ("api", ("torrent-list", "torrent-detail", "torznab")),
+        ("v1", ("torrent-list", "torrent-detail", "torznab")),
+        ("web", ("browse", "torrent", "feed-torrents-rss", "feed-torrents-atom", "feed-bookmarks-rss", "feed-bookmarks-atom")),
+    )
+    for name in names
+)
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["core.dbrouter.ReplicaRouter"]
+    # Outside the session middleware, so that a login's session write counts as a write.
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "core.dbrouter.ReplicaReadsMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
@@ -325,6 +367,12 @@ TRACKER_ASYNC_BATCHES = env_int("TRACKER_ASYNC_BATCHES", 2, minimum=1)
 TRACKER_ALLOW_IP_PARAM = env_bool("TRACKER_ALLOW_IP_PARAM", False)
 TRACKER_FORCE_PRIVATE = env_bool("TRACKER_FORCE_PRIVATE", True)
 TRACKER_MAX_TORRENT_SIZE = env_int("TRACKER_MAX_TORRENT_SIZE", 10 * 1024 * 1024, minimum=1024)
+# Hosts whose images [img] may show in descriptions and comments (tracker.catalogue.markup), over
+# https only; they are added to the CSP's img-src below. Empty (the default): no images, an [img] is a link.
+MARKUP_IMAGE_HOSTS = [host.lower() for host in env_list("MARKUP_IMAGE_HOSTS")]
+for _host in MARKUP_IMAGE_HOSTS:
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", _host):
+        raise ImproperlyConfigured(f"MARKUP_IMAGE_HOSTS must list host names (img.example.org); got {_host!r}")
 TRACKER_REQUIRE_APPROVAL = env_bool("TRACKER_REQUIRE_APPROVAL", False)
 # GET /metrics (ops.metrics): to these client addresses, or to whoever sends this bearer token.
 METRICS_ALLOWED_IPS = _parse_networks("METRICS_ALLOWED_IPS", default=["127.0.0.0/8", "::1/128"])
@@ -367,12 +415,6 @@ LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"
 # One JSON object per line in production, plain text under DEBUG (core.logs); each line carries
 # the request id and user id of the request it was logged in, and secrets are masked.
 LOG_FORMAT = env_choice("LOG_FORMAT", "plain" if DEBUG else "json", {"json", "plain"})
-# Hosts whose images [img] may show in descriptions and comments (tracker.catalogue.markup), over
-# https only; they are added to the CSP's img-src below. Empty (the default): no images, an [img] is a link.
-MARKUP_IMAGE_HOSTS = [host.lower() for host in env_list("MARKUP_IMAGE_HOSTS")]
-for _host in MARKUP_IMAGE_HOSTS:
-    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", _host):
-        raise ImproperlyConfigured(f"MARKUP_IMAGE_HOSTS must list host names (img.example.org); got {_host!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
