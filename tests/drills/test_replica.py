@@ -294,3 +294,32 @@ def test_with_replay_paused_past_the_lag_limit_reads_go_to_the_primary(cluster):
     finally:
         cluster.standby_sql("SELECT pg_wal_replay_resume()")
     wait_for(lambda: replayed(cluster, "while-paused"), 10, "the standby did not catch up after the pause")
+
+
+def test_two_site_nodes_share_one_rate_limit_exactly(cluster, monkeypatch):
+    """Two more site nodes of the same cluster with a low guest limit: 40 guests' requests at once, alternating, 20 pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import django_ratelimit.core
+
+    from tests.api.ratelimit_helpers import in_one_window
+
+    monkeypatch.setattr(django_ratelimit.core, "time", time)  # the nodes count in real-clock windows; so must this test
+    env = harness.server_env(
+        cluster.primary.url("replica"), cluster.redis.url, **harness.DRILL_ENV,
+        DATABASE_REPLICA_URLS=cluster.standby.url("replica"), API_RATE_LIMIT_ANONYMOUS="20",
+        CACHE_KEY_PREFIX=f"limit-{os.getpid()}-{time.monotonic_ns()}",  # a count of their own in the shared Redis
+    )  # fmt: skip
+    nodes = [harness.start_server(name, "wsgi", env, cluster.root) for name in ("limit-a", "limit-b")]
+    try:
+
+        def forty_at_once() -> None:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                urls = [_url(nodes[n % 2], "/api/hello") for n in range(40)]
+                statuses = list(pool.map(lambda url: requests.get(url, timeout=TIMEOUT).status_code, urls))
+            assert (statuses.count(200), statuses.count(429)) == (20, 20), statuses
+
+        in_one_window("ip:127.0.0.1", forty_at_once, clear_cache=False)
+    finally:
+        for node in nodes:
+            node.stop()
