@@ -176,6 +176,14 @@ def passkey_of(raw_query: str | bytes, passkey: str | None) -> str:
     return passkey_check(passkey)
 
 
+# What a member can do about it: a .torrent from elsewhere, or one changed since (a re-download
+# fixes both); some clients compute a wrong v2 hash for some hybrid torrents (aria2 1.36).
+TORRENT_NOT_REGISTERED = (
+    "Torrent not registered: download its .torrent from the site again; "
+    "if this is a hybrid (v1+v2) torrent and it still fails, your client may hash it wrongly (aria2 does): try another client"
+)
+
+
 def user_check(user: AnnounceUser | None) -> AnnounceUser:
     """The passkey's owner, if they may use the tracker at all."""
     if user is None:
@@ -192,7 +200,7 @@ def torrent_check(user: AnnounceUser, torrent: AnnounceTorrent | None) -> Announ
     moderates: the catalogue's visibility rule), and `user` may download from its forum.
     """
     if torrent is None:
-        raise AnnounceRejected("Torrent not registered", "torrent")
+        raise AnnounceRejected(TORRENT_NOT_REGISTERED, "torrent")
     if torrent.is_frozen:
         raise AnnounceRejected("Torrent frozen and can not be downloaded", "torrent")
     if not torrent.is_approved and user.id != torrent.uploader_id and user.level < AccessLevel.MODERATOR:

@@ -120,7 +120,7 @@ def test_a_post_gets_a_failure(client, user, torrent):
 
 def test_an_unregistered_torrent_is_refused(client, user):
     response = client.get(f"/announce/{user.passkey}?{announce_qs(b'\x07' * 20, peer_id(1))}")
-    assert failure_of(response) == "Torrent not registered"
+    assert failure_of(response).startswith("Torrent not registered: download its .torrent from the site again;")
 
 
 @pytest.mark.parametrize("status", [TorrentStatus.CLOSED, TorrentStatus.DUPLICATE, TorrentStatus.CONSUMED, TorrentStatus.CLOSED_COPYRIGHT])
@@ -174,7 +174,8 @@ def test_freezing_or_deleting_a_torrent_takes_effect_at_once_after_invalidation(
     info_hash = torrent.info_hash
     torrent.delete()
     response = client.get(f"/announce/{user.passkey}?{announce_qs(info_hash, peer_id(1))}")
-    assert failure_of(response) == "Torrent not registered"
+    reason = failure_of(response)
+    assert reason.startswith("Torrent not registered: download its .torrent from the site again;") and "aria2" in reason
 
 
 def test_the_ip_parameter_is_ignored_by_default(client, user, torrent):
