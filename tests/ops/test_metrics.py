@@ -169,3 +169,20 @@ def test_every_worker_of_both_fronts_is_counted(tmp_path):
     pids = {m.group(1) for m in (re.search(r"_(\d+)\.db$", f.name) for f in metrics_dir.iterdir()) if m}
     assert len(pids) >= 2  # files of more than one process were summed
     shutil.rmtree(metrics_dir)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tracker_pool_and_batches_are_measured_on_the_fast_path(asgi_client):
+    if not fast_path_active():
+        pytest.skip("the ASGI fast path (its asyncpg pool, its batches) runs on PostgreSQL")
+    member, torrent = UserFactory(), TorrentFactory()
+    batches = value("torrentpier_announce_batch_size_count")
+    for n in range(3):
+        reply = asgi_client.get(
+            f"/announce?uk={member.passkey}&{announce_qs(torrent.info_hash, peer_id(n), left=5)}", REMOTE_ADDR="10.0.0.1"
+        )
+        assert b"failure reason" not in reply.content
+    assert value("torrentpier_announce_batch_size_count") - batches >= 3
+    idle = value("torrentpier_db_pool_connections", pool="tracker_asgi", state="idle")
+    in_use = value("torrentpier_db_pool_connections", pool="tracker_asgi", state="in_use")
+    assert idle >= 1 and in_use >= 0  # a statement's connection went back to the pool
