@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -137,6 +137,7 @@ class LoginView(APIView):
     """
 
     authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]  # open to guests even when SITE_MEMBERS_ONLY
 
     @extend_schema(
         request=LoginSerializer,
@@ -182,6 +183,7 @@ class LoginTwoFactorView(APIView):
     """
 
     authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]  # open to guests even when SITE_MEMBERS_ONLY
 
     @extend_schema(
         request=TwoFactorLoginSerializer,
@@ -211,6 +213,7 @@ class RefreshView(APIView):
     """
 
     authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]  # open to guests even when SITE_MEMBERS_ONLY
 
     @extend_schema(
         request=RefreshSerializer,
@@ -241,6 +244,7 @@ class LogoutView(APIView):
     The access tokens issued with that refresh token stop working too (accounts.authentication).
     """
 
+    permission_classes = [AllowAny]  # a refresh token alone may be revoked, even when SITE_MEMBERS_ONLY
     two_factor_exempt = ANY_METHOD
 
     @extend_schema(request=LogoutSerializer, responses={204: None})
@@ -324,6 +328,7 @@ class RegisterView(APIView):
     """
 
     authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]  # open to guests even when SITE_MEMBERS_ONLY
 
     @extend_schema(
         request=RegisterSerializer,
@@ -581,6 +586,7 @@ class PasswordResetView(APIView):
     """
 
     authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]  # open to guests even when SITE_MEMBERS_ONLY
 
     @extend_schema(request=PasswordResetRequestSerializer, responses={200: DetailSerializer}, auth=[])
     def post(self, request: Request) -> Response:
@@ -599,6 +605,7 @@ class PasswordResetConfirmView(APIView):
     """
 
     authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]  # open to guests even when SITE_MEMBERS_ONLY
 
     @extend_schema(request=PasswordResetConfirmSerializer, responses={200: DetailSerializer}, auth=[])
     def post(self, request: Request) -> Response:
@@ -616,6 +623,7 @@ class EmailConfirmView(APIView):
     """
 
     authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]  # open to guests even when SITE_MEMBERS_ONLY
 
     @extend_schema(request=EmailLinkSerializer, responses={200: EmailConfirmedSerializer}, auth=[])
     def post(self, request: Request) -> Response:

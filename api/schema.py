@@ -26,6 +26,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
 
 from api.errors import ErrorCode
+from api.permissions import OpenUnlessMembersOnly
 from core.listing import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, ORDERS, SEARCH_MAX_LENGTH, ListSpec
 
 JSON = "application/json"
@@ -320,7 +321,8 @@ class EnvelopeAutoSchema(AutoSchema):
             statuses.append(422)
         authenticators = getattr(self.view, "authentication_classes", [])
         permissions = self._permissions()
-        needs_login = any(not isinstance(p, AllowAny) for p in permissions)
+        # OpenUnlessMembersOnly is AllowAny but for SITE_MEMBERS_ONLY, whose refusal is the 401 listed with the authenticators.
+        needs_login = any(not isinstance(p, (AllowAny, OpenUnlessMembersOnly)) for p in permissions)
         if authenticators or needs_login:
             statuses.append(401)
         session = any(getattr(a, "enforce_csrf", None) for a in authenticators)

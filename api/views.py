@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -46,8 +47,11 @@ class HelloView(APIView):
     """GET /api/hello: liveness plus whether the database and cache answer.
 
     No login needed, but a logged-in caller is counted against their own
-    rate limit rather than their IP's.
+    rate limit rather than their IP's. Open even when SITE_MEMBERS_ONLY:
+    it is what load balancers and monitoring ask.
     """
+
+    permission_classes = [AllowAny]
 
     @extend_schema(
         responses=inline_serializer(
@@ -81,6 +85,7 @@ class _CatchAll(APIView):
     logged-in caller's request is counted against their own rate limit."""
 
     message = "Resource not found."
+    permission_classes = [AllowAny]  # a 404 for everyone
 
     def _raise(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise NotFound(self.message)

@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "web.middleware.PageWriteLimitMiddleware",
     "web.middleware.TwoFactorRequiredMiddleware",
+    "web.middleware.MembersOnlyMiddleware",
 ]
 
 ROOT_URLCONF = "torrentpier.urls"
@@ -275,7 +276,8 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiKeyAuthentication",
         "accounts.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # AllowAny, unless SITE_MEMBERS_ONLY (api.permissions); login, registration and the like say AllowAny themselves.
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.OpenUnlessMembersOnly"],
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.EnvelopeRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
@@ -379,6 +381,9 @@ METRICS_ALLOWED_IPS = _parse_networks("METRICS_ALLOWED_IPS", default=["127.0.0.0
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # The scheduler's periods in seconds (ops.scheduler; `manage.py run_jobs`, which `make run` starts too).
 JOB_PERIODS = env_periods("JOB_PERIODS", {"expire_peers": 300, "hnr": 900, "bonus": 3600, "standing": 3600, "recount": 3600})
+# Every page and every API read needs a login (how most private trackers run); guests see only
+# login, registration, password reset and email confirmation (web.middleware, api.permissions).
+SITE_MEMBERS_ONLY = env_bool("SITE_MEMBERS_ONLY", False)
 # Who may open an account (accounts.invites): anyone (open), only with an invite code (invite), nobody (closed).
 # REGISTRATION_OPEN=0, the older switch, still closes registration where REGISTRATION_MODE is not set.
 _registration_open = env_bool("REGISTRATION_OPEN", True)

@@ -1,9 +1,11 @@
-"""Form posts on the pages count against the same per-minute budget as the API; staff who must use two-factor login set it up first."""
+"""Form posts on the pages count against the same per-minute budget as the API; staff who must use two-factor login set it up first;
+guests of a members-only site log in first."""
 
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -57,4 +59,25 @@ class TwoFactorRequiredMiddleware:
         if settings.TWO_FACTOR_REQUIRED_FOR_STAFF and not request.path.startswith(_TWO_FACTOR_OPEN) and two_factor_required(request.user):
             messages.warning(request, "Staff accounts must use two-factor login: set it up to go on.")
             return redirect("web:two-factor")
+        return self.get_response(request)
+
+
+# What a guest still reaches when SITE_MEMBERS_ONLY: logging in (and its second step), registering,
+# resetting a password, confirming an address; and what has checks of its own (the API's,
+# api.permissions; the admin's login; the tracker's passkey; a feed's key; /metrics; files).
+_GUEST_OPEN = (
+    "/login/", "/logout/", "/register/", "/password/reset/", "/email/confirm/",
+    "/api/", "/admin/", "/announce", "/scrape", "/bt/", "/feeds/", "/metrics", "/static/", "/favicon.ico",
+)  # fmt: skip
+
+
+class MembersOnlyMiddleware:
+    """SITE_MEMBERS_ONLY: a guest asking for any other page is sent to the login page (and back after it)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if settings.SITE_MEMBERS_ONLY and not request.user.is_authenticated and not request.path.startswith(_GUEST_OPEN):
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return self.get_response(request)
