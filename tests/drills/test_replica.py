@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,9 @@ def listed(site: harness.Server, headers: dict[str, str]) -> list[str]:
 
 def announce(tracker: harness.Server, passkey: str, peer: bytes, port: int, left: int) -> dict[bytes, Any]:
     target = harness.announce_target(passkey, "ab" * 20, peer, uploaded=0, downloaded=0, left=left, event="started")
-    reply = asyncio.run(harness.http_get(tracker.port, target.replace("port=6881", f"port={port}")))
+    # On a thread of its own: an earlier test of the session (the browser's) may have left this thread's event loop running.
+    with ThreadPoolExecutor(max_workers=1) as own_loop:
+        reply = own_loop.submit(asyncio.run, harness.http_get(tracker.port, target.replace("port=6881", f"port={port}"))).result()
     assert reply.status == 200, reply.body
     decoded = bdecode(reply.body)
     assert isinstance(decoded, dict)
@@ -298,7 +301,6 @@ def test_with_replay_paused_past_the_lag_limit_reads_go_to_the_primary(cluster):
 
 def test_two_site_nodes_share_one_rate_limit_exactly(cluster, monkeypatch):
     """Two more site nodes of the same cluster with a low guest limit: 40 guests' requests at once, alternating, 20 pass."""
-    from concurrent.futures import ThreadPoolExecutor
 
     import django_ratelimit.core
 
