@@ -14,19 +14,24 @@ def wait_for_window_room(ident: str, seconds: float = 8.0) -> None:
         time.sleep(max(0.0, left) + 0.3)
 
 
-def in_one_window(ident: str, body: Callable[[], None], *, attempts: int = 3, clear_cache: bool = True) -> None:
+def in_one_window(ident: str, body: Callable[[], None], *, attempts: int = 3, clear_cache: bool = True, room: float = 8.0) -> None:
     """Run `body` (requests and assertions) inside one rate-limit window of `ident`.
 
     django-ratelimit counts in fixed one-minute windows; when a window ends
     halfway through, the count restarts and the test's arithmetic with it.
-    That is not a failure of the code under test, so `body` is run again in
-    the next window (a slow, loaded machine can take seconds for 60 requests).
-    An assertion that fails inside one window is a real failure.
+    That is not a failure of the code under test, so `body` is run again,
+    in a window of its own: one that starts after the window the failed
+    attempt ended in (whose count holds that attempt's later requests),
+    with `room` seconds left at least (a slow, loaded machine can take
+    seconds for a burst). An assertion that fails inside one window is a
+    real failure.
     """
-    for _ in range(attempts):
+    for attempt in range(attempts):
         if clear_cache:
             cache.clear()
-        wait_for_window_room(ident)
+        if attempt:  # past the window the last attempt ended in: a count it left nothing in
+            time.sleep(max(0.0, _get_window(ident, 60) - time.time()) + 0.3)
+        wait_for_window_room(ident, room)
         window = _get_window(ident, 60)
         try:
             body()

@@ -156,7 +156,7 @@ def test_parallel_guests_on_two_processes_get_exactly_the_limit(two_servers):
         statuses = _in_parallel([f"{two_servers[n % 2]}/api/hello" for n in range(40)])
         assert (statuses.count(200), statuses.count(429)) == (20, 20), statuses
 
-    in_one_window("ip:127.0.0.1", forty_at_once, clear_cache=False)
+    in_one_window("ip:127.0.0.1", forty_at_once, clear_cache=False, room=20)
 
 
 def test_parallel_requests_of_one_member_on_two_processes_get_exactly_the_limit(two_servers):
@@ -175,4 +175,4 @@ def test_parallel_requests_of_one_member_on_two_processes_get_exactly_the_limit(
         statuses = _in_parallel([f"{two_servers[n % 2]}/api/me" for n in range(100)], token)
         assert (statuses.count(200), statuses.count(429)) == (60, 40), statuses
 
-    in_one_window(f"user:{member_id}", hundred_at_once, clear_cache=False)
+    in_one_window(f"user:{member_id}", hundred_at_once, clear_cache=False, room=20)
