@@ -11,7 +11,10 @@ def wait_for_window_room(ident: str, seconds: float = 8.0) -> None:
     """Sleep past the end of `ident`'s current one-minute window if fewer than `seconds` remain."""
     left = _get_window(ident, 60) - time.time()
     if left < seconds:
-        time.sleep(max(0.0, left) + 0.3)
+        # Past the window's last second: during that second django-ratelimit still names the window
+        # that ends in it (its end equals the current second), so waking 0.3 s after the end can
+        # land inside it and start the burst in a window with less than a second to go.
+        time.sleep(max(0.0, left) + 1.3)
 
 
 def in_one_window(ident: str, body: Callable[[], None], *, attempts: int = 3, clear_cache: bool = True, room: float = 8.0) -> None:
@@ -30,7 +33,7 @@ def in_one_window(ident: str, body: Callable[[], None], *, attempts: int = 3, cl
         if clear_cache:
             cache.clear()
         if attempt:  # past the window the last attempt ended in: a count it left nothing in
-            time.sleep(max(0.0, _get_window(ident, 60) - time.time()) + 0.3)
+            time.sleep(max(0.0, _get_window(ident, 60) - time.time()) + 1.3)
         wait_for_window_room(ident, room)
         window = _get_window(ident, 60)
         try:
