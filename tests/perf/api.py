@@ -82,13 +82,7 @@ def _prepare(args: argparse.Namespace) -> int:
         cursor.execute("SELECT count(*) FROM accounts_user WHERE username LIKE 'bench%%'")
         have = cursor.fetchone()[0]
         if have < args.members:
-            cursor.execute(
-                "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,"
-                " date_joined, role, passkey, uploaded, downloaded, is_banned, hide_in_peers, token_version)"
-                " SELECT '!', false, 'bench' || i, '', '', '', false, true, now(), 'user', md5('bench' || i), i * 1000, i * 500,"
-                " false, false, 0 FROM generate_series(%s, %s) AS i",
-                [have + 1, args.members],
-            )
+            catalogue.insert_members(cursor, "bench", have + 1, args.members, uploaded="i * 1000", downloaded="i * 500")
             cursor.execute("ANALYZE accounts_user")
             print(f"added {args.members - have:,} members")
         cursor.execute("SELECT min(id), max(id) FROM tracker_torrent")

@@ -72,6 +72,46 @@ def _create_database(db: str, base_url: str, *, fresh: bool) -> None:
             conn.execute(f'CREATE DATABASE "{db}"')
 
 
+def insert_members(cursor: Any, prefix: str, first: int, last: int, *, uploaded: str = "0", downloaded: str = "0") -> None:
+    """Members `prefix || i` for i in first..last, one INSERT ... SELECT generate_series.
+
+    Every column the model has gets its default (the statement names them
+    all, so a field added later needs no change here); `uploaded` and
+    `downloaded` are SQL expressions of `i`.
+    """
+    from accounts.models import User
+
+    exprs = {
+        "password": "'!'",
+        "username": f"'{prefix}' || i",
+        "first_name": "''",
+        "last_name": "''",
+        "email": "''",
+        "date_joined": "now()",
+        "passkey": f"md5('{prefix}' || i)",
+        "uploaded": uploaded,
+        "downloaded": downloaded,
+    }
+    columns, values, params = [], [], []
+    for field in User._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(cursor.db.ops.quote_name(field.column))
+        if field.column in exprs:
+            values.append(exprs[field.column])
+        elif field.has_default():
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.get_default(), cursor.db))
+        elif field.null:
+            values.append("NULL")
+        else:
+            raise RuntimeError(f"accounts_user.{field.column} needs a value in the benchmark's members")
+    cursor.execute(
+        f"INSERT INTO accounts_user ({', '.join(columns)}) SELECT {', '.join(values)} FROM generate_series(%s, %s) AS i",
+        [*params, first, last],
+    )
+
+
 def _generate(rows: int) -> None:
     """Fill the catalogue with `rows` torrents (skipped when it already holds that many)."""
     from django.db import connection
@@ -88,12 +128,7 @@ def _generate(rows: int) -> None:
         words = "(ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "])"
         cursor.execute("TRUNCATE tracker_torrentfile, tracker_torrent, tracker_forum, tracker_category RESTART IDENTITY CASCADE")
         cursor.execute("DELETE FROM accounts_user WHERE username LIKE 'perf%'")
-        cursor.execute(
-            "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,"
-            " date_joined, role, passkey, uploaded, downloaded, is_banned, hide_in_peers, token_version)"
-            " SELECT '!', false, 'perf' || i, '', '', '', false, true, now(), 'user', md5('perf' || i), 0, 0, false, false, 0"
-            " FROM generate_series(1, 1000) AS i"
-        )
+        insert_members(cursor, "perf", 1, 1000)
         cursor.execute("INSERT INTO tracker_category (name, \"order\") SELECT 'Category ' || i, i FROM generate_series(1, 4) AS i")
         cursor.execute(
             "INSERT INTO tracker_forum"
