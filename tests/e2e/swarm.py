@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Unpack
 
 import libtorrent as lt
+import pytest
 
 if TYPE_CHECKING:
     from libtorrent import settings_pack  # a TypedDict of the stubs only
@@ -113,3 +117,38 @@ def announcing(handle: Any) -> bool:
     have recorded it already) leaves its peer behind until the peer expires.
     """
     return any(ih["updating"] for tracker in handle.trackers() for ep in tracker["endpoints"] for ih in ep["info_hashes"])
+
+
+def tool(name: str) -> str:
+    """The installed program `name`; the test is skipped without it (it fails when REQUIRE_SYSTEM_TOOLS is set)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("REQUIRE_SYSTEM_TOOLS"):
+            pytest.fail(f"{name} is required (REQUIRE_SYSTEM_TOOLS is set)")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports free now (held open together, so the kernel cannot hand one out twice)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body and its content type (qBittorrent's torrents/add takes the .torrent as a file)."""
+    boundary = f"----e2e{uuid.uuid4().hex}"
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, (filename, content) in files.items():
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+        parts.append(f"{head}Content-Type: application/x-bittorrent\r\n\r\n".encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

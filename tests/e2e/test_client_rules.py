@@ -12,13 +12,10 @@ and qBittorrent, when installed, swarm on their own peer_id and User-Agent.
 import base64
 import json
 import os
-import shutil
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +23,20 @@ from pathlib import Path
 import pytest
 
 from accounts.models import User
-from tests.e2e.swarm import FINGERPRINT, USER_AGENT, TrackerError, add, announcing, make_torrent, session, tracker_error, wait_for
+from tests.e2e.swarm import (
+    FINGERPRINT,
+    USER_AGENT,
+    TrackerError,
+    add,
+    announcing,
+    free_ports,
+    make_torrent,
+    multipart,
+    session,
+    tool,
+    tracker_error,
+    wait_for,
+)
 from tests.e2e.test_real_clients import downloaded_torrent, register
 from tests.factories import UserFactory
 from tracker.models import Peer, Snatch
@@ -207,28 +217,6 @@ def _stop_all(sessions: tuple) -> None:
 
 
 # Real clients the default rules must let in, as they announce on their own defaults (peer_id and User-Agent).
-def _tool(name: str) -> str:
-    """The installed program `name`; the test is skipped without it (it fails when REQUIRE_SYSTEM_TOOLS is set)."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("REQUIRE_SYSTEM_TOOLS"):
-            pytest.fail(f"{name} is required (REQUIRE_SYSTEM_TOOLS is set)")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
-def _free_ports(count: int) -> list[int]:
-    """`count` distinct loopback ports free now (held open together, so the kernel cannot hand one out twice)."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
-
 @contextmanager
 def _daemon(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     """Run `argv` for the block, its output in `log`; stopped (then killed) afterwards, by its own pid."""
@@ -298,13 +286,13 @@ def test_transmission_seeds_under_the_default_rules(tracker_url, tmp_path):
     a loopback address a tracker gives it (it counts 127/8 as martian), but
     accepts connections from one.
     """
-    daemon = _tool("transmission-daemon")
+    daemon = tool("transmission-daemon")
     uploader, member = UserFactory(), UserFactory()
     for d in ("seed", "tr-config", "leech"):
         (tmp_path / d).mkdir()
     metainfo, data = make_torrent(tmp_path / "seed", "transmission.bin", size=SIZE, v1_only=True)
     torrent = register(metainfo, uploader, "e2e transmission")
-    rpc_port, peer_port = _free_ports(2)
+    rpc_port, peer_port = free_ports(2)
     argv = [
         daemon, "-f", "-g", str(tmp_path / "tr-config"), "-p", str(rpc_port), "-r", "127.0.0.1", "-T",
         "-w", str(tmp_path / "seed"), "-P", str(peer_port), "-i", "127.0.0.1", "-O", "-Y", "-M", "--no-utp",
@@ -375,28 +363,15 @@ WebUI\\HostHeaderValidation=false
 """
 
 
-def _multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
-    """A multipart/form-data body and its content type (qBittorrent's torrents/add takes the .torrent as a file)."""
-    boundary = f"----e2e{uuid.uuid4().hex}"
-    parts = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    for name, (filename, content) in files.items():
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-        parts.append(f"{head}Content-Type: application/x-bittorrent\r\n\r\n".encode() + content + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
 def test_qbittorrent_downloads_under_the_default_rules(tracker_url, tmp_path):
     """qBittorrent 4.5 on its defaults (peer_id -qB4520-, User-Agent "qBittorrent/4.5.2") is allowed and swarms."""
-    qbt = _tool("qbittorrent-nox")
+    qbt = tool("qbittorrent-nox")
     uploader, member = UserFactory(), UserFactory()
     torrent, data, seed_ses, _ = _seeded(tmp_path, uploader, tracker_url, "qbittorrent")
     profile, save_path = tmp_path / "qbt-profile", tmp_path / "qbt-data"
     (profile / "qBittorrent" / "config").mkdir(parents=True)
     save_path.mkdir()
-    webui_port, peer_port = _free_ports(2)
+    webui_port, peer_port = free_ports(2)
     (profile / "qBittorrent" / "config" / "qBittorrent.conf").write_text(
         _QBT_CONFIG.format(peer_port=peer_port, save_path=save_path, webui_port=webui_port)
     )
@@ -433,7 +408,7 @@ def test_qbittorrent_downloads_under_the_default_rules(tracker_url, tmp_path):
     with _daemon(argv, log, env=env) as process:
         running.append(process)
         wait_for(answers, "qbittorrent-nox's Web API", sessions=(seed_ses,))
-        body, content_type = _multipart(
+        body, content_type = multipart(
             {"savepath": str(save_path)}, {"torrents": ("member.torrent", downloaded_torrent(torrent, member, tracker_url))}
         )
         assert call("torrents/add", body, content_type) == b"Ok."

@@ -27,8 +27,7 @@ import pytest
 from django.conf import settings
 from fastbencode import bdecode
 
-from tests.e2e.swarm import add, make_torrent, session, wait_for
-from tests.e2e.test_client_rules import _free_ports, _multipart, _tool
+from tests.e2e.swarm import add, free_ports, make_torrent, multipart, session, tool, wait_for
 from tests.factories import PASSWORD
 from tests.servers import ASGI, WSGI, gunicorn_start, process_stop
 
@@ -108,8 +107,8 @@ class Browser:
 
 
 def test_a_member_a_client_and_the_api_through_nginx(tmp_path, database_url):
-    nginx = _tool("nginx")
-    (nginx_port,) = _free_ports(1)
+    nginx = tool("nginx")
+    (nginx_port,) = free_ports(1)
     base = f"http://127.0.0.1:{nginx_port}"
     static = tmp_path / "static"
     metrics = tmp_path / "metrics"
@@ -187,7 +186,7 @@ def test_a_member_a_client_and_the_api_through_nginx(tmp_path, database_url):
             tokens[name] = json.loads(body)["data"]["token"]
         (tmp_path / "seed").mkdir()
         metainfo, data = make_torrent(tmp_path / "seed", "through-nginx.bin", size=SIZE, v1_only=True)
-        payload, content_type = _multipart({"forum": forum}, {"file": ("through-nginx.torrent", metainfo)})
+        payload, content_type = multipart({"forum": forum}, {"file": ("through-nginx.torrent", metainfo)})
         status, body = api("/api/torrents", "uploader", payload, content_type)
         assert status == 201, body
         torrent_id = json.loads(body)["data"]["id"]
