@@ -37,6 +37,9 @@ class User(AbstractUser):
     downloaded = models.BigIntegerField(default=0)
     is_banned = models.BooleanField(default=False)
     hide_in_peers = models.BooleanField(default=False, help_text="Hide my name in torrent peer lists.")
+    stats_public = models.BooleanField(
+        default=True, help_text="Show my uploaded, downloaded and ratio to other members (moderators always see them)."
+    )
     # Written into every API token at issue; raising it (tokens_revoke) ends all tokens and sessions issued before.
     token_version = models.PositiveIntegerField(default=0, editable=False)
     # The tracker's rules (tracker.policy): when the member's ratio fell below the

@@ -4,7 +4,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 
 from accounts.models import API_KEY_ID_LENGTH, API_KEY_PREFIX, ApiKey, User, api_key_hash
 from core.errors import NotFound, pk_parse
@@ -25,9 +25,27 @@ def user_list(*, search: str = "") -> QuerySet[User]:
     return queryset
 
 
-def user_page(*, query: ListQuery) -> Page:
-    """A page of the member list (USER_LIST): searched by username, sorted."""
-    return page_of(user_list(search=query.search).order_by(*query.ordering(USER_LIST)), page=query.page, per_page=query.per_page)
+# Sorts that would rank members by figures they may hide (stats_public).
+_FIGURE_SORTS = {"uploaded", "downloaded"}
+
+
+def user_page(*, query: ListQuery, viewer: Any = None) -> Page:
+    """A page of the member list (USER_LIST): searched by username, sorted.
+
+    Sorted by a transfer figure, the members whose figures `viewer` may not
+    see (user_stats_visible) come after all the others, by id: the order
+    never tells what they hide.
+    """
+    ordering: list[Any] = list(query.ordering(USER_LIST))
+    sort = query.sort or USER_LIST.default_sort
+    if sort in _FIGURE_SORTS and not getattr(viewer, "is_moderator", False):
+        shown = Q(stats_public=True) | Q(pk=getattr(viewer, "pk", None))
+        ordering = [Case(When(shown, then=Value(0)), default=Value(1)), *ordering]
+        field = USER_LIST.sorts[sort]
+        figure = Case(When(shown, then=F(field)), default=Value(None))
+        ordering[1] = figure.desc(nulls_last=True) if query.order == "desc" else figure.asc(nulls_last=True)
+    queryset = user_list(search=query.search).order_by(*ordering)
+    return page_of(queryset, page=query.page, per_page=query.per_page)
 
 
 # Which of a member's uploads a viewer may count, as a filter through the member's `torrents`: the
@@ -58,6 +76,14 @@ def member_standing_summary(user: Any) -> dict[str, Any] | None:
     return _standing(user) if _standing is not None else None
 
 
+def _profiles(viewer: Any) -> QuerySet[User]:
+    """Active members with `torrents_uploaded`: the ones of their torrents `viewer` may see."""
+    queryset = User.objects.filter(is_active=True)
+    if _uploads_visible is not None:
+        queryset = queryset.annotate(torrents_uploaded=Count("torrents", filter=_uploads_visible(viewer)))
+    return queryset
+
+
 def user_get_profile(*, pk: Any, viewer: Any = None) -> User:
     """The public profile of member `pk` with `torrents_uploaded` annotated; 404 if none.
 
@@ -65,13 +91,25 @@ def user_get_profile(*, pk: Any, viewer: Any = None) -> User:
     ones GET /api/torrents?uploader=<pk> lists to them: a torrent in a forum
     above their level, or waiting for a moderator, is in no count of theirs.
     """
-    queryset = User.objects.filter(is_active=True, pk=pk_parse(pk, "No such user."))
-    if _uploads_visible is not None:
-        queryset = queryset.annotate(torrents_uploaded=Count("torrents", filter=_uploads_visible(viewer)))
-    user = queryset.first()
+    user = _profiles(viewer).filter(pk=pk_parse(pk, "No such user.")).first()
     if user is None:
         raise NotFound("No such user.")
     return user
+
+
+def user_get_public(*, username: str, viewer: Any = None) -> User:
+    """The public profile of the member called `username` (the member page), as user_get_profile; 404 if none."""
+    user = _profiles(viewer).filter(username=username).first()
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def user_stats_visible(user: Any, viewer: Any) -> bool:
+    """Whether `viewer` may see `user`'s uploaded, downloaded and ratio: their own, a moderator, or the member shows them."""
+    if viewer is not None and getattr(viewer, "pk", None) == user.pk:
+        return True
+    return bool(user.stats_public or getattr(viewer, "is_moderator", False))
 
 
 # Longer than any key we issue (tpk_ + 8 + 43): anything longer is not looked up at all.

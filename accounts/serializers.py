@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.invites import INVITE_CODE_MAX_LENGTH, INVITE_STATES, INVITES_GRANT_MAX, invite_state, invites_unlimited
 from accounts.models import ApiKey, ApiKeyScope, Invite, Role, User
-from accounts.selectors import member_standing_summary
+from accounts.selectors import member_standing_summary, user_stats_visible
 from accounts.twofactor import two_factor_enabled
 from accounts.usernames import username_normalize
 
@@ -42,10 +42,18 @@ class LogoutSerializer(serializers.Serializer):
     refresh_token = serializers.CharField(required=False, allow_blank=True)
 
 
-class PublicUserSerializer(serializers.ModelSerializer):
-    """What anyone logged in may see of a user."""
+_HIDDEN = "null when the member hides their figures (stats_public false): only they and moderators see them"
 
-    ratio = serializers.FloatField(read_only=True, allow_null=True)
+
+class PublicUserSerializer(serializers.ModelSerializer):
+    """What anyone logged in may see of a user; the transfer figures only where user_stats_visible allows.
+
+    The viewer is the context's `request.user` (no request: figures hidden).
+    """
+
+    uploaded = serializers.IntegerField(read_only=True, allow_null=True, help_text=f"Bytes; {_HIDDEN}.")
+    downloaded = serializers.IntegerField(read_only=True, allow_null=True, help_text=f"Bytes; {_HIDDEN}.")
+    ratio = serializers.FloatField(read_only=True, allow_null=True, help_text=f"Up / down (null before any download); {_HIDDEN}.")
     joined = serializers.DateTimeField(source="date_joined", read_only=True)
 
     class Meta:
@@ -53,9 +61,20 @@ class PublicUserSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "role", "joined", "uploaded", "downloaded", "ratio"]
         read_only_fields = fields
 
+    figures_always = False  # the member's own account (GET /api/me)
+
+    def to_representation(self, instance: User) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if not self.figures_always and not user_stats_visible(instance, getattr(request, "user", None)):
+            data.update(uploaded=None, downloaded=None, ratio=None)
+        return data
+
 
 class MeSerializer(PublicUserSerializer):
     """What a user sees of themselves: their passkey and announce URL too."""
+
+    figures_always = True
 
     announce_url = serializers.SerializerMethodField()
     two_factor_enabled = serializers.SerializerMethodField()
@@ -64,7 +83,8 @@ class MeSerializer(PublicUserSerializer):
     email_confirmed = serializers.SerializerMethodField(help_text="Whether you confirmed your email address (the link in the mail).")
 
     class Meta(PublicUserSerializer.Meta):
-        fields = [*PublicUserSerializer.Meta.fields, "email", "passkey", "announce_url", "is_banned", "hide_in_peers", "two_factor_enabled"]
+        fields = [*PublicUserSerializer.Meta.fields, "email", "passkey", "announce_url", "is_banned", "hide_in_peers", "stats_public"]
+        fields += ["two_factor_enabled"]
         fields += ["invites", "invites_unlimited", "invited_by"]
         fields += ["email_confirmed"]
         read_only_fields = fields
@@ -128,6 +148,25 @@ class UserAdminSerializer(UserProfileSerializer):
     class Meta(UserProfileSerializer.Meta):
         fields = [*UserProfileSerializer.Meta.fields, "is_banned", "invites"]
         read_only_fields = fields
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false (in a form body: the words "true" and "false"); not DRF's 1, "yes", "on" or "0"."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if data in ("true", "false"):
+            return data == "true"
+        self.fail("invalid", input=data)
+        raise AssertionError  # fail() raises
+
+
+class PrivacySerializer(serializers.Serializer):
+    """PATCH /api/me: what other members see of you; an absent field stays as it is."""
+
+    hide_in_peers = StrictBooleanField(required=False, help_text="Hide your name in torrent peer lists.")
+    stats_public = StrictBooleanField(required=False, help_text="Show your uploaded, downloaded and ratio to other members.")
 
 
 class UserAdminUpdateSerializer(serializers.Serializer):

@@ -150,6 +150,20 @@ def user_register(*, username: str, email: str, password: str, invite: str = "",
     return user
 
 
+def user_privacy_set(*, user: User, hide_in_peers: bool | None = None, stats_public: bool | None = None) -> User:
+    """Change what other members see of `user`: their name in peer lists, their transfer figures."""
+    changed = []
+    if hide_in_peers is not None:
+        user.hide_in_peers = hide_in_peers
+        changed.append("hide_in_peers")
+    if stats_public is not None:
+        user.stats_public = stats_public
+        changed.append("stats_public")
+    if changed:
+        user.save(update_fields=changed)
+    return user
+
+
 def user_set_role(*, user: User, role: str) -> User:
     """Give `user` the role user, moderator or admin."""
     user.role = role

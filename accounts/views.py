@@ -49,6 +49,7 @@ from accounts.serializers import (
     PasskeySerializer,
     PasswordResetConfirmSerializer,
     PasswordResetRequestSerializer,
+    PrivacySerializer,
     PublicUserSerializer,
     RecoveryCodesSerializer,
     RefreshSerializer,
@@ -69,6 +70,7 @@ from accounts.services import (
     login_attempt_start,
     login_attempt_succeeded,
     user_passkey_reset,
+    user_privacy_set,
     user_register,
     user_set_banned,
     user_set_role,
@@ -276,6 +278,14 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         return _no_store(Response(MeWithStandingSerializer(request.user).data))
 
+    @extend_schema(request=PrivacySerializer, responses=MeWithStandingSerializer)
+    def patch(self, request: Request) -> Response:
+        """PATCH /api/me: your privacy (hide_in_peers, stats_public); 422 for anything that is not a boolean."""
+        serializer = PrivacySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_privacy_set(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return _no_store(Response(MeWithStandingSerializer(request.user).data))
+
 
 class UserViewSet(viewsets.GenericViewSet):
     """Members (logged in only): list with username search, public profile; admins change role and ban."""
@@ -290,12 +300,13 @@ class UserViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=PublicUserSerializer(many=True))
     def list(self, request: Request) -> Response:
-        page = user_page(query=list_query(request, USER_LIST))
-        return page_response(page, PublicUserSerializer(page.items, many=True).data)
+        page = user_page(query=list_query(request, USER_LIST), viewer=request.user)
+        return page_response(page, PublicUserSerializer(page.items, many=True, context={"request": request}).data)
 
     @extend_schema(responses=UserProfileSerializer, filters=False)
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(UserProfileSerializer(user_get_profile(pk=pk, viewer=request.user)).data)
+        profile = user_get_profile(pk=pk, viewer=request.user)
+        return Response(UserProfileSerializer(profile, context={"request": request}).data)
 
     @extend_schema(request=UserAdminUpdateSerializer, responses=UserAdminSerializer, filters=False)
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -317,7 +328,8 @@ class UserViewSet(viewsets.GenericViewSet):
             user_set_banned(user=target, banned=data["is_banned"])
         if "invites" in data:
             user_set_invites(user=target, invites=data["invites"])
-        return Response(UserAdminSerializer(user_get_profile(pk=pk, viewer=request.user)).data)
+        profile = user_get_profile(pk=pk, viewer=request.user)
+        return Response(UserAdminSerializer(profile, context={"request": request}).data)
 
 
 class RegisterView(APIView):

@@ -121,6 +121,13 @@ class ApiKeyForm(PlainLabels, forms.Form):
     )
 
 
+class PrivacyForm(PlainLabels, forms.Form):
+    """What other members see of you (accounts.services.user_privacy_set)."""
+
+    stats_public = forms.BooleanField(required=False, label="Show my uploaded, downloaded and ratio on my member page")
+    hide_in_peers = forms.BooleanField(required=False, label="Hide my name in torrent peer lists")
+
+
 class PasskeyResetForm(PlainLabels, forms.Form):
     """The confirmation of a passkey reset: a box the user must tick."""
 

@@ -6,7 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from web import feeds
-from web.views import account, email, invites, password, standing, store, torrents, twofactor
+from web.views import account, email, invites, members, password, standing, store, torrents, twofactor
 
 app_name = "web"
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("profile/email/confirmation/", email.email_confirmation_again, name="email-confirmation-again"),
     path("profile/", account.profile, name="profile"),
     path("profile/passkey/", account.passkey_reset, name="passkey-reset"),
+    path("profile/privacy/", account.privacy, name="privacy"),
+    path("users/<str:username>/", members.member, name="user"),
     path("profile/keys/", account.api_key_new, name="api-key-new"),
     path("profile/keys/<int:key_id>/revoke/", account.api_key_delete, name="api-key-revoke"),
     path("profile/invites/", invites.invite_new, name="invite-new"),

@@ -84,7 +84,7 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
     metainfo, info_hash = make_metainfo("my-home-videos-2026", length=5_000_000)
     upload = tmp_path / "my-home-videos-2026.torrent"
     upload.write_bytes(metainfo)
-    page.get_by_role("link", name="Upload").click()
+    page.get_by_role("link", name="Upload", exact=True).click()
     page.wait_for_url(f"{live_server.url}/upload/")
     page.get_by_label("Forum").select_option(label="Linux distributions")
     page.get_by_label(".torrent file").set_input_files(str(upload))
@@ -98,7 +98,7 @@ def test_a_member_logs_in_searches_downloads_uploads_resets_the_passkey_and_logs
     expect(page.get_by_role("link", name="my-home-videos-2026")).to_be_visible()
     screenshot(page, "browse-member")
 
-    page.get_by_role("link", name="Upload").click()
+    page.get_by_role("link", name="Upload", exact=True).click()
     page.wait_for_url(f"{live_server.url}/upload/")
     page.get_by_label("Forum").select_option(label="Linux distributions")
     page.get_by_label(".torrent file").set_input_files(str(upload))

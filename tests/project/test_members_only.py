@@ -28,7 +28,8 @@ def members_only(settings):
 def world():
     torrent = TorrentFactory()
     comment = Comment.objects.create(torrent=torrent, author=torrent.uploader, text="hello")
-    return {"torrent_id": torrent.pk, "comment_id": comment.pk, "key_id": 1, "invite_id": 1, "uidb64": "MQ", "token": "x-y"}
+    ids = {"torrent_id": torrent.pk, "comment_id": comment.pk, "key_id": 1, "invite_id": 1, "uidb64": "MQ", "token": "x-y"}
+    return {**ids, "username": torrent.uploader.username}
 
 
 def _page_paths(world: dict) -> list[tuple[str, str]]:

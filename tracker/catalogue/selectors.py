@@ -16,7 +16,7 @@ from django.db.models.expressions import RawSQL
 from accounts.models import User
 from core.cache import cache_get, cache_set, cached_count
 from core.errors import NotFound, pk_parse
-from core.listing import ListQuery, ListSpec, Page, page_of
+from core.listing import DEFAULT_PER_PAGE, ListQuery, ListSpec, Page, page_of
 from tracker.catalogue.access import user_level
 from tracker.catalogue.filters import TorrentFilter
 from tracker.models import AccessLevel, Bookmark, Category, Comment, Forum, Peer, Torrent, TorrentFile, TorrentStatus
@@ -152,6 +152,12 @@ def torrent_page(*, user: Any, query: ListQuery) -> Page:
     """One page of torrent_list, with its cached count (torrent_list_count)."""
     queryset = torrent_list(user=user, query=query)
     return page_of(queryset, page=query.page, per_page=query.per_page, count=lambda: torrent_list_count(user=user, query=query))
+
+
+def torrent_uploads_page(*, user: Any, uploader: Any, page: int, per_page: int = DEFAULT_PER_PAGE) -> Page:
+    """A page of `uploader`'s torrents that `user` may see (as GET /api/torrents?uploader= lists them), newest first."""
+    queryset = torrent_visible_queryset(user=user).filter(uploader=uploader).order_by("-created_at", "-pk")
+    return page_of(queryset, page=page, per_page=per_page)
 
 
 def torrent_list_count(*, user: Any, query: ListQuery) -> int:

@@ -1,10 +1,12 @@
 """Small display filters for the pages."""
 
+import re
 from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
@@ -13,10 +15,35 @@ from tracker.catalogue.markup import markup_render
 register = template.Library()
 
 
+@register.simple_tag(takes_context=True)
+def page_href(context: template.Context, param: str, number: int, anchor: str = "") -> str:
+    """A link to page `number` of the list whose page parameter is `param`, keeping the other parameters.
+
+    A page holding several lists (the profile's uploads and history) pages
+    each with a parameter of its own; the first page drops the parameter.
+    """
+    params = context["request"].GET.copy()
+    if number > 1:
+        params[param] = str(number)
+    else:
+        params.pop(param, None)
+    query = params.urlencode()
+    return f"?{query}{'#' + anchor if anchor else ''}" if query else f"{context['request'].path}{'#' + anchor if anchor else ''}"
+
+
 @register.filter
 def markup(text: str | None) -> SafeString:
     """A description's or comment's BBCode as HTML: the sanitizer's output, the API's description_html / text_html."""
     return mark_safe(markup_render(text or ""))  # noqa: S308 - nh3 has cleaned it against the allow-list
+
+
+_BREAK_AFTER = re.compile(r"([._\-+\]\)])")
+
+
+@register.filter
+def breakable(name: str | None) -> SafeString:
+    """A release name that may wrap after its dots, dashes and brackets (<wbr>), never in the middle of a word."""
+    return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", str(conditional_escape(name or ""))))  # noqa: S308 - escaped first; only <wbr> added
 
 
 @register.filter

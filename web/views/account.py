@@ -7,22 +7,23 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.invites import CLOSED, INVITE_CODE_MAX_LENGTH, registration_mode
 from accounts.models import ApiKeyScope
 from accounts.selectors import api_key_list
-from accounts.services import api_key_create, api_key_revoke, user_passkey_reset, user_register
+from accounts.services import api_key_create, api_key_revoke, user_passkey_reset, user_privacy_set, user_register
 from accounts.twofactor import two_factor_enabled, two_factor_status
 from core.errors import DomainError, Throttled
-from tracker.catalogue.selectors import bookmark_list
+from core.listing import page_of
+from tracker.catalogue.selectors import bookmark_list, torrent_uploads_page
 from tracker.catalogue.services import announce_url_for
 from tracker.swarm.selectors import snatch_history
 from web.access import member_required
 from web.errors import form_add_domain_error
-from web.forms import ApiKeyForm, ChangePasswordForm, LoginForm, PasskeyResetForm, RegisterForm
+from web.forms import ApiKeyForm, ChangePasswordForm, LoginForm, PasskeyResetForm, PrivacyForm, RegisterForm
 from web.views.invites import invites_section
 from web.views.twofactor import login_pending_start
 
@@ -66,11 +67,18 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 HISTORY_TABS = [("all", "All"), ("seeding", "Seeding"), ("leeching", "Leeching"), ("completed", "Completed")]
-HISTORY_ROWS = 100
-BOOKMARK_ROWS = 100
+PROFILE_ROWS = 25  # rows per page of each of the profile's lists
 
 
-def _profile_context(request: HttpRequest, *, key_form: ApiKeyForm | None = None) -> dict[str, Any]:
+def page_number(request: HttpRequest, param: str) -> int:
+    """Query parameter `param` as a page number; anything else is the first page (a profile never answers 422)."""
+    raw = request.GET.get(param, "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else 1
+
+
+def _profile_context(
+    request: HttpRequest, *, key_form: ApiKeyForm | None = None, privacy_form: PrivacyForm | None = None
+) -> dict[str, Any]:
     user = request.user
     history_filter = request.GET.get("history", "all")
     if history_filter not in dict(HISTORY_TABS):
@@ -79,10 +87,12 @@ def _profile_context(request: HttpRequest, *, key_form: ApiKeyForm | None = None
     context = {
         "announce_url": announce_url_for(user),
         "api_login_url": request.build_absolute_uri("/api/login"),
-        "history": list(snatch_history(user=user, filters=filters)[:HISTORY_ROWS]),  # type: ignore[arg-type]
+        "history": page_of(snatch_history(user=user, filters=filters), page=page_number(request, "history_page"), per_page=PROFILE_ROWS),  # type: ignore[arg-type]
         "history_filter": history_filter,
         "history_tabs": HISTORY_TABS,
-        "bookmarks": list(bookmark_list(user=user)[:BOOKMARK_ROWS]),
+        "uploads": torrent_uploads_page(user=user, uploader=user, page=page_number(request, "uploads_page"), per_page=PROFILE_ROWS),
+        "bookmarks": page_of(bookmark_list(user=user), page=page_number(request, "bookmarks_page"), per_page=PROFILE_ROWS),
+        "privacy_form": privacy_form or PrivacyForm(initial={"stats_public": user.stats_public, "hide_in_peers": user.hide_in_peers}),  # type: ignore[union-attr]
         "api_keys": list(api_key_list(user=user)),
         "invites": invites_section(user),
         "two_factor": two_factor_status(user=user),  # type: ignore[arg-type]
@@ -99,6 +109,18 @@ def _profile_context(request: HttpRequest, *, key_form: ApiKeyForm | None = None
 def profile(request: HttpRequest) -> HttpResponse:
     """GET /profile/: passkey, transfer totals, history (?history=seeding|leeching|completed), bookmarks, API access and keys."""
     return render(request, "web/profile.html", _profile_context(request))
+
+
+@member_required
+@require_http_methods(["POST"])
+def privacy(request: HttpRequest) -> HttpResponse:
+    """POST /profile/privacy/: what other members see of the member (their figures, their name in peer lists)."""
+    form = PrivacyForm(request.POST)
+    if not form.is_valid():  # two optional boxes: never, but a form says so if it happens
+        return render(request, "web/profile.html", _profile_context(request, privacy_form=form), status=422)
+    user_privacy_set(user=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+    messages.success(request, "Your privacy settings are saved.")
+    return redirect(f"{reverse('web:profile')}#privacy-heading")  # type: ignore[return-value]
 
 
 @member_required
