@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import CategoryFactory, ForumFactory, TorrentFactory, UserFactory
+from tracker.catalogue.selectors import TORRENT_LIST
 from tracker.models import AccessLevel, Bookmark, Freeleech, Torrent
 from web.forms import SizeField
 
@@ -165,8 +166,6 @@ def test_clicking_the_sorted_column_reverses_it_and_keeps_the_filters(client, ca
 
 
 def test_the_sort_headers_are_the_apis_sorts(client, catalogue):
-    from tracker.catalogue.selectors import TORRENT_LIST
-
     html = client.get("/").content.decode()
     sorts = set(re.findall(r'<a class="sort" href="\?sort=([a-z_]+)&amp;', html))
     assert sorts == set(TORRENT_LIST.sorts)
@@ -179,6 +178,7 @@ def test_rows_show_forum_and_freeleech_badges(client, catalogue):
     assert '<span class="badge badge--gold" title="Gold (no download counted)">Gold</span>' in html
     assert '<span class="badge badge--silver" title="Silver (half the download counted)">Silver</span>' in html
     assert html.count('class="badge badge--gold"') == 1
+    assert '· by <a href="?uploader=alice">alice</a>' in html
 
 
 def row_of(html: str, torrent: Torrent) -> str:
