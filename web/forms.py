@@ -1,5 +1,7 @@
 """Forms of the pages: they shape and validate input, the services decide."""
 
+import re
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -12,7 +14,9 @@ from accounts.invites import INVITE_CODE_MAX_LENGTH
 from accounts.models import ApiKeyScope
 from accounts.services import login_attempt_start, login_attempt_succeeded
 from accounts.twofactor import two_factor_code_valid, two_factor_enabled, two_factor_required
+from core.listing import DEFAULT_PER_PAGE
 from core.metrics import LOGIN_FAILURES
+from tracker.catalogue.selectors import member_id_by_username
 from tracker.models import Forum, Freeleech, TorrentStatus
 
 
@@ -163,14 +167,50 @@ def _category_choices(forums: list[Forum]) -> list[tuple[Any, str]]:
     return [("", "All categories"), *seen.items()]
 
 
+FREELEECH_CHOICES = [("", "Any"), *((value, label) for value, label in Freeleech.choices if value != Freeleech.NONE)]
+SEEDED_CHOICES = [("", "Any"), ("true", "Seeded"), ("false", "Unseeded")]
+PER_PAGE_CHOICES = [(25, "25"), (50, "50"), (100, "100")]
+# Binary multiples under both names: the list shows sizes with filesizeformat, which
+# divides by 1024 and says "MB", so a size typed as it is read off the list means the same.
+SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_SIZE = re.compile(r"^\s*(\d{1,20}(?:\.\d{1,10})?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+class SizeField(forms.Field):
+    """A size in bytes, typed as bytes ("734003200") or with a unit ("700 MiB", "4.5 GB", "2g")."""
+
+    default_error_messages = {"invalid": "Enter a size such as 734003200, 700 MiB or 4.5 GiB."}
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        match = _SIZE.match(str(value))
+        if match is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(Decimal(match[1]) * SIZE_UNITS[match[2].lower()])
+
+
 class BrowseForm(PlainLabels, forms.Form):
-    """The browse page's query: the API's `search`, `forum`, `category`, `sort`, `order` and `page`."""
+    """The browse page's query, turned into GET /api/torrents parameters (`api_params`) for the API's own parsing.
+
+    What the API takes in a machine's form is typed here as a person would:
+    sizes with units, the uploader's name, dates; the API's TorrentFilter
+    then validates and applies them as it does for the API.
+    """
 
     search = forms.CharField(label="Search", required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"}))
     category = forms.TypedChoiceField(label="Category", required=False, coerce=int, empty_value=None)
     forum = forms.TypedChoiceField(label="Forum", required=False, coerce=int, empty_value=None)
+    freeleech = forms.ChoiceField(label="Freeleech", required=False, choices=FREELEECH_CHOICES)
+    seeded = forms.ChoiceField(label="Seeders", required=False, choices=SEEDED_CHOICES)
+    min_size = SizeField(label="Min size", required=False)
+    max_size = SizeField(label="Max size", required=False)
+    uploader = UsernameField(label="Uploader", required=False, max_length=150)
+    created_after = forms.DateField(label="Added from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_before = forms.DateField(label="Added before", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
     order = forms.ChoiceField(label="Order", required=False, choices=ORDER_CHOICES)
+    per_page = forms.TypedChoiceField(label="Per page", required=False, choices=PER_PAGE_CHOICES, coerce=int, empty_value=None)
     # Bounded so that the offset stays a 64-bit number in SQL (a larger one was a 500).
     page = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput)
 
@@ -182,14 +222,34 @@ class BrowseForm(PlainLabels, forms.Form):
     def clean_search(self) -> str:
         return self.cleaned_data["search"].strip()
 
+    def clean_uploader(self) -> int | None:
+        username = self.cleaned_data["uploader"]
+        if not username:
+            return None
+        uploader_id = member_id_by_username(username=username)
+        if uploader_id is None:
+            raise forms.ValidationError(f"No member is called “{username}”.", code="unknown_uploader")
+        return uploader_id
+
     def clean_sort(self) -> str:
         return self.cleaned_data["sort"] or "created_at"
 
     def clean_order(self) -> str:
         return self.cleaned_data["order"] or "desc"
 
+    def clean_per_page(self) -> int:
+        return self.cleaned_data["per_page"] or DEFAULT_PER_PAGE
+
     def clean_page(self) -> int:
         return self.cleaned_data["page"] or 1
+
+    def api_params(self) -> dict[str, Any]:
+        """The valid form as GET /api/torrents would be asked for it: empty fields left out, dates as UTC midnights."""
+        params = {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+        for name in ("created_after", "created_before"):
+            if name in params:
+                params[name] = f"{params[name].isoformat()}T00:00:00Z"
+        return params
 
 
 class RegisterForm(PlainLabels, forms.Form):

@@ -67,6 +67,11 @@ def category_get(*, user: Any, pk: Any) -> Category:
     return category
 
 
+def member_id_by_username(*, username: str) -> int | None:
+    """The id of the member called exactly `username` (for the uploader filter, which takes ids), or None."""
+    return User.objects.filter(username=username).values_list("pk", flat=True).first()
+
+
 def torrent_visible_q(*, level: int, user_id: int | None, through: str = "") -> Q:
     """The rule of who sees a torrent, as a filter: in a forum `level` may view, and approved unless
     `user_id` uploaded it or `level` moderates.

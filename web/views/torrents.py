@@ -5,7 +5,7 @@ through tracker.catalogue.services, the same functions the API calls; these view
 only turn forms into calls and errors into pages.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -34,26 +34,110 @@ from web.views.standing import torrent_standing
 
 FILE_ROWS = 500
 PEER_ROWS = 50
-BROWSE_FILTERS = ("search", "forum", "category", "sort", "order")
-PER_PAGE = 50
+# The fields that narrow the list (a page of it says how many matched).
+BROWSE_FILTERS = (
+    "search",
+    "forum",
+    "category",
+    "freeleech",
+    "seeded",
+    "min_size",
+    "max_size",
+    "uploader",
+    "created_after",
+    "created_before",
+)
+# The sortable columns (TORRENT_LIST.sorts), in table order: (sort, heading, order of a first click).
+BROWSE_COLUMNS = (
+    ("name", "Name", "asc"),
+    ("size", "Size", "desc"),
+    ("seeders", "Seeders", "desc"),
+    ("leechers", "Leechers", "desc"),
+    ("completed", "Done", "desc"),
+    ("created_at", "Added", "desc"),
+)
+ARIA_SORT = {"asc": "ascending", "desc": "descending"}
+ARROWS = {"asc": "▲", "desc": "▼"}
+
+
+@dataclass(frozen=True)
+class SortHeader:
+    """A column heading of the browse table: the link that sorts by it, and its direction when it is the sort."""
+
+    sort: str
+    label: str
+    href: str
+    aria_sort: str | None
+    arrow: str
+
+
+@dataclass(frozen=True)
+class BrowseRow:
+    """A torrent of the browse table and what the visitor may do with it from there (as its own page decides)."""
+
+    torrent: Torrent
+    may_download: bool = False
+    magnet: str | None = None
+    bookmarked: bool = False
+
+
+def _sort_headers(request: HttpRequest, *, sort: str, order: str) -> list[SortHeader]:
+    """Links keep the query but its page; the active column's link reverses its order."""
+    headers = []
+    for key, label, first_order in BROWSE_COLUMNS:
+        active = key == sort
+        params = request.GET.copy()
+        params.pop("page", None)
+        params["sort"] = key
+        params["order"] = ("desc" if order == "asc" else "asc") if active else first_order
+        aria_sort = ARIA_SORT[order] if active else None
+        headers.append(SortHeader(key, label, f"?{params.urlencode()}", aria_sort, ARROWS[order] if active else ""))
+    return headers
+
+
+def _browse_rows(user: Any, torrents: list[Torrent]) -> list[BrowseRow]:
+    """The page's torrents with the member's actions; a guest gets none. One query (the bookmarks) whatever the rows."""
+    if not user.is_authenticated:
+        return [BrowseRow(torrent) for torrent in torrents]
+    bookmarked = set(selectors.bookmark_list(user=user).filter(torrent__in=torrents).values_list("torrent_id", flat=True))
+    return [
+        BrowseRow(
+            torrent,
+            may_download=can_download_from_forum(user, torrent.forum),
+            magnet=services.torrent_magnet(user=user, torrent=torrent),
+            bookmarked=torrent.pk in bookmarked,
+        )
+        for torrent in torrents
+    ]
 
 
 @require_GET
 def browse(request: HttpRequest) -> HttpResponse:
-    """GET /: the torrents the visitor may see, searched, filtered, sorted and paginated like GET /api/torrents."""
+    """GET /: the torrents the visitor may see, searched, filtered, sorted and paginated by GET /api/torrents's own code.
+
+    The form reads what a person types (sizes with units, a username,
+    dates); list_query_parse and the API's TorrentFilter then validate and
+    apply it, so a value the API refuses with 422 is a 422 page here.
+    """
     forums = list(selectors.forum_list_visible(user=request.user))
     form = BrowseForm(request.GET, forums=forums)
     context: dict[str, Any] = {"form": form, "nav": "browse", "page": None, "stats": selectors.stats_get()}
     if not form.is_valid():
         return render(request, "web/browse.html", context, status=422)
-    params = {name: form.cleaned_data[name] for name in BROWSE_FILTERS if form.cleaned_data[name] not in (None, "")}
     try:
-        query = list_query_parse({**params, "page": form.cleaned_data["page"]}, selectors.TORRENT_LIST)
+        query = list_query_parse(form.api_params(), selectors.TORRENT_LIST)
     except Invalid as exc:
         form_add_domain_error(form, exc)
         return render(request, "web/browse.html", context, status=422)
-    context["page"] = selectors.torrent_page(user=request.user, query=replace(query, per_page=PER_PAGE))
-    return render(request, "web/browse.html", context)
+    page = selectors.torrent_page(user=request.user, query=query)
+    context["page"] = page
+    context["rows"] = _browse_rows(request.user, page.items)
+    context["headers"] = _sort_headers(request, sort=form.cleaned_data["sort"], order=form.cleaned_data["order"])
+    context["filtered"] = any(form.cleaned_data[name] not in (None, "") for name in BROWSE_FILTERS)
+    response = render(request, "web/browse.html", context)
+    if request.user.is_authenticated:
+        add_never_cache_headers(response)  # the magnet links' announce URL carries the member's passkey
+    return response
 
 
 def _may_edit_torrent(user: Any, torrent: Torrent) -> bool:
