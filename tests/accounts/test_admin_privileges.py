@@ -101,6 +101,8 @@ def test_bulk_actions_leave_superusers_alone(operator_site, superuser, action):
     data = {"action": action, "_selected_action": [str(superuser.pk), str(member.pk)]}
     if action == "delete_selected":
         data["post"] = "yes"
+    if action == "ban_users":
+        data.update(apply="1", reason="spam")  # the confirmation page's form
     operator_site.post("/admin/accounts/user/", data)
     after = User.objects.get(pk=superuser.pk)
     assert (after.is_banned, after.passkey) == (False, superuser.passkey)

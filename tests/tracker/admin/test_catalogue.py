@@ -65,16 +65,16 @@ def test_torrent_change_page_renders_hashes_read_only(admin_site, torrent):
     assert 'name="info_hash"' not in body
 
 
-def _act(client, action, ids):
-    return client.post("/admin/tracker/torrent/", {"action": action, "_selected_action": [str(i) for i in ids]})
+def _act(client, action, ids, **form):
+    return client.post("/admin/tracker/torrent/", {"action": action, "_selected_action": [str(i) for i in ids], **form})
 
 
 def test_approve_and_close_actions_record_status_changes(admin_site, admin_user):
     waiting = TorrentFactory(status=TorrentStatus.NOT_APPROVED)
     cache.set(torrent_cache_key(waiting.info_hash), 1, 600)
-    assert _act(admin_site, "approve", [waiting.pk]).status_code == 302
+    assert _act(admin_site, "approve", [waiting.pk], apply="1", reason="checked").status_code == 302
     assert Torrent.objects.get(pk=waiting.pk).status == TorrentStatus.APPROVED
-    _act(admin_site, "close", [waiting.pk])
+    _act(admin_site, "close", [waiting.pk], apply="1", reason="dead")
     assert Torrent.objects.get(pk=waiting.pk).status == TorrentStatus.CLOSED
     changes = list(TorrentStatusChange.objects.filter(torrent=waiting).order_by("id").values_list("new_status", "moderator"))
     assert changes == [("approved", admin_user.pk), ("closed", admin_user.pk)]
@@ -114,7 +114,7 @@ def test_editing_a_torrents_status_in_the_form_is_recorded(admin_site, admin_use
 def test_ban_and_passkey_actions_on_users(admin_site):
     target = UserFactory()
     old = target.passkey
-    admin_site.post("/admin/accounts/user/", {"action": "ban_users", "_selected_action": [str(target.pk)]})
+    admin_site.post("/admin/accounts/user/", {"action": "ban_users", "_selected_action": [str(target.pk)], "apply": "1", "reason": "spam"})
     admin_site.post("/admin/accounts/user/", {"action": "reset_passkeys", "_selected_action": [str(target.pk)]})
     target = User.objects.get(pk=target.pk)
     assert target.is_banned
