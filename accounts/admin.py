@@ -37,6 +37,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["username", "email"]
     readonly_fields = [
         "passkey",
+        "announce_url",
         "uploaded",
         "downloaded",
         "last_login",
@@ -49,7 +50,7 @@ class UserAdmin(BaseUserAdmin):
     # The tracker's fields first; Django's groups and permissions last, folded away (roles do the tracker's work).
     fieldsets = (
         (None, {"fields": ("username", "password", "email", "role", "is_banned")}),
-        ("Tracker", {"fields": ("passkey", "uploaded", "downloaded", "hide_in_peers")}),
+        ("Tracker", {"fields": ("passkey", "announce_url", "uploaded", "downloaded", "hide_in_peers")}),
         # The tracker's rules: personal freeleech is set here; tokens and points change through the actions.
         ("Tracker rules", {"fields": ("ratio_watch_since", "freeleech_until", "freeleech_tokens", "bonus_points")}),
         # Invites the member may still send (the operators' grant), and who invited them.
