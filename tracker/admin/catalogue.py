@@ -6,6 +6,7 @@ Changes made here go through tracker.catalogue.services where they have side eff
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -62,6 +63,20 @@ class TorrentStatusChangeInline(admin.TabularInline):
         return super().get_queryset(request).select_related("moderator")
 
 
+class TorrentForm(forms.ModelForm):
+    """The torrent's page: a change of status needs its reason, like the status actions."""
+
+    status_reason = forms.CharField(
+        max_length=200, required=False, label="Reason for the status change", help_text="Kept in the status history."
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "status" in self.changed_data and not data.get("status_reason", "").strip():
+            self.add_error("status_reason", "Say why the status changes.")
+        return data
+
+
 @admin.register(Torrent)
 class TorrentAdmin(admin.ModelAdmin):
     """Torrents are added by uploading a .torrent (the upload page and POST /api/torrents run its checks); here they are moderated."""
@@ -72,6 +87,7 @@ class TorrentAdmin(admin.ModelAdmin):
     search_fields = ["name", "=info_hash", "=info_hash_v2", "uploader__username"]
     date_hierarchy = "created_at"
     raw_id_fields = ["uploader"]
+    form = TorrentForm
     readonly_fields = [
         "info_hash",
         "info_hash_v2",
@@ -125,7 +141,7 @@ class TorrentAdmin(admin.ModelAdmin):
         new_status = obj.status
         obj.status = old.status
         super().save_model(request, obj, form, change)
-        services.torrent_set_status(torrent=obj, status=new_status, moderator=request.user)
+        services.torrent_set_status(torrent=obj, status=new_status, moderator=request.user, reason=form.cleaned_data["status_reason"])
         torrent_cache_invalidate(obj)
 
     def delete_model(self, request: HttpRequest, obj: Torrent) -> None:
