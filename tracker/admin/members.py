@@ -6,7 +6,9 @@ is written to the audit trail (tracker.policy.audit) with who and when.
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.forms import UserChangeForm
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
@@ -23,6 +25,20 @@ from tracker.swarm.lookups import lookups_invalidate, passkey_cache_key
 
 # Changes of these on a member (in the form) are written to the audit trail; invites are an operator's grant.
 MEMBER_RULE_FIELDS = ("ratio_watch_since", "freeleech_until", "freeleech_tokens", "bonus_points", "invites")
+# The member's standing: changing either in the form needs a reason, kept in the trail.
+STANDING_FIELDS = ("is_banned", "role")
+
+
+class MemberChangeForm(UserChangeForm):
+    standing_reason = forms.CharField(
+        max_length=200, required=False, label="Reason for a ban or class change", help_text="Kept in the audit trail."
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if set(STANDING_FIELDS) & set(self.changed_data) and not data.get("standing_reason", "").strip():
+            self.add_error("standing_reason", "Say why the member's standing changes.")
+        return data
 
 
 def _ban_set(*, member: User, banned: bool, actor: Any, reason: str) -> None:
@@ -53,16 +69,27 @@ class MemberAdmin(UserAdmin):
     """
 
     actions = [*UserAdmin.actions, "grant_tokens", "adjust_points"]
+    form = MemberChangeForm
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        """The change form asks the standing's reason right under the ban and the class."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets  # the add form (Django's, for a username and password)
+        (name, options), *rest = fieldsets
+        return ((name, {**options, "fields": (*options["fields"], "standing_reason")}), *rest)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        """The form's save; a change of the member's rule fields (personal freeleech) is audited and reaches the announce."""
+        """The form's save; a change of the member's rules or standing is audited (with its reason) and reaches the announce."""
         before = User.objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
         if before is None:
             return
-        changes = {k: v for k, v in field_changes(before, User.objects.get(pk=obj.pk)).items() if k in MEMBER_RULE_FIELDS}
+        audited = (*MEMBER_RULE_FIELDS, *STANDING_FIELDS)
+        changes = {k: v for k, v in field_changes(before, User.objects.get(pk=obj.pk)).items() if k in audited}
         if changes:
-            audit_record(actor=request.user, action="change", target=f"member {obj.username}", changes=changes)
+            reason = form.cleaned_data.get("standing_reason", "") if set(STANDING_FIELDS) & set(changes) else ""
+            audit_record(actor=request.user, action="change", target=f"member {obj.username}", changes=changes, reason=reason)
             lookups_invalidate(passkey_cache_key(obj.passkey))
 
     def _grantable(self, request: HttpRequest, queryset: QuerySet[User]) -> list[User]:

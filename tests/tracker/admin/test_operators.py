@@ -137,3 +137,41 @@ def test_a_ban_asks_a_reason_and_writes_it_to_the_audit_trail(site, admin_user):
 def test_member_actions_say_what_they_did(site, action, message):
     members = [UserFactory(), UserFactory()]
     assert _messages(_act(site, "/admin/accounts/user/", action, members)) == [message]
+
+
+def _member_form(client: Client, member: User, **changes: Any) -> dict[str, Any]:
+    """The member's change form as the page fills it, with `changes`."""
+    form = client.get(f"/admin/accounts/user/{member.pk}/change/").context["adminform"].form
+    data: dict[str, Any] = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if field.disabled or value is None or value is False:
+            continue
+        data[name] = [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
+    data.update({"date_joined_0": member.date_joined.strftime("%Y-%m-%d"), "date_joined_1": member.date_joined.strftime("%H:%M:%S")})
+    return {**data, **changes}
+
+
+def test_a_ban_or_class_change_in_the_form_asks_a_reason_and_audits_it(site, admin_user):
+    member = UserFactory(username="bob")
+    data = _member_form(site, member, is_banned="on", role="moderator")
+    refused = site.post(f"/admin/accounts/user/{member.pk}/change/", data)
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors == {"standing_reason": ["Say why the member's standing changes."]}
+    assert (User.objects.get(pk=member.pk).is_banned, PolicyChange.objects.count()) == (False, 0)
+
+    done = site.post(f"/admin/accounts/user/{member.pk}/change/", {**data, "standing_reason": "sold invites"})
+    assert done.status_code == 302
+    after = User.objects.get(pk=member.pk)
+    assert (after.is_banned, after.role) == (True, "moderator")
+    row = PolicyChange.objects.get()
+    assert (row.actor, row.target, row.reason) == (admin_user, "member bob", "sold invites")
+    assert row.changes == {"is_banned": [False, True], "role": ["user", "moderator"]}
+
+
+def test_an_edit_leaving_the_standing_alone_needs_no_reason(site):
+    member = UserFactory()
+    response = site.post(f"/admin/accounts/user/{member.pk}/change/", _member_form(site, member, email="new@example.org"))
+    assert response.status_code == 302
+    assert User.objects.get(pk=member.pk).email == "new@example.org"
+    assert not PolicyChange.objects.exists()
