@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.emails import email_mark_confirmed
@@ -14,6 +14,7 @@ from accounts.models import ApiKey, Invite, User
 from accounts.services import api_key_revoke_any, user_passkey_reset, user_set_banned, user_set_role
 from accounts.twofactor import two_factor_remove
 from core.errors import DomainError
+from core.units import bytes_text
 
 # Fields that grant privileges: only a superuser may change them, on anyone.
 PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
@@ -21,11 +22,22 @@ PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ["username", "email", "email_confirmed_at", "role", "uploaded", "downloaded", "is_banned", "is_active", "date_joined"]
+    list_display = [
+        "username",
+        "user_class",
+        "ratio_text",
+        "uploaded_text",
+        "downloaded_text",
+        "is_banned",
+        "email",
+        "email_confirmed",
+        "date_joined",
+    ]
     list_filter = ["role", "is_banned", "is_active", "is_staff", ("email_confirmed_at", admin.EmptyFieldListFilter)]
     search_fields = ["username", "email"]
     readonly_fields = [
         "passkey",
+        "announce_url",
         "uploaded",
         "downloaded",
         "last_login",
@@ -35,15 +47,20 @@ class UserAdmin(BaseUserAdmin):
         "bonus_points",
         "invited_by",
     ]
+    # The tracker's fields first; Django's groups and permissions last, folded away (roles do the tracker's work).
     fieldsets = (
-        *(BaseUserAdmin.fieldsets or ()),
-        ("Tracker", {"fields": ("role", "passkey", "uploaded", "downloaded", "is_banned", "hide_in_peers")}),
+        (None, {"fields": ("username", "password", "email", "role", "is_banned")}),
+        ("Tracker", {"fields": ("passkey", "announce_url", "uploaded", "downloaded", "hide_in_peers")}),
         # The tracker's rules: personal freeleech is set here; tokens and points change through the actions.
         ("Tracker rules", {"fields": ("ratio_watch_since", "freeleech_until", "freeleech_tokens", "bonus_points")}),
         # Invites the member may still send (the operators' grant), and who invited them.
         ("Invites", {"fields": ("invites", "invited_by")}),
         # When the member confirmed `email` (empty: not yet); the action below sets it to now.
         ("Email confirmation", {"fields": ("email_confirmed_at",)}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Site access", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Groups and permissions", {"classes": ("collapse",), "fields": ("groups", "user_permissions")}),
     )
     actions = ["ban_users", "unban_users", "reset_passkeys", "confirm_emails", "turn_off_two_factor"]
 
@@ -59,6 +76,26 @@ class UserAdmin(BaseUserAdmin):
             if obj is not None and obj.pk == request.user.pk:
                 readonly += ["role", "is_banned", "freeleech_until", "invites"]
         return readonly
+
+    @admin.display(description="class", ordering="role")
+    def user_class(self, obj: User) -> str:
+        return "superuser" if obj.is_superuser else obj.get_role_display()
+
+    @admin.display(description="ratio")
+    def ratio_text(self, obj: User) -> str:
+        return "∞" if obj.ratio is None else f"{obj.ratio:.2f}"
+
+    @admin.display(description="uploaded", ordering="uploaded")
+    def uploaded_text(self, obj: User) -> str:
+        return bytes_text(obj.uploaded)
+
+    @admin.display(description="downloaded", ordering="downloaded")
+    def downloaded_text(self, obj: User) -> str:
+        return bytes_text(obj.downloaded)
+
+    @admin.display(description="email confirmed", boolean=True, ordering="email_confirmed_at")
+    def email_confirmed(self, obj: User) -> bool:
+        return obj.email_confirmed_at is not None
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
@@ -98,34 +135,48 @@ class UserAdmin(BaseUserAdmin):
         if change and "role" in form.changed_data:
             user_set_role(user=obj, role=obj.role)
 
+    # Bans: tracker.admin.members replaces these two with actions asking a reason for the audit trail.
+
     @admin.action(description="Ban selected users")
-    def ban_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in self._changeable(request, queryset):
+    def ban_users(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        users = list(self._changeable(request, queryset))
+        for user in users:
             user_set_banned(user=user, banned=True)
+        self.message_user(request, f"{len(users)} user(s) banned.", messages.SUCCESS)
+        return None
 
     @admin.action(description="Unban selected users")
-    def unban_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in self._changeable(request, queryset):
+    def unban_users(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        users = list(self._changeable(request, queryset))
+        for user in users:
             user_set_banned(user=user, banned=False)
+        self.message_user(request, f"{len(users)} user(s) unbanned.", messages.SUCCESS)
+        return None
 
     @admin.action(description="Reset passkeys of selected users")
     def reset_passkeys(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in self._changeable(request, queryset):
+        users = list(self._changeable(request, queryset))
+        for user in users:
             user_passkey_reset(user=user)
+        self.message_user(request, f"{len(users)} passkey(s) reset; the old ones stop working now.", messages.SUCCESS)
 
     @admin.action(description="Mark email addresses of selected users confirmed")
     def confirm_emails(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         """For a member who showed the operator they read mail there (or whose mail never arrives)."""
-        for user in self._changeable(request, queryset):
+        users = list(self._changeable(request, queryset))
+        for user in users:
             email_mark_confirmed(user=user)
-        self.message_user(request, "The selected users' email addresses are confirmed.", messages.SUCCESS)
+        self.message_user(request, f"{len(users)} user(s)' email addresses are confirmed.", messages.SUCCESS)
 
     @admin.action(description="Turn off two-factor login of selected users")
     def turn_off_two_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         """For a member who lost both their app and their recovery codes (and proved to the operator who they are)."""
-        for user in self._changeable(request, queryset):
+        users = list(self._changeable(request, queryset))
+        for user in users:
             two_factor_remove(user=user)
-        self.message_user(request, "Two-factor login is off for the selected users; their password alone logs them in.", messages.SUCCESS)
+        self.message_user(
+            request, f"Two-factor login is off for {len(users)} user(s); their password alone logs them in.", messages.SUCCESS
+        )
 
 
 @admin.register(ApiKey)
@@ -163,9 +214,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for key in queryset.filter(revoked_at__isnull=True):
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for key in keys:
             api_key_revoke_any(key=key)
-        self.message_user(request, "The selected keys are revoked.", messages.SUCCESS)
+        self.message_user(request, f"{len(keys)} key(s) revoked.", messages.SUCCESS)
 
 
 class InviteStateFilter(admin.SimpleListFilter):

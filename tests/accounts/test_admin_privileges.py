@@ -69,7 +69,7 @@ def test_an_operator_cannot_make_themselves_a_superuser(operator_site, operator)
 
 def test_an_operator_cannot_make_another_member_staff_or_superuser(operator_site):
     member = UserFactory()
-    form = _form(member, is_superuser="on", is_staff="on", is_banned="on")
+    form = _form(member, is_superuser="on", is_staff="on", is_banned="on", standing_reason="spam")
     response = operator_site.post(f"/admin/accounts/user/{member.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:1500]
     member.refresh_from_db()
@@ -101,6 +101,8 @@ def test_bulk_actions_leave_superusers_alone(operator_site, superuser, action):
     data = {"action": action, "_selected_action": [str(superuser.pk), str(member.pk)]}
     if action == "delete_selected":
         data["post"] = "yes"
+    if action == "ban_users":
+        data.update(apply="1", reason="spam")  # the confirmation page's form
     operator_site.post("/admin/accounts/user/", data)
     after = User.objects.get(pk=superuser.pk)
     assert (after.is_banned, after.passkey) == (False, superuser.passkey)
@@ -114,7 +116,10 @@ def test_a_superuser_still_changes_a_superuser(superuser):
     other = UserFactory(role="admin", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(superuser)
-    response = client.post(f"/admin/accounts/user/{other.pk}/change/", _form(other, is_superuser="on", role="moderator", is_banned="on"))
+    response = client.post(
+        f"/admin/accounts/user/{other.pk}/change/",
+        _form(other, is_superuser="on", role="moderator", is_banned="on", standing_reason="stepped down"),
+    )
     assert response.status_code == 302, response.content.decode()[:1500]
     other.refresh_from_db()
     assert (other.role, other.is_banned, other.is_superuser) == ("moderator", True, True)

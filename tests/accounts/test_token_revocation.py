@@ -142,7 +142,7 @@ def test_a_ban_through_the_admin_change_form_revokes_the_tokens(admin_user):
         if value is None or value is False:
             continue
         data[name] = [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
-    data["is_banned"] = "on"
+    data.update(is_banned="on", standing_reason="spam")
     data.update({"date_joined_0": member.date_joined.strftime("%Y-%m-%d"), "date_joined_1": member.date_joined.strftime("%H:%M:%S")})
     response = browser.post(f"/admin/accounts/user/{member.pk}/change/", data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response.content

@@ -1,5 +1,10 @@
-"""The operators' site: the catalogue (forums, torrents, comments) and the swarm (peers, snatches)."""
+"""The operators' site: the catalogue (forums, torrents, comments), the swarm (peers, snatches), the rules and the members."""
 
-from tracker.admin import catalogue, policy, swarm
+from django.contrib import admin
 
-__all__ = ["catalogue", "policy", "swarm"]
+from tracker.admin import catalogue, members, policy, swarm
+
+# The site's name, as the members' pages (templates/base.html) show it.
+admin.site.site_header = admin.site.site_title = admin.site.index_title = "TorrentPier administration"
+
+__all__ = ["catalogue", "members", "policy", "swarm"]

@@ -6,10 +6,14 @@ Changes made here go through tracker.catalogue.services where they have side eff
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
+from core.units import bytes_text
+from tracker.admin.policy import ReasonForm, action_form
 from tracker.catalogue import services
 from tracker.models import Bookmark, Category, Comment, Forum, Freeleech, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
 from tracker.swarm.lookups import torrent_cache_invalidate
@@ -49,8 +53,8 @@ class TorrentStatusChangeInline(admin.TabularInline):
     model = TorrentStatusChange
     extra = 0
     can_delete = False
-    fields = ["changed_at", "moderator", "old_status", "new_status"]
-    readonly_fields = ["changed_at", "moderator", "old_status", "new_status"]
+    fields = ["changed_at", "moderator", "old_status", "new_status", "reason"]
+    readonly_fields = ["changed_at", "moderator", "old_status", "new_status", "reason"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -59,16 +63,31 @@ class TorrentStatusChangeInline(admin.TabularInline):
         return super().get_queryset(request).select_related("moderator")
 
 
+class TorrentForm(forms.ModelForm):
+    """The torrent's page: a change of status needs its reason, like the status actions."""
+
+    status_reason = forms.CharField(
+        max_length=200, required=False, label="Reason for the status change", help_text="Kept in the status history."
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "status" in self.changed_data and not data.get("status_reason", "").strip():
+            self.add_error("status_reason", "Say why the status changes.")
+        return data
+
+
 @admin.register(Torrent)
 class TorrentAdmin(admin.ModelAdmin):
     """Torrents are added by uploading a .torrent (the upload page and POST /api/torrents run its checks); here they are moderated."""
 
-    list_display = ["name", "forum", "uploader", "status", "freeleech", "size", "seeders", "leechers", "completed", "created_at"]
+    list_display = ["name", "status", "size_text", "seeders", "leechers", "completed", "freeleech", "uploader", "forum", "created_at"]
     list_filter = ["status", "freeleech", "is_private", "forum__category", "forum"]
     list_select_related = ["forum", "uploader", "stats"]
     search_fields = ["name", "=info_hash", "=info_hash_v2", "uploader__username"]
     date_hierarchy = "created_at"
     raw_id_fields = ["uploader"]
+    form = TorrentForm
     readonly_fields = [
         "info_hash",
         "info_hash_v2",
@@ -96,6 +115,10 @@ class TorrentAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Torrent]:
         return super().get_queryset(request).defer("metainfo")
 
+    @admin.display(description="size", ordering="size")
+    def size_text(self, obj: Torrent) -> str:
+        return bytes_text(obj.size)
+
     # The counts live in TorrentStats: columns sortable through the relation.
     @admin.display(ordering="stats__seeders")
     def seeders(self, obj: Torrent) -> int:
@@ -118,7 +141,7 @@ class TorrentAdmin(admin.ModelAdmin):
         new_status = obj.status
         obj.status = old.status
         super().save_model(request, obj, form, change)
-        services.torrent_set_status(torrent=obj, status=new_status, moderator=request.user)
+        services.torrent_set_status(torrent=obj, status=new_status, moderator=request.user, reason=form.cleaned_data["status_reason"])
         torrent_cache_invalidate(obj)
 
     def delete_model(self, request: HttpRequest, obj: Torrent) -> None:
@@ -128,23 +151,32 @@ class TorrentAdmin(admin.ModelAdmin):
         for torrent in queryset:
             services.torrent_remove(torrent=torrent)
 
-    def _set_status(self, request: HttpRequest, queryset: QuerySet[Torrent], status: str) -> None:
-        for torrent in queryset:
-            services.torrent_set_status(torrent=torrent, status=status, moderator=request.user)
-        self.message_user(request, f"{queryset.count()} torrent(s) set to {TorrentStatus(status).label}.", messages.SUCCESS)
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Torrent], status: str) -> TemplateResponse | None:
+        """Ask the reason (the uploader is told the torrent's status: they deserve a why), then move the torrents."""
+        label = TorrentStatus(status).label
+        form = action_form(self, request, queryset, ReasonForm, f"Set the selected torrents to {label}")
+        if isinstance(form, TemplateResponse):
+            return form
+        moved = [torrent for torrent in queryset if torrent.status != status]
+        for torrent in moved:
+            services.torrent_set_status(torrent=torrent, status=status, moderator=request.user, reason=form.cleaned_data["reason"])
+        self.message_user(request, f"{len(moved)} torrent(s) set to {label}: {form.cleaned_data['reason']}", messages.SUCCESS)
+        return None
 
     @admin.action(description="Approve selected torrents", permissions=["change"])
-    def approve(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
-        self._set_status(request, queryset, TorrentStatus.APPROVED)
+    def approve(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> TemplateResponse | None:
+        return self._set_status(request, queryset, TorrentStatus.APPROVED)
 
     @admin.action(description="Close selected torrents", permissions=["change"])
-    def close(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
-        self._set_status(request, queryset, TorrentStatus.CLOSED)
+    def close(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> TemplateResponse | None:
+        return self._set_status(request, queryset, TorrentStatus.CLOSED)
 
     def _set_freeleech(self, request: HttpRequest, queryset: QuerySet[Torrent], freeleech: str) -> None:
+        count = 0
         for torrent in queryset:
             services.torrent_set_freeleech(torrent=torrent, freeleech=freeleech)
-        self.message_user(request, f"Freeleech set to {freeleech}.", messages.SUCCESS)
+            count += 1
+        self.message_user(request, f"Freeleech set to {Freeleech(freeleech).label} on {count} torrent(s).", messages.SUCCESS)
 
     @admin.action(description="Freeleech: none", permissions=["change"])
     def set_freeleech_none(self, request: HttpRequest, queryset: QuerySet[Torrent]) -> None:
@@ -161,7 +193,7 @@ class TorrentAdmin(admin.ModelAdmin):
 
 @admin.register(TorrentFile)
 class TorrentFileAdmin(admin.ModelAdmin):
-    list_display = ["path", "size", "torrent"]
+    list_display = ["path", "size_text", "torrent"]
     list_select_related = ["torrent"]
     search_fields = ["path"]
     raw_id_fields = ["torrent"]
@@ -170,13 +202,17 @@ class TorrentFileAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[TorrentFile]:
         return super().get_queryset(request).defer("torrent__metainfo", "torrent__description")
 
+    @admin.display(description="size", ordering="size")
+    def size_text(self, obj: TorrentFile) -> str:
+        return bytes_text(obj.size)
+
 
 @admin.register(TorrentStatusChange)
 class TorrentStatusChangeAdmin(admin.ModelAdmin):
-    list_display = ["torrent", "old_status", "new_status", "moderator", "changed_at"]
+    list_display = ["torrent", "old_status", "new_status", "moderator", "reason", "changed_at"]
     list_filter = ["new_status", "old_status"]
     list_select_related = ["torrent", "moderator"]
-    search_fields = ["torrent__name", "moderator__username"]
+    search_fields = ["torrent__name", "moderator__username", "reason"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TorrentStatusChange]:
         return super().get_queryset(request).defer("torrent__metainfo", "torrent__description")

@@ -1,4 +1,4 @@
-"""Operators' pages for the site's rules, the members' standing and the audit trail of both.
+"""Operators' pages for the site's rules, hit-and-run warnings, the bonus ledger and the audit trail (members: tracker.admin.members).
 
 Every add, change and delete made here, and every action, writes a row of the
 audit trail (tracker.policy.audit) in the same transaction: who, what, from
@@ -21,7 +21,7 @@ from django.contrib.admin.checks import InlineModelAdminChecks
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Model, QuerySet
+from django.db.models import Model, QuerySet
 from django.forms.models import BaseModelFormSet, modelformset_factory
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -30,17 +30,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from accounts.admin import UserAdmin
-from accounts.models import User
 from core.errors import DomainError
 from tracker.policy.audit import audit_record, field_changes
-from tracker.policy.bonus import points_adjust
 from tracker.policy.clients import version_parse
 from tracker.policy.hnr import active_q, warning_active, warning_clear
 from tracker.policy.models import GIB, ClientRule, HnrWarning, LedgerEntry, LeechSlotBand, PolicyChange, RatioBand, SiteEvent, SitePolicy
 from tracker.policy.selectors import site_policy
 from tracker.policy.snapshot import ports_parse
-from tracker.swarm.lookups import lookups_invalidate, passkey_cache_key
 
 ACTION_TEMPLATE = "admin/tracker/policy_action.html"
 
@@ -500,79 +496,3 @@ class PolicyChangeAdmin(admin.ModelAdmin):
     @admin.display(description="changes")
     def changes_pretty(self, obj: PolicyChange) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.changes, indent=2, ensure_ascii=False))
-
-
-# Members: the accounts' user admin, with the tracker's rules
-
-
-# Changes of these on a member (in the form) are written to the audit trail; invites are an operator's grant.
-MEMBER_RULE_FIELDS = ("ratio_watch_since", "freeleech_until", "freeleech_tokens", "bonus_points", "invites")
-
-
-def _tokens_grant(*, member: User, count: int, actor: Any, reason: str) -> None:
-    """Give `member` `count` freeleech tokens, with the trail's row."""
-    with transaction.atomic():
-        before = User.objects.select_for_update().values_list("freeleech_tokens", flat=True).get(pk=member.pk)
-        User.objects.filter(pk=member.pk).update(freeleech_tokens=F("freeleech_tokens") + count)
-        changes = {"freeleech_tokens": [before, before + count]}
-        audit_record(actor=actor, action="tokens_grant", target=f"member {member.username}", changes=changes, reason=reason)
-
-
-admin.site.unregister(User)
-
-
-@admin.register(User)
-class MemberAdmin(UserAdmin):
-    """accounts' UserAdmin (its privilege rules included) plus the tracker's: the audited rule fields and two actions.
-
-    It lives here, not in accounts/admin.py, because accounts never imports the tracker.
-    """
-
-    actions = [*UserAdmin.actions, "grant_tokens", "adjust_points"]
-
-    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        """The form's save; a change of the member's rule fields (personal freeleech) is audited and reaches the announce."""
-        before = User.objects.filter(pk=obj.pk).first() if change else None
-        super().save_model(request, obj, form, change)
-        if before is None:
-            return
-        changes = {k: v for k, v in field_changes(before, User.objects.get(pk=obj.pk)).items() if k in MEMBER_RULE_FIELDS}
-        if changes:
-            audit_record(actor=request.user, action="change", target=f"member {obj.username}", changes=changes)
-            lookups_invalidate(passkey_cache_key(obj.passkey))
-
-    def _grantable(self, request: HttpRequest, queryset: QuerySet[User]) -> list[User]:
-        """The members this operator may give to: the changeable ones, never themselves unless a superuser."""
-        members = list(self._changeable(request, queryset))
-        if not request.user.is_superuser and any(m.pk == request.user.pk for m in members):
-            self.message_user(request, "Your own account left unchanged: only a superuser may give to themselves.", messages.WARNING)
-            members = [m for m in members if m.pk != request.user.pk]
-        return members
-
-    @admin.action(description="Grant freeleech tokens", permissions=["change"])
-    def grant_tokens(self, request: HttpRequest, queryset: QuerySet[User]) -> TemplateResponse | None:
-        form = action_form(self, request, queryset, TokensForm, "Grant freeleech tokens")
-        if isinstance(form, TemplateResponse):
-            return form
-        members = self._grantable(request, queryset)
-        for member in members:
-            _tokens_grant(member=member, count=form.cleaned_data["count"], actor=request.user, reason=form.cleaned_data["reason"])
-        self.message_user(request, f"{form.cleaned_data['count']} token(s) granted to {len(members)} member(s).", messages.SUCCESS)
-        return None
-
-    @admin.action(description="Adjust bonus points", permissions=["change"])
-    def adjust_points(self, request: HttpRequest, queryset: QuerySet[User]) -> TemplateResponse | None:
-        form = action_form(self, request, queryset, PointsForm, "Adjust bonus points")
-        if isinstance(form, TemplateResponse):
-            return form
-        amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
-        done = 0
-        for member in self._grantable(request, queryset):
-            try:
-                points_adjust(user=member, amount=amount, reason=reason, actor=request.user)
-            except DomainError as e:
-                self.message_user(request, f"{member.username}: {refusal(e)}", messages.ERROR)
-            else:
-                done += 1
-        self.message_user(request, f"Bonus points adjusted by {amount} for {done} member(s).", messages.SUCCESS)
-        return None

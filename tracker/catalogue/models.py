@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 
 class AccessLevel(models.IntegerChoices):
@@ -165,6 +166,10 @@ class Torrent(models.Model):
         if adding:
             self.stats = TorrentStats.objects.create(torrent=self)
 
+    def get_absolute_url(self) -> str:
+        """The torrent's page on the site (the admin's "View on site")."""
+        return reverse("web:torrent", args=[self.pk])
+
     # The swarm counts live in TorrentStats; load torrents with
     # select_related("stats") (or prefetch) to read these without a query each.
     # A torrent without its row (a bulk load before recount_torrents) counts 0.
@@ -236,16 +241,23 @@ class TorrentFile(models.Model):
 
 
 class TorrentStatusChange(models.Model):
-    """Who moved a torrent from one status to another, and when."""
+    """Who moved a torrent from one status to another, when and why."""
 
     torrent = models.ForeignKey(Torrent, on_delete=models.CASCADE, related_name="status_changes")
     moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     old_status = models.CharField(max_length=20, choices=TorrentStatus.choices)
     new_status = models.CharField(max_length=20, choices=TorrentStatus.choices)
     changed_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        """What changed: "Approved → Closed by alice: duplicate"."""
+        who = self.moderator.username if self.moderator else "someone"
+        text = f"{self.get_old_status_display()} → {self.get_new_status_display()} by {who}"
+        return f"{text}: {self.reason}" if self.reason else text
 
 
 class Comment(models.Model):

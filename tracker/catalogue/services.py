@@ -117,12 +117,14 @@ def torrent_register(*, uploader: Any, forum: Forum, metainfo_bytes: bytes, name
     return torrent
 
 
-def torrent_set_status(*, torrent: Torrent, status: str, moderator: Any) -> Torrent:
-    """Move `torrent` to `status`, recording who did it and when; a no-op if unchanged."""
+def torrent_set_status(*, torrent: Torrent, status: str, moderator: Any, reason: str = "") -> Torrent:
+    """Move `torrent` to `status`, recording who did it, when and why; a no-op if unchanged."""
     if status == torrent.status:
         return torrent
     with transaction.atomic():
-        TorrentStatusChange.objects.create(torrent=torrent, moderator=moderator, old_status=torrent.status, new_status=status)
+        TorrentStatusChange.objects.create(
+            torrent=torrent, moderator=moderator, old_status=torrent.status, new_status=status, reason=reason[:200]
+        )
         torrent.status = status
         torrent.save(update_fields=["status", "updated_at"])
     torrent_cache_invalidate(torrent)

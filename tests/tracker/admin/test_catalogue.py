@@ -65,16 +65,16 @@ def test_torrent_change_page_renders_hashes_read_only(admin_site, torrent):
     assert 'name="info_hash"' not in body
 
 
-def _act(client, action, ids):
-    return client.post("/admin/tracker/torrent/", {"action": action, "_selected_action": [str(i) for i in ids]})
+def _act(client, action, ids, **form):
+    return client.post("/admin/tracker/torrent/", {"action": action, "_selected_action": [str(i) for i in ids], **form})
 
 
 def test_approve_and_close_actions_record_status_changes(admin_site, admin_user):
     waiting = TorrentFactory(status=TorrentStatus.NOT_APPROVED)
     cache.set(torrent_cache_key(waiting.info_hash), 1, 600)
-    assert _act(admin_site, "approve", [waiting.pk]).status_code == 302
+    assert _act(admin_site, "approve", [waiting.pk], apply="1", reason="checked").status_code == 302
     assert Torrent.objects.get(pk=waiting.pk).status == TorrentStatus.APPROVED
-    _act(admin_site, "close", [waiting.pk])
+    _act(admin_site, "close", [waiting.pk], apply="1", reason="dead")
     assert Torrent.objects.get(pk=waiting.pk).status == TorrentStatus.CLOSED
     changes = list(TorrentStatusChange.objects.filter(torrent=waiting).order_by("id").values_list("new_status", "moderator"))
     assert changes == [("approved", admin_user.pk), ("closed", admin_user.pk)]
@@ -90,31 +90,49 @@ def test_freeleech_and_delete_actions(admin_site, torrent):
     assert cache.get(torrent_cache_key(torrent.info_hash)) is None
 
 
-def test_editing_a_torrents_status_in_the_form_is_recorded(admin_site, admin_user, torrent):
-    page = admin_site.get(f"/admin/tracker/torrent/{torrent.pk}/change/")
-    form = page.context["adminform"].form
+def _form_data(client, torrent, **changes):
+    """The torrent's change form as the page fills it, with `changes`."""
+    form = client.get(f"/admin/tracker/torrent/{torrent.pk}/change/").context["adminform"].form
     data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
     data.update(
         {
-            "status": "duplicate",
             "uploader": torrent.uploader_id,
             "forum": torrent.forum_id,
             "torrentstatuschange_set-TOTAL_FORMS": "0",
             "torrentstatuschange_set-INITIAL_FORMS": "0",
             "status_changes-TOTAL_FORMS": "0",
             "status_changes-INITIAL_FORMS": "0",
+            **changes,
         }
     )
-    response = admin_site.post(f"/admin/tracker/torrent/{torrent.pk}/change/", data)
+    return data
+
+
+def test_editing_a_torrents_status_in_the_form_asks_a_reason_and_records_it(admin_site, admin_user, torrent):
+    data = _form_data(admin_site, torrent, status="duplicate")
+    refused = admin_site.post(f"/admin/tracker/torrent/{torrent.pk}/change/", data)
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors == {"status_reason": ["Say why the status changes."]}
+    assert not TorrentStatusChange.objects.exists()
+
+    response = admin_site.post(f"/admin/tracker/torrent/{torrent.pk}/change/", {**data, "status_reason": "same as #12"})
     assert response.status_code == 302, response.content.decode()[:2000]
     change = TorrentStatusChange.objects.get(torrent=torrent)
     assert (change.old_status, change.new_status, change.moderator_id) == ("approved", "duplicate", admin_user.pk)
+    assert change.reason == "same as #12"
+
+
+def test_editing_a_torrent_without_changing_its_status_needs_no_reason(admin_site, torrent):
+    response = admin_site.post(f"/admin/tracker/torrent/{torrent.pk}/change/", _form_data(admin_site, torrent, name="renamed"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Torrent.objects.get(pk=torrent.pk).name == "renamed"
+    assert not TorrentStatusChange.objects.exists()
 
 
 def test_ban_and_passkey_actions_on_users(admin_site):
     target = UserFactory()
     old = target.passkey
-    admin_site.post("/admin/accounts/user/", {"action": "ban_users", "_selected_action": [str(target.pk)]})
+    admin_site.post("/admin/accounts/user/", {"action": "ban_users", "_selected_action": [str(target.pk)], "apply": "1", "reason": "spam"})
     admin_site.post("/admin/accounts/user/", {"action": "reset_passkeys", "_selected_action": [str(target.pk)]})
     target = User.objects.get(pk=target.pk)
     assert target.is_banned
