@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
 
@@ -119,6 +120,10 @@ class User(AbstractUser):
         `/announce/<passkey>` form keeps working for the torrents already out.
         """
         return announce_url_of(self.passkey)
+
+    def get_absolute_url(self) -> str:
+        """The member's page on the site (the admin's "View on site")."""
+        return reverse("web:user", args=[self.username])
 
     @property
     def is_moderator(self) -> bool:

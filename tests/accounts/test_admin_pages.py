@@ -1,5 +1,7 @@
 """Issue 15: the members' list and change form as operators read them."""
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.test import Client
@@ -47,7 +49,9 @@ def test_the_change_form_puts_the_tracker_first_and_groups_and_permissions_last_
     assert body.rindex("<details", 0, body.index('name="groups"')) > body.index('name="invites"')  # folded away
     assert member.passkey in body and member.announce_url in body  # read-only, shown
     assert 'name="passkey"' not in body
-    assert "View on site" not in body  # members have no public page
+    link = re.search(r'href="(/admin/r/\d+/\d+/)" class="viewsitelink"', body)
+    assert link, "no View on site link"
+    assert site.get(link.group(1))["Location"].endswith(f"/users/{member.username}/")  # the member's page
 
 
 def test_revoking_keys_says_how_many(site):
