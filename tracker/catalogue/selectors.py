@@ -233,6 +233,9 @@ def bookmark_list(*, user: Any) -> QuerySet[Bookmark]:
     )
 
 
+STATS_CACHE_KEY = "stats:site:public"  # not the old key, whose figures counted every torrent
+
+
 def stats_get() -> dict[str, int]:
     """Site totals: users, torrents, total size, seeders, leechers, peers (cached for a minute).
 
@@ -241,7 +244,7 @@ def stats_get() -> dict[str, int]:
     guests, members and moderators alike. Torrents waiting for a moderator and
     those of members-only forums are in no one's totals.
     """
-    key = "stats:site:public"  # not the old key, whose figures counted every torrent
+    key = STATS_CACHE_KEY
     cached = cache_get(key)
     if cached is not None:
         return dict(cached)

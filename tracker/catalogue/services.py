@@ -15,11 +15,11 @@ from django.utils import timezone
 
 from accounts.emails import email_confirmed_check
 from accounts.models import announce_url_of
-from core.cache import cache_get, cache_set
+from core.cache import cache_delete, cache_get, cache_set
 from core.errors import Conflict, Forbidden, Invalid, TooLarge
 from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, can_view_forum
 from tracker.catalogue.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
-from tracker.catalogue.selectors import TORRENT_LIST_GENERATION_KEY, torrent_visible_queryset
+from tracker.catalogue.selectors import STATS_CACHE_KEY, TORRENT_LIST_GENERATION_KEY, torrent_visible_queryset
 from tracker.models import Bookmark, Category, Comment, Forum, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
 from tracker.policy.members import download_rights_check
 from tracker.swarm.lookups import torrent_cache_invalidate
@@ -32,9 +32,14 @@ FILES_TEXT_MAX = 65_536
 
 
 def _lists_changed() -> None:
-    """Start a new generation of cached list counts (see selectors.torrent_list_count)."""
+    """Start a new generation of cached list counts (see selectors.torrent_list_count); forget the site's totals.
+
+    So the member who just uploaded (or the moderator who just approved) sees
+    the totals with that torrent on the next page, not a minute later.
+    """
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
     cache_set(TORRENT_LIST_GENERATION_KEY, generation + 1, 24 * 3600)
+    cache_delete(STATS_CACHE_KEY)
 
 
 def _is_moderator(user: Any) -> bool:

@@ -39,3 +39,31 @@ def test_stats_count_only_approved_torrents_in_guest_forums(client, people, who,
         "leechers": len(shown),
         "peers": 2 * len(shown),
     }
+
+
+def _torrents_on_browse(client: Any) -> str:
+    text = client.get("/").content.decode()
+    return text.split('class="muted site-stats">')[1].split(" torrent")[0].strip()
+
+
+def test_the_totals_follow_an_upload_an_approval_and_a_removal_at_once(people, settings):
+    """The totals are cached for a minute, but a change to the catalogue drops them: the uploader sees their torrent counted."""
+    from django.test import Client
+
+    from tests.factories import make_metainfo
+    from tracker.catalogue.services import torrent_register, torrent_remove, torrent_set_status
+
+    forum = ForumFactory()
+    TorrentFactory(forum=forum)
+    page = Client()
+    page.force_login(people["uploader"])
+    api = bearer(APIClient(), people["member"])
+    assert _torrents_on_browse(page) == "1" and api.get("/api/stats").json()["data"]["torrents"] == 1  # now cached
+    mine = torrent_register(uploader=people["uploader"], forum=forum, metainfo_bytes=make_metainfo("fresh", 1000)[0])
+    assert _torrents_on_browse(page) == "2" and api.get("/api/stats").json()["data"]["torrents"] == 2
+    torrent_set_status(torrent=mine, status=TorrentStatus.NOT_APPROVED, moderator=people["moderator"], reason="check")
+    assert _torrents_on_browse(page) == "1"
+    torrent_set_status(torrent=mine, status=TorrentStatus.APPROVED, moderator=people["moderator"], reason="fine")
+    assert api.get("/api/stats").json()["data"]["torrents"] == 2
+    torrent_remove(torrent=mine)
+    assert _torrents_on_browse(page) == "1" and api.get("/api/stats").json()["data"]["torrents"] == 1
