@@ -74,11 +74,16 @@ class CategoryViewSet(viewsets.ModelViewSet):
 
     serializer_class = CategorySerializer
     permission_classes = [ReadOnlyOrAdmin]
-    pagination_class = None
+    pagination_class = None  # paged by list() itself, as every list: page/per_page and meta
+    list_specs = {"list": selectors.PAGED_LIST}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Category]:
         return selectors.category_list_visible(user=self.request.user)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = _paged(request, self.get_queryset())
+        return page_response(page, CategorySerializer(page.items, many=True, context=self.get_serializer_context()).data)
 
     def get_object(self) -> Category:
         return selectors.category_get(user=self.request.user, pk=self.kwargs["pk"])
@@ -103,11 +108,16 @@ class ForumViewSet(viewsets.ModelViewSet):
 
     serializer_class = ForumSerializer
     permission_classes = [ReadOnlyOrAdmin]
-    pagination_class = None
+    pagination_class = None  # paged by list() itself, as every list: page/per_page and meta
+    list_specs = {"list": selectors.PAGED_LIST}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Forum]:
         return selectors.forum_list_visible(user=self.request.user)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = _paged(request, self.get_queryset())
+        return page_response(page, ForumSerializer(page.items, many=True, context=self.get_serializer_context()).data)
 
     def get_object(self) -> Forum:
         return selectors.forum_get_visible(user=self.request.user, pk=self.kwargs["pk"])

@@ -114,3 +114,17 @@ def test_forum_list_and_detail_queries_are_bounded(api_client, django_assert_max
         assert len(api_client.get("/api/forums").json()["data"]) == 8
     with django_assert_max_num_queries(1):
         assert api_client.get(f"/api/forums/{forums[0].pk}").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/categories", "/api/forums"])
+def test_forums_and_categories_page_like_every_list(api_client, path):
+    for n in range(3):
+        ForumFactory(category=CategoryFactory(name=f"Paged {n}", order=n), order=n)
+    everything = api_client.get(path).json()
+    assert everything["meta"] == {"current_page": 1, "per_page": 50, "total": 3, "total_pages": 1}
+    second = api_client.get(path, {"per_page": 2, "page": 2}).json()
+    assert second["meta"] == {"current_page": 2, "per_page": 2, "total": 3, "total_pages": 2}
+    assert [item["id"] for item in second["data"]] == [item["id"] for item in everything["data"]][2:]
+    bad = api_client.get(path, {"per_page": "many"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"] == {"per_page": ["per_page must be an integer."]}
