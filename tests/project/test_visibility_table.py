@@ -458,7 +458,8 @@ def test_api_list(world: SimpleNamespace, name: str, prefix: str, role: str) -> 
 
 
 def _names_on(html: bytes) -> set[str]:
-    return {m.decode() for m in re.findall(rb"vistable-([a-z_]+)", html)}
+    """The torrents a page names (release names wrap at <wbr>, which is taken out first)."""
+    return {m.decode() for m in re.findall(rb"vistable-([a-z_]+)", html.replace(b"<wbr>", b""))}
 
 
 def _page_browse(query: str) -> Any:
