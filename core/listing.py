@@ -148,6 +148,23 @@ class Page:
         return sorted(near | {1, self.total_pages})
 
 
+# From this many rows skipped on, a page is read in two steps (a deferred join): first the keys of
+# its rows, walking the sort's index and reading nothing else, then those rows with their related
+# rows. A plain OFFSET would build every skipped row, joins and all, only to throw it away.
+DEFERRED_JOIN_OFFSET = 500
+
+
+def _slice(queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
+    """Rows offset .. offset + limit of `queryset`, in its order."""
+    if offset < DEFERRED_JOIN_OFFSET:
+        return list(queryset[offset : offset + limit])
+    keys = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
+    if not keys:
+        return []
+    rows = {row.pk: row for row in queryset.order_by().filter(pk__in=keys)}
+    return [rows[key] for key in keys if key in rows]  # a row deleted between the two steps is left out
+
+
 def page_of(queryset: QuerySet[Any], *, page: int, per_page: int, count: Callable[[], int] | None = None) -> Page:
     """Slice page `page` out of `queryset`, with as exact a total as is cheap.
 
@@ -156,7 +173,7 @@ def page_of(queryset: QuerySet[Any], *, page: int, per_page: int, count: Callabl
     torrent list's does), or the queryset's count.
     """
     offset = (page - 1) * per_page
-    items = list(queryset[offset : offset + per_page])
+    items = _slice(queryset, offset, per_page)
     if len(items) < per_page and (items or offset == 0):
         return Page(items=items, number=page, per_page=per_page, total=offset + len(items))
     total = count() if count is not None else queryset.count()
