@@ -25,7 +25,10 @@ What a batch must hold, and why:
   with its reason and changes nothing. A member's announces in one batch are
   judged on their figures before the batch. One whose snatch's revision
   moved on since it was read (on the snapshot, or by tracker_gate) fails
-  the batch (then each runs alone, and that one again under the lock).
+  the batch (then each runs alone, and that one again under the lock);
+- a reply's counts are the batch's update of them, or, for a torrent the
+  batch did not move, read after the upserts in a fresh snapshot (as the
+  single statement's: tracker.swarm.sql.fresh_counts).
 """
 
 from typing import Any
@@ -35,6 +38,7 @@ from tracker.swarm.sql import (
     SNATCH_UPSERT_SET,
     AnnounceResult,
     _compact,
+    fresh_counts,
     gate_clear,
     hnr_columns,
     pg_result,
@@ -171,7 +175,7 @@ FROM a CROSS JOIN g
 LEFT JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
 LEFT JOIN s AS sv ON sv.user_id = a.u AND sv.torrent_id = a.t
 LEFT JOIN t ON t.torrent_id = a.t
-LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = a.t
+{fresh_counts("t.torrent_id", "a.t")}
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 CROSS JOIN LATERAL (
     SELECT string_agg(CASE WHEN a.wpid THEN w.c4 || w.peer_id ELSE w.c4 END, ''::bytea) AS v4,

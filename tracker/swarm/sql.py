@@ -191,6 +191,14 @@ t AS (
 # missing (a bulk load before recount_torrents): its reply then shows zeros
 # instead of refusing an announce that was recorded.
 #
+# The counts are `t`'s when this announce moved them (its UPDATE read the row's
+# latest version, under the row's lock). Otherwise they are read after the
+# upsert, through tracker_torrent_counts (migration 0016), in a snapshot of
+# their own: a twin announce of the same peer (dual-stack, hybrid, two fronts)
+# that the upsert waited for has committed by then, and its change shows, where
+# the statement's own snapshot (taken before the wait) would show the counts
+# from before it (`fresh_counts`).
+#
 # It also commits the statement's transaction asynchronously (no
 # WAL flush wait, via set_config(..., true)). A server crash may lose the last
 # fraction of a second of announces, but each is all-or-nothing and counters
@@ -202,7 +210,7 @@ SELECT {accepted} AS accepted, g.fresh, g.gen,
        COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6, {refused} AS refused
 FROM g
 LEFT JOIN t ON true
-LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = %(t)s
+{fresh_counts}
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 {selection}"""
 
@@ -245,6 +253,12 @@ def selection_addresses(peer: str, live: str) -> str:
         )
         + f", {peer}.peer_id"
     )
+
+
+def fresh_counts(moved: str, torrent: str) -> str:
+    """SQL joining `tor`, the torrent's counts read in a fresh snapshot (tracker_torrent_counts), unless `moved`
+    (a column of the statement's own count update) is set: its reply's figures are then that update's."""
+    return f"LEFT JOIN LATERAL (SELECT * FROM tracker_torrent_counts({torrent}) WHERE {moved} IS NULL) AS tor ON true"  # noqa: S608 (SQL names only)
 
 
 # A stop hands out no peers.
@@ -374,6 +388,7 @@ def _statement(*, stopped: bool, credit: bool) -> str:
             selection=selection,
             refused=refused,
             peer_set=PEER_UPSERT_SET,
+            fresh_counts=fresh_counts("t.seeders", "%(t)s"),
             snatch_set=SNATCH_UPSERT_SET,
             hnr=hnr,
             clear=gate_clear(lambda name: f"%({name})s"),
