@@ -309,11 +309,14 @@ def _peer_write(p: dict[str, Any], peer: Peer | None, stopped: bool) -> None:
             last_announce=p["now"], shuffle=p["shuffle"],
         )  # fmt: skip
     else:
+        # The other address family than the stored address's: that one becomes the alternative (tracker.swarm.sql).
+        other_family = len(p["compact"]) != len(peer.compact)
+        alt = {"alt_compact": bytes(peer.compact), "alt_announce": peer.last_announce} if other_family else {}
         Peer.objects.filter(pk=peer.pk).update(
             prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
             prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce, ip=p["ip"], port=p["port"], compact=p["compact"],
             uploaded=p["up"], downloaded=p["down"], left=p["left"], is_seeder=p["seeder"], user_agent=p["ua"],
-            key=p["key"], last_announce=p["now"],
+            key=p["key"], last_announce=p["now"], **alt,
         )  # fmt: skip
 
 
@@ -350,7 +353,11 @@ def _effects_apply(p: dict[str, Any], snatch: Snatch | None, e: Effects, member:
 
 
 def _peers_select(p: dict[str, Any]) -> tuple[bytes, bytes]:
-    """The statement's window of peers: live ones in shuffle order from `r`, wrapping round; leechers only for a seeder."""
+    """The statement's window of peers: live ones in shuffle order from `r`, wrapping round; leechers only for a seeder.
+
+    Each chosen peer comes with its address, and a dual-stack one also with
+    its other family's while that announced within the expiry (alt_*).
+    """
     peers4, peers6 = bytearray(), bytearray()
     if p["numwant"] <= 0:
         return b"", b""
@@ -358,7 +365,12 @@ def _peers_select(p: dict[str, Any]) -> tuple[bytes, bytes]:
     if p["seeder"]:
         qs = qs.filter(is_seeder=False)
     wrapped = Case(When(shuffle__gte=p["r"], then=Value(0)), default=Value(1))
-    for chosen in qs.order_by(wrapped, "shuffle").only("compact", "peer_id")[: p["numwant"]]:
-        entry = bytes(chosen.compact) + (bytes(chosen.peer_id) if p["wpid"] else b"")
-        (peers4 if len(chosen.compact) == 6 else peers6).extend(entry)
+    chosen = qs.order_by(wrapped, "shuffle").values_list("compact", "alt_compact", "alt_announce", "peer_id")
+    for compact, alt_compact, alt_announce, pid in chosen[: p["numwant"]]:
+        tail = bytes(pid) if p["wpid"] else b""
+        alt = bytes(alt_compact) if alt_compact is not None and alt_announce is not None and alt_announce >= p["live"] else b""
+        for size, peers in ((6, peers4), (18, peers6)):  # as tracker.swarm.sql.selection_addresses
+            address = bytes(compact) if len(compact) == size else alt if len(alt) == size else None
+            if address is not None:
+                peers.extend(address + tail)
     return bytes(peers4), bytes(peers6)

@@ -25,7 +25,10 @@ What a batch must hold, and why:
   with its reason and changes nothing. A member's announces in one batch are
   judged on their figures before the batch. One whose snatch's revision
   moved on since it was read (on the snapshot, or by tracker_gate) fails
-  the batch (then each runs alone, and that one again under the lock).
+  the batch (then each runs alone, and that one again under the lock);
+- a reply's counts are the batch's update of them, or, for a torrent the
+  batch did not move, read after the upserts in a fresh snapshot (as the
+  single statement's: tracker.swarm.sql.fresh_counts).
 """
 
 from typing import Any
@@ -35,9 +38,11 @@ from tracker.swarm.sql import (
     SNATCH_UPSERT_SET,
     AnnounceResult,
     _compact,
+    fresh_counts,
     gate_clear,
     hnr_columns,
     pg_result,
+    selection_addresses,
 )
 
 # The batch's columns, as arrays: (name in the statement, type, key in tracker.swarm.announce.announce_params).
@@ -170,13 +175,13 @@ FROM a CROSS JOIN g
 LEFT JOIN pp ON pp.torrent_id = a.t AND pp.peer_id = a.pid
 LEFT JOIN s AS sv ON sv.user_id = a.u AND sv.torrent_id = a.t
 LEFT JOIN t ON t.torrent_id = a.t
-LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = a.t
+{fresh_counts("t.torrent_id", "a.t")}
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 CROSS JOIN LATERAL (
-    SELECT string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 6) AS v4,
-           string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 18) AS v6
+    SELECT string_agg(CASE WHEN a.wpid THEN w.c4 || w.peer_id ELSE w.c4 END, ''::bytea) AS v4,
+           string_agg(CASE WHEN a.wpid THEN w.c6 || w.peer_id ELSE w.c6 END, ''::bytea) AS v6
     FROM (SELECT q.* FROM (VALUES (a.r, 2147483647), (0, a.r)) AS h(lo, hi), LATERAL (
-        SELECT sp.compact, CASE WHEN a.wpid THEN sp.compact || sp.peer_id ELSE sp.compact END AS e
+        SELECT {selection_addresses("sp", "a.live")}
         FROM tracker_peer AS sp
         WHERE sp.torrent_id = a.t AND sp.shuffle >= h.lo AND sp.shuffle < h.hi AND sp.peer_id <> a.pid
           AND sp.last_announce >= a.live AND (NOT a.seeder OR NOT sp.is_seeder)

@@ -47,6 +47,12 @@ class Peer(models.Model):
     # `ip` and `port` packed as replies carry them, kept in step by save() and the announce.
     compact = models.BinaryField(max_length=18, default=b"", editable=False)
     shuffle = models.IntegerField(default=peer_shuffle, editable=False)
+    # A dual-stack client announces from an IPv4 and an IPv6 address with one peer_id: one peer,
+    # reachable on both. The announce keeps the other family's address here (packed as `compact`)
+    # and when it last announced from it; the peer selection hands it out while that is within the
+    # peer expiry, in the reply's list of its family (tracker.swarm.sql's PEER_UPSERT_SET).
+    alt_compact = models.BinaryField(max_length=18, null=True, blank=True, editable=False)
+    alt_announce = models.DateTimeField(null=True, blank=True, editable=False)
     # The figures as of the previous announce (NULL after the first one). The
     # announce upsert copies them under the row lock, so credits and
     # seeder/leecher changes are computed from the locked row in one statement.

@@ -49,6 +49,11 @@ def pg_result(row: Any) -> AnnounceResult:
 # What an announce's upserts do to an existing peer (`pe`) and snatch (`sn`),
 # here and in tracker.swarm.batch. A peer keeps the figures of its previous
 # announce in prev_*; a peer_id taken by another user's peer changes nothing.
+# An announce from the other address family than the stored address (a
+# dual-stack client announces over IPv4 and IPv6 with one peer_id) moves the
+# stored address to alt_* (packed, and when it last announced); one from the
+# same family keeps alt_*. So a peer has at most one address per family, and
+# its counters, credits and seeder/leecher state stay one row's.
 PEER_UPSERT_SET = """
     ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
         prev_uploaded = pe.uploaded,
@@ -56,6 +61,9 @@ PEER_UPSERT_SET = """
         prev_left = pe."left",
         prev_is_seeder = pe.is_seeder,
         prev_announce = pe.last_announce,
+        alt_compact = CASE WHEN octet_length(EXCLUDED.compact) <> octet_length(pe.compact) THEN pe.compact ELSE pe.alt_compact END,
+        alt_announce = CASE WHEN octet_length(EXCLUDED.compact) <> octet_length(pe.compact)
+            THEN pe.last_announce ELSE pe.alt_announce END,
         ip = EXCLUDED.ip,
         port = EXCLUDED.port,
         compact = EXCLUDED.compact,
@@ -183,6 +191,14 @@ t AS (
 # missing (a bulk load before recount_torrents): its reply then shows zeros
 # instead of refusing an announce that was recorded.
 #
+# The counts are `t`'s when this announce moved them (its UPDATE read the row's
+# latest version, under the row's lock). Otherwise they are read after the
+# upsert, through tracker_torrent_counts (migration 0016), in a snapshot of
+# their own: a twin announce of the same peer (dual-stack, hybrid, two fronts)
+# that the upsert waited for has committed by then, and its change shows, where
+# the statement's own snapshot (taken before the wait) would show the counts
+# from before it (`fresh_counts`).
+#
 # It also commits the statement's transaction asynchronously (no
 # WAL flush wait, via set_config(..., true)). A server crash may lose the last
 # fraction of a second of announces, but each is all-or-nothing and counters
@@ -194,7 +210,7 @@ SELECT {accepted} AS accepted, g.fresh, g.gen,
        COALESCE(t.completed, tor.completed, 0), sel.v4, sel.v6, {refused} AS refused
 FROM g
 LEFT JOIN t ON true
-LEFT JOIN tracker_torrentstats AS tor ON tor.torrent_id = %(t)s
+{fresh_counts}
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 {selection}"""
 
@@ -204,19 +220,46 @@ CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commi
 # [r, 2**31 - 1) first, then [0, r). The index on (torrent, shuffle) serves
 # each range in order: no sort, and only the peers handed out are read. The
 # entries come back packed as the reply carries them: address and port
-# (BEP 23; 6 bytes IPv4, 18 IPv6), followed by the peer_id when %(wpid)s.
+# (BEP 23; 6 bytes IPv4, 18 IPv6), followed by the peer_id when %(wpid)s. A
+# dual-stack peer comes in both lists, with its other family's address
+# (alt_compact) while that announced within the expiry: `selection_addresses`.
 _SELECTION = """
 CROSS JOIN LATERAL (
-    SELECT string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 6) AS v4,
-           string_agg(w.e, ''::bytea) FILTER (WHERE octet_length(w.compact) = 18) AS v6
+    SELECT string_agg(CASE WHEN %(wpid)s THEN w.c4 || w.peer_id ELSE w.c4 END, ''::bytea) AS v4,
+           string_agg(CASE WHEN %(wpid)s THEN w.c6 || w.peer_id ELSE w.c6 END, ''::bytea) AS v6
     FROM (SELECT q.* FROM (VALUES (%(r)s, 2147483647), (0, %(r)s)) AS h(lo, hi), LATERAL (
-        SELECT pp.compact, CASE WHEN %(wpid)s THEN pp.compact || pp.peer_id ELSE pp.compact END AS e FROM tracker_peer AS pp
+        SELECT {alt} FROM tracker_peer AS pp
         WHERE pp.torrent_id = %(t)s AND pp.shuffle >= h.lo AND pp.shuffle < h.hi AND pp.peer_id <> %(pid)s
           AND pp.last_announce >= %(live)s AND (NOT %(seeder)s OR NOT pp.is_seeder)
         ORDER BY pp.shuffle LIMIT %(numwant)s) AS q
     LIMIT %(numwant)s) AS w
 ) AS sel
 """
+
+
+def selection_addresses(peer: str, live: str) -> str:
+    """SQL of a chosen peer's columns c4 and c6 (its packed address in each family, or NULL) and its peer_id.
+
+    `peer` names the tracker_peer row, `live` the cutoff of the peer expiry.
+    The main address is live (the peer is chosen on its last_announce); the
+    other family's only while its own announce is.
+    """
+    alt = f"({peer}.alt_announce >= {live})"
+    return (
+        ", ".join(
+            f"CASE WHEN octet_length({peer}.compact) = {n} THEN {peer}.compact "
+            f"WHEN {alt} AND octet_length({peer}.alt_compact) = {n} THEN {peer}.alt_compact END AS {name}"
+            for n, name in ((6, "c4"), (18, "c6"))
+        )
+        + f", {peer}.peer_id"
+    )
+
+
+def fresh_counts(moved: str, torrent: str) -> str:
+    """SQL joining `tor`, the torrent's counts read in a fresh snapshot (tracker_torrent_counts), unless `moved`
+    (a column of the statement's own count update) is set: its reply's figures are then that update's."""
+    return f"LEFT JOIN LATERAL (SELECT * FROM tracker_torrent_counts({torrent}) WHERE {moved} IS NULL) AS tor ON true"  # noqa: S608 (SQL names only)
+
 
 # A stop hands out no peers.
 _NO_SELECTION = "CROSS JOIN (SELECT NULL::bytea AS v4, NULL::bytea AS v6) AS sel"
@@ -335,7 +378,7 @@ def _statement(*, stopped: bool, credit: bool) -> str:
     peer, accepted, selection, refused = (
         (_DELETE, "(SELECT fresh FROM g)::int", _NO_SELECTION, "''")
         if stopped
-        else (_GATE + _UPSERT, "(SELECT count(*) FROM p)", _SELECTION, _REFUSED)
+        else (_GATE + _UPSERT, "(SELECT count(*) FROM p)", _SELECTION.replace("{alt}", selection_addresses("pp", "%(live)s")), _REFUSED)
     )
     text = _GENERATION + peer + _DELTAS + (_CREDIT if credit else "") + _HISTORY + _RESULT
     hnr = hnr_columns("x.completing", "%(hseed)s::int8", "%(hratio)s::int8", "%(hdue)s::timestamptz")
@@ -345,6 +388,7 @@ def _statement(*, stopped: bool, credit: bool) -> str:
             selection=selection,
             refused=refused,
             peer_set=PEER_UPSERT_SET,
+            fresh_counts=fresh_counts("t.seeders", "%(t)s"),
             snatch_set=SNATCH_UPSERT_SET,
             hnr=hnr,
             clear=gate_clear(lambda name: f"%({name})s"),

@@ -149,8 +149,10 @@ def test_a_paused_partial_seed_counts_as_a_seeder_and_gets_leechers_only(client,
 
 
 def test_a_peer_that_moves_is_handed_out_at_its_new_address(client, torrent):
+    # Within its address family; one that announces from the other family keeps its address in
+    # this one while that announced within the expiry (a dual-stack client: test_dual_stack).
     user = UserFactory()
-    announce(client, user.passkey, torrent.info_hash, peer_id(1), remote="10.0.0.1", port=6001)
+    announce(client, user.passkey, torrent.info_hash, peer_id(1), remote="2001:db8::1", port=6001)
     announce(client, user.passkey, torrent.info_hash, peer_id(1), remote="2001:db8::7", port=7001)
     body = join(client, torrent, 2)
     assert body[b"peers"] == b""

@@ -4,7 +4,8 @@ tracker.swarm.rules.announce_effects is the specification; the portable path
 (announce_portable), the single PostgreSQL statement (announce_statement) and
 the batch statement (PG_BATCH) each carry it out. Hypothesis generates
 announce sequences (a few members, several peers each and one peer_id two
-members fight over, every event, counters that grow, stay or restart, `left`
+members fight over, dual-stack clients announcing one peer from an IPv4 and
+an IPv6 address, every event, counters that grow, stay or restart, `left`
 reaching 0 and coming back, duplicates, freeleech changing on the way, time
 jumping past the peer expiry; and the site's rules: a random policy with small
 limits, site events, members with freeleech tokens, personal freeleech,
@@ -179,8 +180,18 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     at = 0
     steps: list[Step] = []
     for shuffle in shuffles:
-        if steps and draw(st.integers(0, 7)) == 0:  # the same announce again (a client's retry)
+        kind = draw(st.integers(0, 7)) if steps else 7
+        if kind == 0:  # the same announce again (a client's retry)
             step = steps[-1]._replace(shuffle=shuffle, ends_batch=draw(ENDS_BATCH))
+        elif kind == 1:  # a dual-stack client: the same peer announces again at once from the other address family
+            last = steps[-1]
+            uploaded, downloaded, left = clients[last.user, last.peer]
+            at += draw(st.integers(0, 20).map(lambda tenths: tenths / 10))
+            step = last._replace(
+                ip=draw(st.sampled_from(IPS[2:] if ":" not in last.ip else IPS[:2])), uploaded=draw(_counter(uploaded)),
+                downloaded=draw(_counter(downloaded)), at=at, shuffle=shuffle, r=draw(st.integers(0, 1000)), ends_batch=draw(ENDS_BATCH),
+            )  # fmt: skip
+            clients[step.user, step.peer] = (step.uploaded, step.downloaded, step.left)
         else:
             user, peer = draw(st.integers(0, users - 1)), draw(st.integers(0, SHARED))
             uploaded, downloaded, left = clients.get((user, peer), (0, 0, SIZE))
@@ -212,6 +223,8 @@ class PeerRow(NamedTuple):
     ip: str
     port: int
     compact: bytes
+    alt_compact: bytes | None  # a dual-stack peer's address in the other family, and when it last announced from it
+    alt_announce: datetime | None
     shuffle: int
     uploaded: int
     downloaded: int
@@ -310,10 +323,14 @@ class Model:
         if s.event == "stopped":
             del self.peers[s.pid]
         elif peer is None:
-            self.peers[s.pid] = PeerRow(s.pid, s.user, shuffle=s.shuffle, **figures, **dict.fromkeys(PeerRow._fields[-5:]))
+            self.peers[s.pid] = PeerRow(
+                s.pid, s.user, shuffle=s.shuffle, alt_compact=None, alt_announce=None, **figures, **dict.fromkeys(PeerRow._fields[-5:])
+            )
         else:
+            # From the other address family (a dual-stack client): the stored address becomes the other one.
+            alt = {"alt_compact": peer.compact, "alt_announce": peer.last_announce} if len(figures["compact"]) != len(peer.compact) else {}
             self.peers[s.pid] = peer._replace(
-                **figures, prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
+                **figures, **alt, prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
                 prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce,
             )  # fmt: skip
         up, down, since = self.totals[s.user]
@@ -352,13 +369,19 @@ def selection(peers: dict[bytes, PeerRow], s: Step) -> tuple[bytes, bytes]:
     """The peers (packed v4, v6) a reply to `s` carries from swarm `peers`: the statements' window, computed in Python.
 
     Up to `numwant` live peers other than the announcing one (leechers only for
-    a seeder), in shuffle order starting at `r` and wrapping round.
+    a seeder), in shuffle order starting at `r` and wrapping round. Each comes
+    in the list of its address's family, and a dual-stack one also in the
+    other family's list with its other address, if that announced within the expiry.
     """
     live = s.now - timedelta(seconds=expiry())
     candidates = [p for p in peers.values() if p.peer_id != s.pid and p.last_announce >= live and not (s.is_seeder and p.is_seeder)]
     chosen = sorted(candidates, key=lambda p: (p.shuffle < s.r, p.shuffle))[: s.numwant]
-    entries = [(p.compact, p.compact + p.peer_id if s.with_peer_ids else p.compact) for p in chosen]
-    return b"".join(e for c, e in entries if len(c) == 6), b"".join(e for c, e in entries if len(c) == 18)
+    tail = (lambda p: p.peer_id) if s.with_peer_ids else (lambda p: b"")
+    addresses = [[p.compact] + ([p.alt_compact] if p.alt_compact is not None and p.alt_announce >= live else []) for p in chosen]  # type: ignore[operator]
+    lists = tuple(
+        b"".join(a + tail(p) for p, mine in zip(chosen, addresses, strict=True) for a in mine if len(a) == size) for size in (6, 18)
+    )
+    return lists[0], lists[1]
 
 
 class Twin(NamedTuple):
@@ -401,7 +424,8 @@ class Twin(NamedTuple):
             "counts": TorrentStats.objects.filter(pk=self.torrent.pk).values_list("seeders", "leechers", "completed").get(),
             "totals": [(totals[u.id].uploaded, totals[u.id].downloaded, totals[u.id].ratio_watch_since) for u in self.users],
             "peers": sorted(
-                PeerRow(bytes(pid), position[user], str(ip), port, bytes(compact), *rest) for pid, user, ip, port, compact, *rest in peers
+                PeerRow(bytes(pid), position[user], str(ip), port, bytes(compact), None if alt is None else bytes(alt), *rest)
+                for pid, user, ip, port, compact, alt, *rest in peers
             ),
             "snatches": sorted(SnatchRow(position[user], *rest) for user, *rest in snatches),
         }
