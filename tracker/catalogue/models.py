@@ -228,6 +228,26 @@ class TorrentStats(models.Model):
         return f"{self.seeders}/{self.leechers}/{self.completed}"
 
 
+class TorrentCount(models.Model):
+    """How many torrents a forum holds in one status: `meta.total` of the unfiltered lists without a count.
+
+    Kept by triggers on tracker_torrent (migration 0018), in the statement
+    that inserts, deletes, moves or changes the status of a torrent, however
+    it is written (the ORM, the admin, a bulk load, raw SQL): a list's total
+    is a sum over at most forums x statuses rows, exact under writes.
+    """
+
+    forum = models.ForeignKey(Forum, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=20, choices=TorrentStatus.choices)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["forum", "status"], name="torrentcount_forum_status")]
+
+    def __str__(self) -> str:
+        return f"{self.forum_id}/{self.status}: {self.count}"
+
+
 class TorrentFile(models.Model):
     """One file of a torrent (padding files are not listed)."""
 

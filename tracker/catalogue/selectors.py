@@ -19,7 +19,7 @@ from core.errors import NotFound, pk_parse
 from core.listing import DEFAULT_PER_PAGE, ListQuery, ListSpec, Page, page_of
 from tracker.catalogue.access import user_level
 from tracker.catalogue.filters import TorrentFilter
-from tracker.models import AccessLevel, Bookmark, Category, Comment, Forum, Peer, Torrent, TorrentFile, TorrentStatus
+from tracker.models import AccessLevel, Bookmark, Category, Comment, Forum, Peer, Torrent, TorrentCount, TorrentFile, TorrentStatus
 
 # The torrent list (API and pages): its filters, search and sorts (public name -> ORM field).
 TORRENT_LIST = ListSpec(
@@ -165,8 +165,34 @@ def torrent_uploads_page(*, user: Any, uploader: Any, page: int, per_page: int =
     return page_of(queryset, page=page, per_page=per_page)
 
 
+# The filters a list's total can be summed for from TorrentCount (kept per forum and status).
+_MAINTAINED_FILTERS = {"forum", "category", "status"}
+
+
+def _maintained_total(*, level: int, filters: dict[str, Any]) -> int | None:
+    """How many torrents `level` sees without counting them: approved ones (every status for moderators)
+    in the forums it may view, narrowed by forum, category and status; None for other filters."""
+    if set(filters) - _MAINTAINED_FILTERS:
+        return None
+    rows = TorrentCount.objects.filter(forum__view_level__lte=level)
+    if "forum" in filters:
+        rows = rows.filter(forum_id=filters["forum"])
+    if "category" in filters:
+        rows = rows.filter(forum__category_id=filters["category"])
+    if "status" in filters:
+        rows = rows.filter(status=filters["status"])
+    if level < AccessLevel.MODERATOR:
+        rows = rows.filter(status=TorrentStatus.APPROVED)
+    return int(rows.aggregate(total=Sum("count"))["total"] or 0)
+
+
 def torrent_list_count(*, user: Any, query: ListQuery) -> int:
-    """`meta.total` of a torrent list: the big part counted once per (filters, access level) and cached briefly.
+    """`meta.total` of a torrent list: summed from TorrentCount where the filters allow, else counted and cached briefly.
+
+    Without a search and filtered by nothing but forum, category and status,
+    the total is a sum of maintained counts (_maintained_total): exact, and
+    never a count of the rows. Otherwise the big part is counted once per
+    (filters, access level) and cached.
 
     A member's list also holds their own unapproved torrents; those are
     counted apart (a small indexed count), so every member shares the
@@ -180,7 +206,13 @@ def torrent_list_count(*, user: Any, query: ListQuery) -> int:
     # (see torrent_list), and the number of rows is the same without that join.
     queryset = torrent_list(user=user, query=replace(query, sort=None)).order_by()
     filters = query.filters.form.cleaned_data if query.filters is not None else {}
-    relevant = sorted((k, repr(v)) for k, v in filters.items() if v not in (None, ""))
+    given = {k: v for k, v in filters.items() if v not in (None, "")}
+    maintained = None if query.search else _maintained_total(level=level, filters=given)
+    if maintained is not None:
+        if AccessLevel.USER <= level < AccessLevel.MODERATOR:
+            return maintained + queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count()
+        return maintained
+    relevant = sorted((k, repr(v)) for k, v in given.items())
     digest = hashlib.sha256(repr((relevant, query.search)).encode()).hexdigest()[:32]
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
     key = f"torrents:count:{generation}:{level}:{digest}"

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracker', '0014_torrent_status_change_reason'),
+        ('tracker', '0015_torrent_covering_indexes'),
     ]
 
     operations = [

@@ -39,6 +39,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tracker", "0015_peer_alt_address")]
+    dependencies = [("tracker", "0016_peer_alt_address")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]

@@ -193,7 +193,7 @@ t AS (
 #
 # The counts are `t`'s when this announce moved them (its UPDATE read the row's
 # latest version, under the row's lock). Otherwise they are read after the
-# upsert, through tracker_torrent_counts (migration 0016), in a snapshot of
+# upsert, through tracker_torrent_counts (migration 0017), in a snapshot of
 # their own: a twin announce of the same peer (dual-stack, hybrid, two fronts)
 # that the upsert waited for has committed by then, and its change shows, where
 # the statement's own snapshot (taken before the wait) would show the counts
