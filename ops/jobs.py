@@ -13,7 +13,7 @@ from django.db import connection
 from tracker.policy.bonus import bonus_award
 from tracker.policy.hnr import hnr_evaluate
 from tracker.policy.members import ratio_watch_refresh
-from tracker.swarm.maintenance import peers_expire, torrent_counts_rebuild
+from tracker.swarm.maintenance import catalogue_totals_rebuild, peers_expire, torrent_counts_rebuild
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def _recount(now: datetime) -> dict[str, float]:
         with connection.cursor() as cursor:
             cursor.execute("SET statement_timeout = 0")
     try:
-        return {"repaired": torrent_counts_rebuild()}
+        return {"repaired": torrent_counts_rebuild(), "totals_repaired": catalogue_totals_rebuild()}
     finally:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

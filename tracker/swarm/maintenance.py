@@ -9,7 +9,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from tracker.catalogue.models import Torrent, TorrentStats
+from tracker.catalogue.models import Torrent, TorrentCount, TorrentStats
 from tracker.swarm.announce import with_deadlock_retry
 from tracker.swarm.models import Peer, Snatch
 from tracker.swarm.sql import PG_EXPIRE
@@ -85,3 +85,31 @@ def torrent_counts_rebuild() -> int:
     if ids:
         TorrentStats.objects.filter(pk__in=ids).update(**expected)
     return len(missing | set(ids))
+
+
+def catalogue_totals_rebuild() -> int:
+    """Make TorrentCount say what tracker_torrent holds; return how many (forum, status) totals were wrong.
+
+    The triggers keep the totals in every statement that writes a torrent;
+    only something that bypasses triggers (a restore with them disabled, a
+    TRUNCATE of the torrents alone) leaves them wrong. On PostgreSQL the
+    torrent table is locked against writes while it is counted, so no upload
+    slips between the count and the repair.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE tracker_torrent IN SHARE MODE")
+        actual = {
+            (r["forum_id"], r["status"]): r["n"] for r in Torrent.objects.values("forum_id", "status").annotate(n=Count("id")).order_by()
+        }
+        kept = {(c.forum_id, c.status): c for c in TorrentCount.objects.select_for_update()}
+        wrong = 0
+        for key, row in kept.items():
+            if row.count != actual.get(key, 0):
+                row.count = actual.get(key, 0)
+                row.save(update_fields=["count"])
+                wrong += 1
+        missing = [TorrentCount(forum_id=f, status=st, count=n) for (f, st), n in actual.items() if (f, st) not in kept]
+        TorrentCount.objects.bulk_create(missing)
+        return wrong + len(missing)

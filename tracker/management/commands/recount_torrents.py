@@ -1,11 +1,11 @@
-"""python manage.py recount_torrents: repair seeders/leechers/completed from the peer and snatch tables."""
+"""python manage.py recount_torrents: repair seeders/leechers/completed from the peer and snatch tables, and the forums' totals."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from tracker.swarm.maintenance import torrent_counts_rebuild
+from tracker.swarm.maintenance import catalogue_totals_rebuild, torrent_counts_rebuild
 
 
 class Command(BaseCommand):
@@ -18,4 +18,5 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("SET statement_timeout = 0")
         changed = torrent_counts_rebuild()
-        self.stdout.write(f"repaired {changed} torrent(s)")
+        totals = catalogue_totals_rebuild()
+        self.stdout.write(f"repaired {changed} torrent(s) and {totals} forum total(s)")
