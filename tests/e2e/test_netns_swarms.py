@@ -1,0 +1,506 @@
+"""Real clients on their own test hosts: each in a network namespace on one bridge, IPv4 or IPv6.
+
+The tracker is served in the root namespace on the bridge's addresses
+(tests/e2e/netns.py), on PostgreSQL as the README deploys it (the ASGI
+front, torrentpier.asgi under uvicorn), on SQLite by Django's serial WSGI
+server as the other e2e tests. Each client runs in a namespace of its own,
+so it announces from, and is handed, a real address of the family under
+test, and the two clients of a swarm connect over the bridge.
+
+Every swarm goes the same way: the leecher starts first and waits (one
+leecher, no seeder on the tracker); the libtorrent seeder starts, is given
+the leecher and connects to it; the leecher completes; both stop. At each
+step the tracker's rows (Peer, Snatch, the torrent's seeders, leechers and
+completed) must say so, the traffic it credited must be what the clients
+count, and no announce may have been refused (neither the client's tracker
+status nor the tracker's own request counter shows a failure).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connections
+from django.test.testcases import QuietWSGIRequestHandler, _StaticFilesHandler
+
+from core.metrics import TRACKER_REQUESTS
+from tests.e2e import netns
+from tests.e2e.conftest import _SerialWSGIServer
+from tests.e2e.swarm import info_hashes, make_torrent, multipart, tool, wait_for
+from tests.e2e.test_client_rules import _QBT_CONFIG, _TransmissionRpc
+from tests.e2e.test_real_clients import downloaded_torrent, register
+from tests.factories import UserFactory
+from tracker.models import Peer, Snatch, Torrent
+
+pytestmark = pytest.mark.e2e
+SIZE = 4 * 1024 * 1024 + 4321
+STEP = 60.0  # each wait; a whole test stays well under 90 s
+PEER_PORT = 6881  # every host has its own ports: the same number everywhere
+ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+AGENT = Path(__file__).with_name("lt_agent.py")
+
+
+# --- the lab and the tracker on its bridge --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lab() -> Iterator[netns.Lab]:
+    with netns.lab() as built:
+        yield built
+
+
+class Tracker:
+    def __init__(self, lab: netns.Lab, port: int, front: str) -> None:
+        self.lab, self.port, self.front = lab, port, front
+
+    def url(self, family: int) -> str:
+        return f"http://{self.lab.url_host(family)}:{self.port}"
+
+
+@pytest.fixture
+def tracker(lab: netns.Lab, transactional_db: Any, settings: Any) -> Iterator[Tracker]:
+    """The live tracker, listening on the bridge's IPv4 and IPv6 addresses (one port for both)."""
+    settings.ALLOWED_HOSTS = [lab.ipv4, f"[{lab.ipv6}]", "testserver"]
+    serve = _asgi_on if ON_POSTGRES else _wsgi_on
+    yield from serve(lab)
+
+
+def _listening(lab: netns.Lab) -> list[socket.socket]:
+    v4 = socket.create_server((lab.ipv4, 0), backlog=128)
+    port = v4.getsockname()[1]
+    v6 = socket.create_server((lab.ipv6, port), family=socket.AF_INET6, backlog=128)
+    return [v4, v6]
+
+
+def _asgi_on(lab: netns.Lab) -> Iterator[Tracker]:
+    """torrentpier.asgi under uvicorn (the deployed front), serving both sockets from one thread."""
+    import uvicorn
+
+    from torrentpier.asgi import application
+
+    sockets = _listening(lab)
+    server = uvicorn.Server(uvicorn.Config(application, lifespan="on", log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, name="uvicorn-netns", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield Tracker(lab, sockets[0].getsockname()[1], "asgi")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        for sock in sockets:
+            sock.close()
+
+
+def _wsgi_on(lab: netns.Lab) -> Iterator[Tracker]:
+    """Django's WSGI server on both sockets, one request at a time (the SQLite test database's one connection)."""
+    override = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
+    sockets = _listening(lab)
+    app = _StaticFilesHandler(WSGIHandler())
+    servers = []
+    for sock in sockets:
+        server = _SerialWSGIServer(
+            sock.getsockname()[:2], QuietWSGIRequestHandler, bind_and_activate=False, ipv6=sock.family == socket.AF_INET6
+        )
+        server.socket.close()
+        server.socket = sock  # already bound and listening
+        server.server_name, server.server_port = sock.getsockname()[:2]
+        server.setup_environ()
+        server.set_app(app)
+        servers.append(server)
+    stop = threading.Event()
+
+    def serve() -> None:
+        for alias, conn in override.items():
+            connections[alias] = conn
+        with selectors.DefaultSelector() as selector:
+            for server in servers:
+                selector.register(server, selectors.EVENT_READ)
+            while not stop.is_set():
+                for key, _ in selector.select(0.2):
+                    key.fileobj._handle_request_noblock()
+
+    for conn in override.values():
+        conn.inc_thread_sharing()
+    thread = threading.Thread(target=serve, name="wsgi-netns", daemon=True)
+    thread.start()
+    try:
+        yield Tracker(lab, sockets[0].getsockname()[1], "wsgi")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        for server in servers:
+            server.server_close()
+        for conn in override.values():
+            conn.dec_thread_sharing()
+
+
+def _failed_requests() -> dict[tuple[str, str, str], float]:
+    """The tracker's answered requests that were not "ok", by (kind, front, result) (core.metrics)."""
+    counts = {}
+    for metric in TRACKER_REQUESTS.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.labels["result"] != "ok":
+                counts[sample.labels["kind"], sample.labels["front"], sample.labels["result"]] = sample.value
+    return counts
+
+
+def _ok_announces(front: str) -> float:
+    for metric in TRACKER_REQUESTS.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.labels == {"kind": "announce", "front": front, "result": "ok"}:
+                return sample.value
+    return 0.0
+
+
+# --- the clients ----------------------------------------------------------------------------------------------------
+
+
+class LibtorrentAgent:
+    """tests/e2e/lt_agent.py inside a host: a libtorrent session listening on the host's address of `family`."""
+
+    name = "libtorrent"
+
+    def __init__(self, host: netns.Host, family: int, workdir: Path) -> None:
+        listen = f"{host.ipv4}:{PEER_PORT}" if family == 4 else f"[{host.ipv6}]:{PEER_PORT}"
+        self.workdir = workdir
+        self.process = netns.Process(
+            host,
+            [sys.executable, str(AGENT), listen],
+            workdir / "agent.log",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self.id = ""
+        self.version = self.call("version")["version"]
+
+    def call(self, op: str, **arguments: Any) -> dict:
+        popen = self.process.popen
+        assert popen.stdin is not None and popen.stdout is not None
+        popen.stdin.write(json.dumps({"op": op, "id": self.id, **arguments}) + "\n")
+        line = popen.stdout.readline()
+        assert line, f"the libtorrent agent exited:\n{self.process.tail()}"
+        answer = json.loads(line)
+        assert "error" not in answer, answer
+        return answer
+
+    def add(self, metainfo: bytes) -> None:
+        self.id = self.call("add", torrent=base64.b64encode(metainfo).decode(), save_path=str(self.workdir))["id"]
+
+    def status(self) -> dict:
+        status = self.call("status")
+        assert not status["errors"], status["errors"]  # a refusal or an unreachable tracker
+        return status
+
+    def done(self) -> bool:
+        return self.status()["is_seeding"]
+
+    def downloaded(self) -> int | None:
+        return self.status()["downloaded"]
+
+    def remove(self) -> None:
+        # libtorrent sends no `stopped` to a tracker whose previous announce is still unanswered
+        wait_for(lambda: not self.status()["announcing"], "libtorrent's announces to be answered", timeout=STEP)
+        self.call("remove")
+
+    def close(self) -> None:
+        if self.process.alive():
+            with contextlib.suppress(AssertionError, OSError):
+                self.call("quit")
+        self.process.stop()
+
+
+class TransmissionLeecher:
+    """transmission-daemon inside a host, driven over its RPC on the host's IPv4 address (v1 torrents only)."""
+
+    name = "transmission"
+
+    def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
+        daemon = tool("transmission-daemon")
+        self.version = subprocess.run([daemon, "--version"], capture_output=True, text=True, check=False).stderr.strip()
+        (workdir / "config").mkdir()
+        (workdir / "data").mkdir()
+        self.workdir = workdir
+        rpc_port = 9091
+        argv = [
+            daemon, "-f", "-g", str(workdir / "config"), "-p", str(rpc_port), "-r", host.ipv4, "-a", lab.ipv4, "-T",
+            "-w", str(workdir / "data"), "-P", str(PEER_PORT), "-O", "-Y", "-M", "--no-utp", "--log-error",
+        ]  # fmt: skip
+        if family == 4:
+            argv += ["-i", host.ipv4]
+        else:
+            argv += ["-I", host.ipv6]
+        self.process = netns.Process(host, argv, workdir / "transmission.log")
+        self.rpc = _TransmissionRpc(rpc_port)
+        self.rpc.url = f"http://{host.ipv4}:{rpc_port}/transmission/rpc"
+        wait_for(self.rpc.answers, "transmission-daemon's RPC", timeout=STEP)
+        self.id = 0
+
+    def add(self, metainfo: bytes) -> None:
+        added = self.rpc("torrent-add", metainfo=base64.b64encode(metainfo).decode(), **{"download-dir": str(self.workdir / "data")})
+        self.id = added["torrent-added"]["id"]
+
+    def status(self) -> dict:
+        fields = ["error", "errorString", "percentDone", "downloadedEver", "trackerStats"]
+        (status,) = self.rpc("torrent-get", ids=[self.id], fields=fields)["torrents"]
+        # a refusal shows as error 2 ("Tracker gave an error: <the reason>")
+        assert status["error"] == 0, status
+        for stats in status["trackerStats"]:
+            assert not stats["hasAnnounced"] or stats["lastAnnounceSucceeded"], stats
+        return status
+
+    def done(self) -> bool:
+        return self.status()["percentDone"] == 1
+
+    def downloaded(self) -> int | None:
+        return self.status()["downloadedEver"]
+
+    def remove(self) -> None:
+        self.rpc("torrent-remove", ids=[self.id])
+
+    def close(self) -> None:
+        self.process.stop()
+
+
+class QBittorrentLeecher:
+    """qbittorrent-nox inside a host, driven over its Web API on the host's IPv4 address (no login from the lab's subnet)."""
+
+    name = "qbittorrent"
+
+    def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
+        qbt = tool("qbittorrent-nox")
+        env = {"HOME": str(workdir), "XDG_CONFIG_HOME": str(workdir / "xdg"), "QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"}
+        self.version = subprocess.run([qbt, "--version"], capture_output=True, text=True, env=env, check=False).stdout.strip()
+        profile, self.save_path = workdir / "profile", workdir / "data"
+        (profile / "qBittorrent" / "config").mkdir(parents=True)
+        self.save_path.mkdir()
+        webui_port = 8080
+        config = _QBT_CONFIG.format(peer_port=PEER_PORT, save_path=self.save_path, webui_port=webui_port)
+        config = config.replace("Session\\Interface=lo\n", "").replace("Session\\InterfaceName=lo\n", "")
+        config = config.replace("WebUI\\Address=127.0.0.1", f"WebUI\\Address={host.ipv4}")
+        config += f"WebUI\\AuthSubnetWhitelistEnabled=true\nWebUI\\AuthSubnetWhitelist={lab.ipv4}/32\n"
+        (profile / "qBittorrent" / "config" / "qBittorrent.conf").write_text(config)
+        self.api = f"http://{host.ipv4}:{webui_port}/api/v2"
+        self.process = netns.Process(host, [qbt, f"--profile={profile}", f"--webui-port={webui_port}"], workdir / "qbt.log", env=env)
+        wait_for(self._answers, "qbittorrent-nox's Web API", timeout=STEP)
+        self.hash = ""
+
+    def call(self, path: str, body: bytes | None = None, content_type: str = "application/x-www-form-urlencoded") -> bytes:
+        request = urllib.request.Request(f"{self.api}/{path}", data=body, headers={"Content-Type": content_type})
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.read()
+            except urllib.error.URLError as exc:
+                # it re-binds its WebUI when it applies its preferences
+                if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                    raise
+                assert self.process.alive(), f"qbittorrent-nox exited:\n{self.process.tail()}"
+                time.sleep(0.2)
+
+    def _answers(self) -> bool:
+        assert self.process.alive(), f"qbittorrent-nox exited:\n{self.process.tail()}"
+        try:
+            return bool(self.call("app/version"))
+        except OSError:
+            return False
+
+    def add(self, metainfo: bytes) -> None:
+        self.hash = info_hashes(metainfo)[0]
+        body, content_type = multipart({"savepath": str(self.save_path)}, {"torrents": ("member.torrent", metainfo)})
+        assert self.call("torrents/add", body, content_type) == b"Ok."
+
+    def status(self) -> dict:
+        info = json.loads(self.call(f"torrents/info?hashes={self.hash}"))
+        trackers = json.loads(self.call(f"torrents/trackers?hash={self.hash}"))
+        refused = [t for t in trackers if t["url"].startswith("http") and t["status"] == 4]
+        assert not refused, refused  # status 4: "not working", msg the tracker's reason
+        return info[0] if info else {"progress": 0, "downloaded": 0}
+
+    def done(self) -> bool:
+        return self.status()["progress"] == 1
+
+    def downloaded(self) -> int | None:
+        return self.status()["downloaded"]
+
+    def remove(self) -> None:
+        self.call("torrents/delete", f"hashes={self.hash}&deleteFiles=false".encode())
+
+    def close(self) -> None:
+        self.process.stop()
+
+
+class Aria2Leecher:
+    """aria2c inside a host: downloads the .torrent and exits once done, sending `stopped` with left=0."""
+
+    name = "aria2"
+
+    def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
+        self.aria2c = tool("aria2c")
+        self.version = subprocess.run([self.aria2c, "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
+        self.host, self.family, self.workdir = host, family, workdir
+        self.process: netns.Process | None = None
+
+    def add(self, metainfo: bytes) -> None:
+        torrent_file = self.workdir / "aria.torrent"
+        torrent_file.write_bytes(metainfo)
+        (self.workdir / "data").mkdir()
+        argv = [
+            self.aria2c, f"--dir={self.workdir / 'data'}", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false", "--seed-time=0", f"--listen-port={PEER_PORT}", "--file-allocation=none",
+            "--summary-interval=0", "--console-log-level=notice", f"--bt-stop-timeout={int(STEP)}",
+            f"--disable-ipv6={'true' if self.family == 4 else 'false'}", str(torrent_file),
+        ]  # fmt: skip
+        self.process = netns.Process(self.host, argv, self.workdir / "aria2.log")
+
+    def status(self) -> dict:
+        assert self.process is not None
+        return {"exited": self.process.popen.poll()}
+
+    def done(self) -> bool:
+        # aria2 has no API here: it is done when it exits 0 (a refusal or an unreachable tracker exits non-zero)
+        code = self.status()["exited"]
+        assert code in (None, 0), f"aria2c exited {code}:\n{self.process.tail() if self.process else ''}"
+        return code == 0
+
+    def downloaded(self) -> int | None:
+        return None  # aria2c reports no counters once it exits
+
+    def remove(self) -> None:
+        pass  # it stopped itself on completion
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+class LibtorrentLeecher(LibtorrentAgent):
+    def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
+        super().__init__(host, family, workdir)
+
+
+# --- the swarm ------------------------------------------------------------------------------------------------------
+
+
+def _counts(torrent: Torrent) -> tuple[int, int, int]:
+    torrent.refresh_from_db()
+    return torrent.seeders, torrent.leechers, torrent.completed
+
+
+def _swarm(lab: netns.Lab, tracker: Tracker, settings: Any, tmp_path: Path, leecher_class: type, *, family: int, kind: str) -> None:
+    url = tracker.url(family)
+    settings.TRACKER_ANNOUNCE_URL = url
+    failures_before, ok_before = _failed_requests(), _ok_announces(tracker.front)
+    seeder_user, leecher_user = UserFactory(), UserFactory()
+    for d in ("seed", "leech"):
+        (tmp_path / d).mkdir()
+    name = f"{leecher_class.name}-{kind}-ipv{family}.bin"
+    metainfo, data = make_torrent(tmp_path / "seed", name, size=SIZE, v1_only=kind == "v1")
+    torrent = register(metainfo, seeder_user, f"e2e netns {name}")
+    assert (torrent.info_hash_v2 is not None) == (kind == "hybrid")
+    seed_host, leech_host = lab.host("seed"), lab.host("leech")
+
+    leecher = leecher_class(leech_host, family, tmp_path / "leech", lab)
+    seeder = None
+    try:
+        # The leecher first: on the tracker alone, leeching, from its own address.
+        leecher.add(downloaded_torrent(torrent, leecher_user, url))
+        wait_for(
+            lambda: Peer.objects.filter(torrent=torrent, user=leecher_user, is_seeder=False).exists() and not leecher.done(),
+            f"{leecher_class.name}'s started announce",
+            timeout=STEP,
+        )
+        assert Peer.objects.get(torrent=torrent, user=leecher_user).ip == leech_host.address(family)
+        assert _counts(torrent) == (0, 1, 0)
+
+        # The seeder: the tracker hands it the leecher's address, and it connects over the bridge.
+        seeder = LibtorrentAgent(seed_host, family, tmp_path / "seed")
+        seeder.add(downloaded_torrent(torrent, seeder_user, url))
+        wait_for(
+            lambda: Peer.objects.filter(torrent=torrent, user=seeder_user, is_seeder=True).exists(),
+            "the seeder's announce",
+            timeout=STEP,
+        )
+        assert Peer.objects.get(torrent=torrent, user=seeder_user).ip == seed_host.address(family)
+        wait_for(leecher.done, f"{leecher_class.name} to download from the seeder", timeout=STEP)
+        assert (tmp_path / "leech" / ("data" if leecher_class.name != "libtorrent" else "") / name).read_bytes() == data.read_bytes()
+        client_downloaded = leecher.downloaded()
+
+        wait_for(
+            lambda: Snatch.objects.filter(user=leecher_user, torrent=torrent, completed_at__isnull=False).exists(),
+            f"{leecher_class.name}'s completed announce",
+            timeout=STEP,
+        )
+        if leecher_class.name != "aria2":  # aria2 exits at completion: its `stopped` (left=0) completes the snatch
+            wait_for(lambda: _counts(torrent) == (2, 0, 1), "the tracker to count two seeders", timeout=STEP)
+
+        # The leecher stops: its peer is gone, the completion stays.
+        leecher.remove()
+        wait_for(
+            lambda: not Peer.objects.filter(torrent=torrent, user=leecher_user).exists(),
+            f"{leecher_class.name}'s stopped announce",
+            timeout=STEP,
+        )
+        wait_for(lambda: _counts(torrent) == (1, 0, 1), "the tracker to count one seeder", timeout=10)
+        uploaded = seeder.status()["uploaded"]
+        seeder.remove()
+        wait_for(lambda: not Peer.objects.filter(torrent=torrent).exists(), "the seeder's stopped announce", timeout=STEP)
+        assert _counts(torrent) == (0, 0, 1)
+    finally:
+        leecher.close()
+        if seeder is not None:
+            seeder.close()
+
+    # What the tracker credited is what the clients counted.
+    seeder_user.refresh_from_db()
+    leecher_user.refresh_from_db()
+    assert seeder_user.uploaded == uploaded, (seeder_user.uploaded, uploaded)
+    if client_downloaded is not None:
+        assert leecher_user.downloaded == client_downloaded, (leecher_user.downloaded, client_downloaded)
+    assert SIZE <= leecher_user.downloaded <= SIZE * 1.1
+    snatch = Snatch.objects.get(user=leecher_user, torrent=torrent)
+    assert snatch.times_completed == 1 and snatch.left == 0
+
+    # No announce (nor scrape) was refused, and the announces went to the front under test.
+    assert _failed_requests() == failures_before
+    assert _ok_announces(tracker.front) >= ok_before + 4
+
+
+def test_libtorrent_seeds_to_transmission_v1_ipv4(lab, tracker, settings, tmp_path):
+    _swarm(lab, tracker, settings, tmp_path, TransmissionLeecher, family=4, kind="v1")
+
+
+@pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
+def test_libtorrent_seeds_to_qbittorrent_v1(lab, tracker, settings, tmp_path, family):
+    _swarm(lab, tracker, settings, tmp_path, QBittorrentLeecher, family=family, kind="v1")
+
+
+def test_libtorrent_seeds_to_aria2_v1_ipv6(lab, tracker, settings, tmp_path):
+    _swarm(lab, tracker, settings, tmp_path, Aria2Leecher, family=6, kind="v1")
+
+
+def test_libtorrent_seeds_to_libtorrent_hybrid_ipv6(lab, tracker, settings, tmp_path):
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentLeecher, family=6, kind="hybrid")
