@@ -29,6 +29,11 @@ from pathlib import Path
 
 import pytest
 
+ETC_NETNS = Path("/etc/netns")
+# The tracker's names inside the hosts: a deployed tracker is reached by name, and some clients write an
+# IPv6 literal's Host header without its brackets (qBittorrent 4.5), which Django refuses as invalid.
+NAMES = {4: "tracker4.lab", 6: "tracker6.lab"}
+
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)
@@ -84,8 +89,10 @@ class Lab:
     def address(self, family: int) -> str:
         return self.ipv4 if family == 4 else self.ipv6
 
-    def url_host(self, family: int) -> str:
-        """The bridge's address as a URL's host ([...] around IPv6)."""
+    def url_host(self, family: int, *, named: bool = False) -> str:
+        """The bridge's address as a URL's host ([...] around IPv6), or its name in the hosts' /etc/hosts."""
+        if named:
+            return NAMES[family]
         return self.ipv4 if family == 4 else f"[{self.ipv6}]"
 
     def _namespaces(self) -> list[str]:
@@ -108,6 +115,11 @@ class Lab:
         host = Host(name, f"10.77.{self.index}.{number}", str(ipaddress.IPv6Address(f"fd77:{self.index:x}::{number:x}")))
         _ip("netns", "add", name)
         self.hosts.append(host)
+        # `ip netns exec` mounts /etc/netns/NAME/hosts over /etc/hosts: the bridge by name, one family per name
+        etc = ETC_NETNS / name
+        etc.mkdir(parents=True, exist_ok=True)
+        lines = ["127.0.0.1 localhost", "::1 localhost", f"{self.ipv4} {NAMES[4]}", f"{self.ipv6} {NAMES[6]}"]
+        (etc / "hosts").write_text("\n".join([*lines, f"{host.ipv4} {label}", f"{host.ipv6} {label}", ""]))
         _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
         _ip("link", "set", veth, "master", self.bridge, "up")
         _ip("-n", name, "link", "set", "lo", "up")
@@ -120,6 +132,8 @@ class Lab:
         """Delete the hosts (their veth ends go with them) and the bridge; what is already gone is skipped."""
         for name in self._namespaces():
             _ip("netns", "delete", name, check=False)
+        for etc in ETC_NETNS.glob(f"tp{self.index}-*"):
+            shutil.rmtree(etc, ignore_errors=True)
         self.hosts.clear()
         _ip("link", "delete", self.bridge, check=False)
 
