@@ -449,6 +449,13 @@ def _swarm(lab: netns.Lab, tracker: Tracker, settings: Any, tmp_path: Path, leec
         assert Peer.objects.get(torrent=torrent, user=seeder_user).ip == seed_host.address(family)
         wait_for(leecher.done, f"{leecher_class.name} to download from the seeder", timeout=STEP)
         assert (tmp_path / "leech" / ("data" if leecher_class.name != "libtorrent" else "") / name).read_bytes() == data.read_bytes()
+
+        # the client's own count of what it downloaded (qBittorrent's Web API refreshes its figures every few seconds)
+        def counted() -> bool:
+            downloaded = leecher.downloaded()
+            return downloaded is None or downloaded >= SIZE
+
+        wait_for(counted, f"{leecher_class.name}'s download counter", timeout=15)
         client_downloaded = leecher.downloaded()
 
         wait_for(
