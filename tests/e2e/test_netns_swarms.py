@@ -513,3 +513,23 @@ def test_libtorrent_seeds_to_aria2_v1_ipv6(lab, tracker, settings, tmp_path):
 
 def test_libtorrent_seeds_to_libtorrent_hybrid_ipv6(lab, tracker, settings, tmp_path):
     _swarm(lab, tracker, settings, tmp_path, LibtorrentLeecher, family=6, kind="hybrid")
+
+
+def test_transmission_cannot_load_a_hybrid_torrent(lab, tracker, settings, tmp_path):
+    """A client limit, not the tracker's: Transmission 3.00 (no BEP 52) refuses a hybrid v1+v2 .torrent outright."""
+    settings.TRACKER_ANNOUNCE_URL = tracker.url(4)
+    uploader, member = UserFactory(), UserFactory()
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "leech").mkdir()
+    metainfo, _ = make_torrent(tmp_path / "seed", "hybrid.bin", size=SIZE, v1_only=False)
+    torrent = register(metainfo, uploader, "e2e netns transmission hybrid")
+    transmission = TransmissionLeecher(lab.host("leech"), 4, tmp_path / "leech", lab)
+    try:
+        encoded = base64.b64encode(downloaded_torrent(torrent, member, tracker.url(4))).decode()
+        with pytest.raises(AssertionError) as refused:
+            transmission.rpc("torrent-add", metainfo=encoded, **{"download-dir": str(tmp_path / "leech" / "data")})
+        assert "'result': 'invalid or corrupt torrent file'" in str(refused.value)
+        assert transmission.rpc("torrent-get", fields=["id"])["torrents"] == []
+    finally:
+        transmission.close()
+    assert not Peer.objects.filter(torrent=torrent).exists()
