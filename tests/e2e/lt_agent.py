@@ -8,6 +8,7 @@ it one JSON object a line; it answers each with one JSON object a line:
     {"op": "add", "torrent": <base64 .torrent>, "save_path": ...} -> {"id": <v1 hex>}
     {"op": "status", "id": ...}                          -> the torrent's state, counters and tracker errors
     {"op": "reannounce", "id": ...}                      -> {}
+    {"op": "scrape", "id": ...}                          -> {"complete": n, "incomplete": n}, as the tracker scraped
     {"op": "remove", "id": ...}                          -> {} (the torrent sends its `stopped`)
     {"op": "quit"}                                       -> {} and the process exits
 
@@ -18,6 +19,7 @@ A failure is {"error": "..."}. Arguments: the session's listen_interfaces
 import base64
 import json
 import sys
+import time
 import traceback
 
 import libtorrent as lt
@@ -76,11 +78,27 @@ def main() -> None:
                 "errors": errors[request["id"]],
                 "replies": replies[request["id"]],
                 "announcing": any(ih["updating"] for ep in endpoints for ih in ep["info_hashes"]),
-                "endpoints": [str(ep["local_address"]) for ep in endpoints],
+                # (complete, incomplete, downloaded) of each endpoint's last reply, as the client shows them
+                "figures": [
+                    (ih["scrape_complete"], ih["scrape_incomplete"], ih["scrape_downloaded"])
+                    for ep in endpoints
+                    for ih in ep["info_hashes"]
+                ],
             }
         if op == "reannounce":
             h.force_reannounce()
             return {}
+        if op == "scrape":
+            h.scrape_tracker()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                for alert in ses.pop_alerts():
+                    if isinstance(alert, lt.scrape_reply_alert) and alert.handle == h:
+                        return {"complete": alert.complete, "incomplete": alert.incomplete}
+                    if isinstance(alert, lt.scrape_failed_alert) and alert.handle == h:
+                        return {"error": f"scrape failed: {alert.error_message()} ({alert.tracker_url()})"}
+                time.sleep(0.05)
+            return {"error": "no scrape reply in 20 s"}
         if op == "remove":
             ses.remove_torrent(h)
             del handles[request["id"]]
