@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -442,6 +443,99 @@ class Aria2Leecher:
             self.process.stop()
 
 
+class RTorrentLeecher:
+    """rtorrent in daemon mode inside a host, driven over XML-RPC on its SCGI unix socket (a file: reachable from here)."""
+
+    name = "rtorrent"
+
+    def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
+        rtorrent = tool("rtorrent")
+        self.workdir, self.socket = workdir, workdir / "rpc.socket"
+        for d in ("data", "session"):
+            (workdir / d).mkdir()
+        rc = workdir / "rtorrent.rc"
+        rc.write_text(
+            "\n".join(
+                [
+                    f"directory.default.set = {workdir / 'data'}",
+                    f"session.path.set = {workdir / 'session'}",
+                    f"network.port_range.set = {PEER_PORT}-{PEER_PORT}",
+                    "network.port_random.set = no",
+                    f"network.bind_address.set = {host.address(family)}",
+                    "dht.mode.set = disable",
+                    "protocol.pex.set = no",
+                    "trackers.use_udp.set = no",
+                    "system.daemon.set = true",
+                    f"network.scgi.open_local = {self.socket}",
+                    f'log.open_file = "main", {workdir / "rtorrent-main.log"}',
+                    'log.add_output = "info", "main"',
+                    'log.add_output = "tracker_debug", "main"',
+                    "",
+                ]
+            )
+        )
+        env = {"HOME": str(workdir), "TERM": "dumb"}
+        self.process = netns.Process(host, [rtorrent, "-n", "-o", f"import={rc}"], workdir / "rtorrent.log", env=env)
+        wait_for(self._answers, "rtorrent's XML-RPC socket", timeout=STEP)
+        self.version = f"rtorrent {self.call('system.client_version')} (libtorrent {self.call('system.library_version')})"
+        self.hash, self.kicked = "", False
+
+    def call(self, method: str, *params: Any) -> Any:
+        """One XML-RPC call over SCGI: a netstring of CGI headers, then the body; the reply has HTTP-style headers."""
+        body = xmlrpc.client.dumps(params, method).encode()
+        cgi = (("CONTENT_LENGTH", len(body)), ("SCGI", 1), ("REQUEST_METHOD", "POST"), ("REQUEST_URI", "/RPC2"))
+        headers = b"".join(f"{k}\0{v}\0".encode() for k, v in cgi)
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(10)
+            conn.connect(str(self.socket))
+            conn.sendall(str(len(headers)).encode() + b":" + headers + b"," + body)
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+        return xmlrpc.client.loads(reply.split(b"\r\n\r\n", 1)[1])[0][0]
+
+    def _answers(self) -> bool:
+        assert self.process.alive(), f"rtorrent exited:\n{self.process.tail()}"
+        try:
+            self.call("system.client_version")
+        except OSError:
+            return False
+        return True
+
+    def add(self, metainfo: bytes) -> None:
+        self.hash = info_hashes(metainfo)[0].upper()
+        torrent_file = self.workdir / "member.torrent"
+        torrent_file.write_bytes(metainfo)
+        assert self.call("load.start_verbose", "", str(torrent_file)) == 0
+        wait_for(lambda: self.hash in self.call("download_list"), "rtorrent to load the torrent", timeout=STEP)
+
+    def status(self) -> dict:
+        message = self.call("d.message", self.hash)
+        assert not message, message  # "Tracker: [Failure reason \"...\"]" on a refusal, or a connection error
+        return {"complete": self.call("d.complete", self.hash), "downloaded": self.call("d.down.total", self.hash)}
+
+    def done(self) -> bool:
+        if self.status()["complete"] != 1:
+            return False
+        if not self.kicked:
+            # rtorrent queues its `completed` for its next announce (the tracker's interval, 30 minutes away)
+            self.call("d.tracker_announce", self.hash)
+            self.kicked = True
+        return True
+
+    def downloaded(self) -> int | None:
+        return self.status()["downloaded"]
+
+    def check_scrape(self) -> None:
+        pass  # rtorrent 0.9.8 does not scrape on its own
+
+    def remove(self) -> None:
+        self.call("d.erase", self.hash)  # closes the torrent: its `stopped` goes out
+
+    def close(self) -> None:
+        self.process.stop()
+
+
 class LibtorrentLeecher(LibtorrentAgent):
     def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
         super().__init__(host, family, workdir)
@@ -558,6 +652,10 @@ def test_libtorrent_seeds_to_qbittorrent(lab, tracker, settings, tmp_path, famil
 @pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
 def test_libtorrent_seeds_to_aria2_v1(lab, tracker, settings, tmp_path, family):
     _swarm(lab, tracker, settings, tmp_path, Aria2Leecher, family=family, kind="v1")
+
+
+def test_libtorrent_seeds_to_rtorrent_v1_ipv4(lab, tracker, settings, tmp_path):
+    _swarm(lab, tracker, settings, tmp_path, RTorrentLeecher, family=4, kind="v1")
 
 
 def test_libtorrent_seeds_to_libtorrent_hybrid_ipv6(lab, tracker, settings, tmp_path):
