@@ -461,7 +461,7 @@ class RTorrentLeecher:
                     f"session.path.set = {workdir / 'session'}",
                     f"network.port_range.set = {PEER_PORT}-{PEER_PORT}",
                     "network.port_random.set = no",
-                    f"network.bind_address.set = {host.address(family)}",
+                    f"network.bind_address.set = {host.ipv4}" if family == 4 else "",
                     "dht.mode.set = disable",
                     "protocol.pex.set = no",
                     "trackers.use_udp.set = no",
@@ -654,8 +654,9 @@ def test_libtorrent_seeds_to_aria2_v1(lab, tracker, settings, tmp_path, family):
     _swarm(lab, tracker, settings, tmp_path, Aria2Leecher, family=family, kind="v1")
 
 
-def test_libtorrent_seeds_to_rtorrent_v1_ipv4(lab, tracker, settings, tmp_path):
-    _swarm(lab, tracker, settings, tmp_path, RTorrentLeecher, family=4, kind="v1")
+@pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
+def test_libtorrent_seeds_to_rtorrent_v1(lab, tracker, settings, tmp_path, family):
+    _swarm(lab, tracker, settings, tmp_path, RTorrentLeecher, family=family, kind="v1")
 
 
 def test_libtorrent_seeds_to_libtorrent_hybrid_ipv6(lab, tracker, settings, tmp_path):
