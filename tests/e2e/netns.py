@@ -21,7 +21,6 @@ import ipaddress
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -129,7 +128,12 @@ class Lab:
         return host
 
     def close(self) -> None:
-        """Delete the hosts (their veth ends go with them) and the bridge; what is already gone is skipped."""
+        """Stop what still runs in the hosts, delete them (their veth ends go with them) and the bridge.
+
+        What is already gone is skipped.
+        """
+        for process in [p for p in _PROCESSES if p.host in self.hosts]:
+            process.stop()
         for name in self._namespaces():
             _ip("netns", "delete", name, check=False)
         for etc in ETC_NETNS.glob(f"tp{self.index}-*"):
@@ -172,6 +176,9 @@ def lab() -> Iterator[Lab]:
         built.close()
 
 
+_PROCESSES: list[Process] = []  # started and not yet stopped: a lab stops its hosts' ones when it closes
+
+
 class Process:
     """A program running inside a host's namespace, its output in a log file; stopped by its own pid."""
 
@@ -179,6 +186,7 @@ class Process:
         self.host, self.log = host, log
         self._out = log.open("wb")
         self.popen = subprocess.Popen(host.argv(*argv), stdout=popen.pop("stdout", self._out), stderr=self._out, env=env, **popen)
+        _PROCESSES.append(self)
 
     def tail(self, chars: int = 3000) -> str:
         self._out.flush()
@@ -197,14 +205,5 @@ class Process:
                 self.popen.kill()
                 self.popen.wait(timeout=10)
         self._out.close()
-
-
-def wait_listening(host: Host, port: int, timeout: float = 20) -> None:
-    """Wait until something listens on TCP `port` inside `host` (read from the namespace's socket table)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = subprocess.run(host.argv("ss", "-Htln", f"sport = :{port}"), capture_output=True, text=True, check=False)
-        if result.stdout.strip():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on port {port} in {host.name} after {timeout:.0f}s")
+        if self in _PROCESSES:
+            _PROCESSES.remove(self)

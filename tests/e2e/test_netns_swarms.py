@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import json
 import selectors
 import socket
@@ -681,3 +682,53 @@ def test_transmission_cannot_load_a_hybrid_torrent(lab, tracker, settings, tmp_p
     finally:
         transmission.close()
     assert not Peer.objects.filter(torrent=torrent).exists()
+
+
+_PROBE = """
+import socket, sys
+for family, address in ((socket.AF_INET, sys.argv[1]), (socket.AF_INET6, sys.argv[2]), (socket.AF_INET, "192.0.2.2")):
+    with socket.socket(family) as s:
+        s.settimeout(5)
+        print(s.connect_ex((address, int(sys.argv[3]))))
+"""
+
+
+def test_a_lab_host_reaches_the_bridge_on_both_families_and_nothing_else(tmp_path):
+    """The hosts reach the root namespace's servers on the bridge, IPv4 and IPv6, and have no route out."""
+    with netns.lab() as built:
+        host = built.host("probe")
+        servers = _listening(built)  # the tracker's two sockets: one port on both of the bridge's addresses
+        port = servers[0].getsockname()[1]
+        try:
+            probe = host.argv(sys.executable, "-c", _PROBE, built.ipv4, built.ipv6, str(port))
+            result = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+        finally:
+            for server in servers:
+                server.close()
+        assert result.returncode == 0, result.stderr
+        # connected, connected, and "Network is unreachable" for an address off the lab (no default route)
+        assert result.stdout.split() == ["0", "0", str(errno.ENETUNREACH)], result.stdout
+
+
+def test_a_lab_is_torn_down_even_when_the_test_fails(tmp_path):
+    with pytest.raises(RuntimeError, match="the test failed"), netns.lab() as built:
+        host = built.host("doomed")
+        sleeper = netns.Process(host, ["sleep", "600"], tmp_path / "sleep.log")
+        raise RuntimeError("the test failed")
+    assert sleeper.popen.poll() is not None  # stopped, by its own pid
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert not any(line.startswith(host.name) for line in listed)
+    assert subprocess.run(["ip", "link", "show", built.bridge], capture_output=True, check=False).returncode != 0
+    assert not (netns.ETC_NETNS / host.name).exists()
+
+
+def test_without_namespaces_a_lab_skips_and_under_ci_fails(monkeypatch):
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("CI", raising=False)
+    skipped = "network namespaces are not available: creating network namespaces needs root"
+    with pytest.raises(pytest.skip.Exception, match=skipped), netns.lab():
+        pass
+    monkeypatch.setenv("CI", "true")
+    failed = "network namespaces are required under CI: creating network namespaces needs root"
+    with pytest.raises(pytest.fail.Exception, match=failed), netns.lab():
+        pass
