@@ -29,7 +29,6 @@ import sys
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 import xmlrpc.client
 from collections.abc import Iterator
@@ -564,6 +563,7 @@ def _swarm(lab: netns.Lab, tracker: Tracker, settings: Any, tmp_path: Path, leec
     seed_host, leech_host = lab.host("seed"), lab.host("leech")
 
     leecher = leecher_class(leech_host, family, tmp_path / "leech", lab)
+    print(f"{leecher.name}: {leecher.version}")  # shown with a failure; the README's compatibility table names these
     seeder = None
     try:
         # The leecher first: on the tracker alone, leeching, from its own address.
@@ -574,7 +574,7 @@ def _swarm(lab: netns.Lab, tracker: Tracker, settings: Any, tmp_path: Path, leec
             timeout=STEP,
         )
         assert Peer.objects.get(torrent=torrent, user=leecher_user).ip == leech_host.address(family)
-        assert _counts(torrent) == (0, 1, 0)
+        wait_for(lambda: _counts(torrent) == (0, 1, 0), "the tracker to count one leecher", timeout=10)
 
         # The seeder: the tracker hands it the leecher's address, and it connects over the bridge.
         seeder = LibtorrentAgent(seed_host, family, tmp_path / "seed")
