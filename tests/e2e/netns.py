@@ -17,6 +17,7 @@ under the same names are deleted before a lab is built.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import shutil
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -32,6 +34,7 @@ ETC_NETNS = Path("/etc/netns")
 # The tracker's names inside the hosts: a deployed tracker is reached by name, and some clients write an
 # IPv6 literal's Host header without its brackets (qBittorrent 4.5), which Django refuses as invalid.
 NAMES = {4: "tracker4.lab", 6: "tracker6.lab"}
+LABS = 64  # 10.77.0.0/24 to 10.77.63.0/24
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -41,10 +44,22 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
-def lab_index() -> int:
-    """The lab number for this test process: pytest-xdist worker gwK gets lab K + 1, a lone run lab 0."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return int(worker[2:]) + 1 if worker.startswith("gw") else 0
+def _claim_lab() -> tuple[int, IO[bytes]]:
+    """The first free lab number, held by an exclusive lock on /run/torrentpier-e2e-lab<N>.lock until it closes.
+
+    Runs at once (pytest-xdist workers, two checkouts on one machine) get
+    different labs, and a lab's leftovers are only cleaned up by the process
+    that holds its lock, so nothing of a running lab is ever deleted.
+    """
+    for index in range(LABS):
+        handle = open(f"/run/torrentpier-e2e-lab{index}.lock", "wb")  # noqa: SIM115 (held while the lab is open)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return index, handle
+    raise RuntimeError(f"all {LABS} labs are in use")
 
 
 @dataclass(frozen=True)
@@ -168,12 +183,14 @@ def lab() -> Iterator[Lab]:
         if os.environ.get("CI"):
             pytest.fail(f"network namespaces are required under CI: {reason}")
         pytest.skip(f"network namespaces are not available: {reason}")
-    built = Lab(lab_index())
+    index, lock = _claim_lab()
+    built = Lab(index)
     try:
         built.open()
         yield built
     finally:
         built.close()
+        lock.close()
 
 
 _PROCESSES: list[Process] = []  # started and not yet stopped: a lab stops its hosts' ones when it closes
