@@ -80,6 +80,16 @@ def bearer(client: APIClient, user: Any) -> APIClient:
 
 
 @pytest.fixture
+def site(admin_user: Any) -> Any:
+    """The Django admin in a browser session, logged in as an admin."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
 def user_client(user: Any) -> APIClient:
     return bearer(APIClient(), user)
 

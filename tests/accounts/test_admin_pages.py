@@ -4,7 +4,6 @@ import re
 
 import pytest
 from django.contrib import admin
-from django.test import Client
 
 from accounts.models import ApiKey, User
 from accounts.services import api_key_create
@@ -13,13 +12,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 GIB = 1024**3
-
-
-@pytest.fixture
-def site(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 def test_the_members_list_shows_class_ratio_and_traffic_in_binary_units(site):

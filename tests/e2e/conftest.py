@@ -6,8 +6,6 @@ uvicorn), whose announce is the async fast path.
 """
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +14,8 @@ from django.conf import settings as django_settings
 from django.core.servers.basehttp import WSGIServer
 from django.db import connections
 from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _StaticFilesHandler
+
+from tests.e2e.swarm import uvicorn_serving
 
 
 class _SerialWSGIServer(WSGIServer):
@@ -65,22 +65,10 @@ def tracker_url(request: pytest.FixtureRequest, transactional_db: Any, settings:
 
 def _asgi_tracker() -> Iterator[str]:
     """torrentpier.asgi served by uvicorn in a thread, with its lifespan (the pool closes at shutdown)."""
-    import uvicorn
-
     from torrentpier.asgi import application
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
+    with uvicorn_serving(application, "uvicorn-e2e", port=port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Unpack
 
@@ -152,3 +156,43 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tu
         parts.append(f"{head}Content-Type: application/x-bittorrent\r\n\r\n".encode() + content + b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def webui_call(url: str, body: bytes | None, content_type: str, *, daemon_gone: Callable[[], str | None], retry: bool = True) -> bytes:
+    """One call to a client's Web API (qBittorrent's): a refused connection is retried for 20 s (the
+    daemon re-binds its WebUI when it applies its preferences) unless `daemon_gone()` says the daemon
+    exited, which fails the test with what it returned (its log)."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return bytes(response.read())
+        except urllib.error.URLError as exc:
+            if not retry or not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+            gone = daemon_gone()
+            if gone is not None:
+                raise AssertionError(f"the client's daemon exited:\n{gone}") from exc
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def uvicorn_serving(application: Any, name: str, *, port: int = 0, sockets: list[socket.socket] | None = None) -> Iterator[Any]:
+    """`application` under uvicorn in a thread (lifespan on), on 127.0.0.1:`port` or on `sockets`,
+    started before the block and stopped after it."""
+    import uvicorn
+
+    where = {} if sockets else {"host": "127.0.0.1", "port": port}
+    server = uvicorn.Server(uvicorn.Config(application, lifespan="on", log_level="warning", **where))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets} if sockets else {}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from tests.e2e.swarm import (
     tool,
     tracker_error,
     wait_for,
+    webui_call,
 )
 from tests.e2e.test_real_clients import downloaded_torrent, register
 from tests.factories import UserFactory
@@ -383,19 +383,13 @@ def test_qbittorrent_downloads_under_the_default_rules(tracker_url, tmp_path):
     def call(path: str, body: bytes | None = None, content_type: str = "application/x-www-form-urlencoded", retry: bool = True) -> bytes:
         """One Web API call; a refused connection is retried while the daemon runs (it re-binds its WebUI
         when it applies its preferences), and a daemon that exited fails the test with its log."""
-        request = urllib.request.Request(f"{api}/{path}", data=body, headers={"Content-Type": content_type})
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    return response.read()
-            except urllib.error.URLError as exc:
-                if not retry or not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
-                    raise
-                if running and running[0].poll() is not None:
-                    tail = log.read_text(errors="replace")[-2000:]
-                    raise AssertionError(f"qbittorrent-nox exited ({running[0].returncode}) during {path}:\n{tail}") from exc
-                time.sleep(0.2)
+
+        def gone() -> str | None:
+            if running and running[0].poll() is not None:
+                return f"qbittorrent-nox ({running[0].returncode}) during {path}:\n" + log.read_text(errors="replace")[-2000:]
+            return None
+
+        return webui_call(f"{api}/{path}", body, content_type, daemon_gone=gone, retry=retry)
 
     def answers() -> bool:
         try:

@@ -27,9 +27,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +41,7 @@ from django.test.testcases import QuietWSGIRequestHandler, _StaticFilesHandler
 from core.metrics import TRACKER_REQUESTS
 from tests.e2e import netns
 from tests.e2e.conftest import _SerialWSGIServer
-from tests.e2e.swarm import info_hashes, make_torrent, multipart, tool, wait_for
+from tests.e2e.swarm import info_hashes, make_torrent, multipart, tool, uvicorn_serving, wait_for, webui_call
 from tests.e2e.test_client_rules import _QBT_CONFIG, _TransmissionRpc
 from tests.e2e.test_real_clients import downloaded_torrent, register
 from tests.factories import UserFactory
@@ -92,23 +89,13 @@ def _listening(lab: netns.Lab) -> list[socket.socket]:
 
 def _asgi_on(lab: netns.Lab) -> Iterator[Tracker]:
     """torrentpier.asgi under uvicorn (the deployed front), serving both sockets from one thread."""
-    import uvicorn
-
     from torrentpier.asgi import application
 
     sockets = _listening(lab)
-    server = uvicorn.Server(uvicorn.Config(application, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, name="uvicorn-netns", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield Tracker(lab, sockets[0].getsockname()[1], "asgi")
+        with uvicorn_serving(application, "uvicorn-netns", sockets=sockets):
+            yield Tracker(lab, sockets[0].getsockname()[1], "asgi")
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         for sock in sockets:
             sock.close()
 
@@ -326,18 +313,9 @@ class QBittorrentLeecher:
         self.hash = ""
 
     def call(self, path: str, body: bytes | None = None, content_type: str = "application/x-www-form-urlencoded") -> bytes:
-        request = urllib.request.Request(f"{self.api}/{path}", data=body, headers={"Content-Type": content_type})
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    return response.read()
-            except urllib.error.URLError as exc:
-                # it re-binds its WebUI when it applies its preferences
-                if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
-                    raise
-                assert self.process.alive(), f"qbittorrent-nox exited:\n{self.process.tail()}"
-                time.sleep(0.2)
+        return webui_call(
+            f"{self.api}/{path}", body, content_type, daemon_gone=lambda: None if self.process.alive() else self.process.tail()
+        )
 
     def _answers(self) -> bool:
         assert self.process.alive(), f"qbittorrent-nox exited:\n{self.process.tail()}"

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.django_db
 GIB = 1024**3
 
 
-@pytest.fixture
-def site(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def _act(client: Client, path: str, action: str, objs: list[Any], **form: Any) -> Any:
     data = {"action": action, "_selected_action": [str(o.pk) for o in objs], **form}
     return client.post(path, data, follow=True)

@@ -33,13 +33,6 @@ POLICY_URL = "/admin/tracker/sitepolicy/1/change/"
 BANDS = (("ratioband", RatioBand, ["min_downloaded", "required_ratio"]), ("leechslotband", LeechSlotBand, ["ratio_below", "slots"]))
 
 
-@pytest.fixture
-def site(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def _staff_with(*codenames: str, **fields: Any) -> Client:
     """A client logged in as staff (not a superuser) holding exactly these permissions."""
     user = UserFactory(is_staff=True, **fields)
