@@ -18,9 +18,11 @@ BEGIN
         SELECT forum_id, status, count(*) FROM new_rows GROUP BY forum_id, status ORDER BY forum_id, status
         ON CONFLICT (forum_id, status) DO UPDATE SET count = c.count + EXCLUDED.count;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO tracker_torrentcount AS c (forum_id, status, count)
-        SELECT forum_id, status, -count(*) FROM old_rows GROUP BY forum_id, status ORDER BY forum_id, status
-        ON CONFLICT (forum_id, status) DO UPDATE SET count = c.count + EXCLUDED.count;
+        -- Only lowers rows that exist: a delete never creates a total (a flush that emptied the
+        -- totals first must not get rows back pointing at forums it deletes next).
+        UPDATE tracker_torrentcount AS c SET count = c.count - gone.n
+        FROM (SELECT forum_id, status, count(*) AS n FROM old_rows GROUP BY forum_id, status ORDER BY forum_id, status) AS gone
+        WHERE c.forum_id = gone.forum_id AND c.status = gone.status;
     ELSE
         INSERT INTO tracker_torrentcount AS c (forum_id, status, count)
         SELECT forum_id, status, sum(d) FROM (
@@ -49,12 +51,14 @@ def _sqlite_upsert(forum: str, status: str, delta: str) -> str:
     )
 
 
+# A torrent leaving a total only lowers it (never creates one: see the PostgreSQL function).
+_SQLITE_LOWER = "UPDATE tracker_torrentcount SET count = count - 1 WHERE forum_id = OLD.forum_id AND status = OLD.status;"
 SQLITE_TRIGGERS = [
     f"CREATE TRIGGER torrent_count_insert AFTER INSERT ON tracker_torrent BEGIN {_sqlite_upsert('NEW.forum_id', 'NEW.status', '1')} END",
-    f"CREATE TRIGGER torrent_count_delete AFTER DELETE ON tracker_torrent BEGIN {_sqlite_upsert('OLD.forum_id', 'OLD.status', '-1')} END",
+    f"CREATE TRIGGER torrent_count_delete AFTER DELETE ON tracker_torrent BEGIN {_SQLITE_LOWER} END",
     "CREATE TRIGGER torrent_count_update AFTER UPDATE OF forum_id, status ON tracker_torrent"
     " WHEN OLD.forum_id IS NOT NEW.forum_id OR OLD.status IS NOT NEW.status BEGIN "
-    f"{_sqlite_upsert('OLD.forum_id', 'OLD.status', '-1')} {_sqlite_upsert('NEW.forum_id', 'NEW.status', '1')} END",
+    f"{_SQLITE_LOWER} {_sqlite_upsert('NEW.forum_id', 'NEW.status', '1')} END",
 ]
 TRIGGER_NAMES = ["torrent_count_insert", "torrent_count_delete", "torrent_count_update"]
 FILL = (

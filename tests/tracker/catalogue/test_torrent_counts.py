@@ -147,3 +147,16 @@ def test_the_recount_repairs_totals_written_around_the_triggers(world):
     _counts_agree()
     call_command("recount_torrents", stdout=(again := StringIO()))
     assert "and 0 forum total(s)" in again.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("order", ["totals first", "torrents first"])
+def test_emptying_the_tables_in_any_order_commits(order):
+    """What a test database's flush does on SQLite (DELETE FROM each table, in a set's order): deleting
+    the torrents after their totals must not write totals back that point at forums deleted next."""
+    TorrentFactory.create_batch(3)
+    tables = ["tracker_torrentcount", "tracker_torrent"] if order == "totals first" else ["tracker_torrent", "tracker_torrentcount"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in [*tables, "tracker_torrentstats", "tracker_torrentfile", "tracker_forum"]:
+            cursor.execute(f"DELETE FROM {table}")
+    assert not TorrentCount.objects.exists() and not Torrent.objects.exists()
