@@ -153,3 +153,23 @@ def test_the_privacy_form_needs_csrf_and_a_post(csrf_client, user, member_client
 )
 def test_release_names_wrap_after_dots_and_dashes_only(name, html):
     assert str(breakable(name)) == html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("raw", ["²", "x", "-1", "0", "1.5", ""])
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [("/profile/", "uploads_page"), ("/profile/", "history_page"), ("/profile/", "bookmarks_page"), ("/users/{name}/", "page")],
+)
+def test_a_bad_page_number_is_the_first_page_never_a_500(member_client, user, path, param, raw):
+    TorrentFactory(uploader=user, name="listed-upload")
+    response = member_client.get(path.format(name=user.username), {param: raw})
+    assert response.status_code == 200 and "listed-upload" in _names(response.content.decode())
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_end_is_empty_not_an_error(member_client, user):
+    TorrentFactory(uploader=user, name="listed-upload")
+    for path in ("/profile/?uploads_page=" + "9" * 40, f"/users/{user.username}/?page=" + "9" * 40):
+        response = member_client.get(path)
+        assert response.status_code == 200 and "listed-upload" not in _names(response.content.decode())

@@ -16,8 +16,8 @@ from accounts.models import ApiKeyScope
 from accounts.selectors import api_key_list
 from accounts.services import api_key_create, api_key_revoke, user_passkey_reset, user_privacy_set, user_register
 from accounts.twofactor import two_factor_enabled, two_factor_status
-from core.errors import DomainError, Throttled
-from core.listing import page_of
+from core.errors import DomainError, Invalid, Throttled
+from core.listing import MAX_PAGE, page_of, parse_positive_int
 from tracker.catalogue.selectors import bookmark_list, torrent_uploads_page
 from tracker.catalogue.services import announce_url_for
 from tracker.swarm.selectors import snatch_history
@@ -71,9 +71,11 @@ PROFILE_ROWS = 25  # rows per page of each of the profile's lists
 
 
 def page_number(request: HttpRequest, param: str) -> int:
-    """Query parameter `param` as a page number; anything else is the first page (a profile never answers 422)."""
-    raw = request.GET.get(param, "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**6 else 1
+    """Query parameter `param` as a page number (core.listing's rules); anything else is the first page (a profile never answers 422)."""
+    try:
+        return min(parse_positive_int(request.GET, param, 1), MAX_PAGE)
+    except Invalid:
+        return 1
 
 
 def _profile_context(
