@@ -291,8 +291,6 @@ class QBittorrentLeecher:
     """qbittorrent-nox inside a host, driven over its Web API on the host's IPv4 address (no login from the lab's subnet)."""
 
     name = "qbittorrent"
-    # Its IPv6 announce to an address sends `Host: fd77::1:PORT` (no brackets), which Django refuses: by name then.
-    named = {6: True}
 
     def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
         qbt = tool("qbittorrent-nox")
