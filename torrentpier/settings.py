@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the request id and the request's log line cover everything below.
     "core.logs.RequestLogMiddleware",
+    # Before anything validates Host: a tracker URL's Host as libtorrent 2.0 writes an IPv6 literal.
+    "tracker.announce.middleware.TrackerHostMiddleware",
     # Next, so that it sees (and envelopes) what every other layer answers under /api/.
     "api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",

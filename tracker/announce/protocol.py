@@ -34,6 +34,28 @@ def tracker_route(path: str) -> tuple[str, str | None] | None:
     return match["kind"] or match["php"], match["passkey"]
 
 
+_PORT = re.compile(r"[0-9]{1,5}\Z")
+
+
+def bracketed_host(host: str) -> str:
+    """A Host header as Django's host validation reads it: "[addr]:port" for an IPv6 literal sent with a port
+    but without its brackets ("fd77::1:8000", as libtorrent 2.0 writes it: qBittorrent 4.5, Deluge 2.0);
+    any other value as it is.
+
+    The text before the last ':' must be an IPv6 address (no zone) and the rest a port number:
+    "fd77::1" stays as it is ("fd77:" is no address), and Django refuses it. The form is ambiguous
+    ("fd77::1:2" reads as [fd77::1]:2), but clients only send it with a port.
+    """
+    address, colon, port = host.rpartition(":")
+    if not colon or "%" in address or not _PORT.match(port):
+        return host
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return host
+    return f"[{address}]:{port}"
+
+
 class AnnounceRejected(Exception):
     """A request the tracker refuses; the message goes to the client as `failure reason`.
 
