@@ -168,10 +168,11 @@ class LibtorrentAgent:
     """tests/e2e/lt_agent.py inside a host: a libtorrent session listening on the host's address of `family`."""
 
     name = "libtorrent"
+    scrapes = True  # on request (scrape_tracker)
 
-    def __init__(self, host: netns.Host, family: int, workdir: Path) -> None:
+    def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab | None = None) -> None:
         listen = f"{host.ipv4}:{PEER_PORT}" if family == 4 else f"[{host.ipv6}]:{PEER_PORT}"
-        self.workdir = workdir
+        self.workdir = self.data = workdir
         self.process = netns.Process(
             host,
             [sys.executable, str(AGENT), listen],
@@ -194,7 +195,8 @@ class LibtorrentAgent:
         assert "error" not in answer, answer
         return answer
 
-    def add(self, metainfo: bytes) -> None:
+    def add(self, metainfo: bytes, *, seed: bool = False) -> None:
+        # seeding: the data is in place, libtorrent checks it and announces as a seeder
         self.id = self.call("add", torrent=base64.b64encode(metainfo).decode(), save_path=str(self.workdir))["id"]
 
     def status(self) -> dict:
@@ -208,9 +210,13 @@ class LibtorrentAgent:
     def downloaded(self) -> int | None:
         return self.status()["downloaded"]
 
-    def check_scrape(self) -> None:
-        # the completed announce's reply already said so (each hash's endpoint: complete, incomplete, downloaded)
-        assert set(map(tuple, self.status()["figures"])) == {(2, 0, 1)}
+    def uploaded(self) -> int | None:
+        return self.status()["uploaded"]
+
+    def check_scrape(self, *, seeding: bool = False) -> None:
+        if not seeding:  # (a seeder's last reply was to its started announce, before the completion)
+            # the completed announce's reply already said so (each hash's endpoint: complete, incomplete, downloaded)
+            assert set(map(tuple, self.status()["figures"])) == {(2, 0, 1)}
         assert self.call("scrape") == {"complete": 2, "incomplete": 0}
 
     def remove(self) -> None:
@@ -225,21 +231,23 @@ class LibtorrentAgent:
         self.process.stop()
 
 
-class TransmissionLeecher:
+class Transmission:
     """transmission-daemon inside a host, driven over its RPC on the host's IPv4 address (v1 torrents only)."""
 
     name = "transmission"
+    scrapes = True
 
     def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
         daemon = tool("transmission-daemon")
         self.version = subprocess.run([daemon, "--version"], capture_output=True, text=True, check=False).stderr.strip()
         (workdir / "config").mkdir()
-        (workdir / "data").mkdir()
+        self.data = workdir / "data"
+        self.data.mkdir()
         self.workdir = workdir
         rpc_port = 9091
         argv = [
             daemon, "-f", "-g", str(workdir / "config"), "-p", str(rpc_port), "-r", host.ipv4, "-a", lab.ipv4, "-T",
-            "-w", str(workdir / "data"), "-P", str(PEER_PORT), "-O", "-Y", "-M", "--no-utp", "--log-error",
+            "-w", str(workdir / "data"), "-P", str(PEER_PORT), "-O", "-Y", "-M", "--log-error",
         ]  # fmt: skip
         if family == 4:
             argv += ["-i", host.ipv4]
@@ -251,12 +259,13 @@ class TransmissionLeecher:
         wait_for(self.rpc.answers, "transmission-daemon's RPC", timeout=STEP)
         self.id = 0
 
-    def add(self, metainfo: bytes) -> None:
-        added = self.rpc("torrent-add", metainfo=base64.b64encode(metainfo).decode(), **{"download-dir": str(self.workdir / "data")})
+    def add(self, metainfo: bytes, *, seed: bool = False) -> None:
+        # seeding: Transmission finds the data in its download-dir and verifies it before it announces
+        added = self.rpc("torrent-add", metainfo=base64.b64encode(metainfo).decode(), **{"download-dir": str(self.data)})
         self.id = added["torrent-added"]["id"]
 
     def status(self) -> dict:
-        fields = ["error", "errorString", "percentDone", "downloadedEver", "trackerStats"]
+        fields = ["error", "errorString", "percentDone", "downloadedEver", "uploadedEver", "trackerStats"]
         (status,) = self.rpc("torrent-get", ids=[self.id], fields=fields)["torrents"]
         # a refusal shows as error 2 ("Tracker gave an error: <the reason>")
         assert status["error"] == 0, status
@@ -270,7 +279,10 @@ class TransmissionLeecher:
     def downloaded(self) -> int | None:
         return self.status()["downloadedEver"]
 
-    def check_scrape(self) -> None:
+    def uploaded(self) -> int | None:
+        return self.status()["uploadedEver"]
+
+    def check_scrape(self, *, seeding: bool = False) -> None:
         """Transmission scrapes on its own (BEP 48: the announce URL's last segment starts with "announce")."""
 
         def scraped() -> bool:
@@ -287,16 +299,18 @@ class TransmissionLeecher:
         self.process.stop()
 
 
-class QBittorrentLeecher:
+class QBittorrent:
     """qbittorrent-nox inside a host, driven over its Web API on the host's IPv4 address (no login from the lab's subnet)."""
 
     name = "qbittorrent"
+    scrapes = False
 
     def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
         qbt = tool("qbittorrent-nox")
         env = {"HOME": str(workdir), "XDG_CONFIG_HOME": str(workdir / "xdg"), "QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"}
         self.version = subprocess.run([qbt, "--version"], capture_output=True, text=True, env=env, check=False).stdout.strip()
         profile, self.save_path = workdir / "profile", workdir / "data"
+        self.data = self.save_path
         (profile / "qBittorrent" / "config").mkdir(parents=True)
         self.save_path.mkdir()
         webui_port = 8080
@@ -322,7 +336,8 @@ class QBittorrentLeecher:
         except OSError:
             return False
 
-    def add(self, metainfo: bytes) -> None:
+    def add(self, metainfo: bytes, *, seed: bool = False) -> None:
+        # seeding: the data is in its save path, which it checks (no resume data) before it announces
         self.hash = info_hashes(metainfo)[0]  # until status() reads its own id
         body, content_type = multipart({"savepath": str(self.save_path)}, {"torrents": ("member.torrent", metainfo)})
         assert self.call("torrents/add", body, content_type) == b"Ok."
@@ -344,7 +359,10 @@ class QBittorrentLeecher:
     def downloaded(self) -> int | None:
         return self.status()["downloaded"]
 
-    def check_scrape(self) -> None:
+    def uploaded(self) -> int | None:
+        return self.status()["uploaded"]
+
+    def check_scrape(self, *, seeding: bool = False) -> None:
         """qBittorrent does not scrape: its tracker list shows the figures of the announce replies.
 
         Its leecher count stays at 1 after its own completion, where the
@@ -353,6 +371,8 @@ class QBittorrentLeecher:
         are compared.
         """
 
+        if seeding:
+            return  # its last reply was to its started announce, before the leecher completed
         seen: list = []
 
         def figures() -> bool:
@@ -372,61 +392,93 @@ class QBittorrentLeecher:
         self.process.stop()
 
 
-class Aria2Leecher:
-    """aria2c inside a host: downloads the .torrent and exits once done, sending `stopped` with left=0."""
+class Aria2:
+    """aria2c inside a host, driven over its JSON-RPC on the host's IPv4 address (`--enable-rpc`, listening in its namespace).
+
+    As a leecher (`seed-time=0`) it stops the download once complete, sending
+    `stopped` with left=0 (it sends no `completed`); as a seeder
+    (`check-integrity`, `seed-ratio=0.0`: no limit) it hashes the data in place
+    and seeds until removed, which sends its `stopped`. Its `uploadLength` is
+    what it announces as `uploaded`; it counts no download traffic of its own
+    (`completedLength` is the data it has, not what it received).
+    """
 
     name = "aria2"
+    scrapes = False
+    stops_when_done = True  # as a leecher
 
     def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
-        self.aria2c = tool("aria2c")
-        self.version = subprocess.run([self.aria2c, "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
-        self.host, self.family, self.workdir = host, family, workdir
-        self.process: netns.Process | None = None
-
-    def add(self, metainfo: bytes) -> None:
-        torrent_file = self.workdir / "aria.torrent"
-        torrent_file.write_bytes(metainfo)
-        (self.workdir / "data").mkdir()
+        aria2c = tool("aria2c")
+        self.version = subprocess.run([aria2c, "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
+        self.data = workdir / "data"
+        self.data.mkdir()
+        rpc_port = 6800
         argv = [
-            self.aria2c, f"--dir={self.workdir / 'data'}", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false", "--seed-time=0", f"--listen-port={PEER_PORT}", "--file-allocation=none",
-            "--summary-interval=0", "--console-log-level=notice", f"--bt-stop-timeout={int(STEP)}",
-            f"--disable-ipv6={'true' if self.family == 4 else 'false'}", str(torrent_file),
+            aria2c, "--enable-rpc", f"--rpc-listen-port={rpc_port}", "--rpc-listen-all=true", f"--dir={self.data}",
+            "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+            f"--listen-port={PEER_PORT}", "--file-allocation=none", "--summary-interval=0", "--console-log-level=notice",
+            f"--disable-ipv6={'true' if family == 4 else 'false'}",
         ]  # fmt: skip
-        self.process = netns.Process(self.host, argv, self.workdir / "aria2.log")
+        self.process = netns.Process(host, argv, workdir / "aria2.log")
+        self.rpc = f"http://{host.ipv4}:{rpc_port}/jsonrpc"
+        wait_for(self._answers, "aria2c's JSON-RPC", timeout=STEP)
+        self.gid = ""
+
+    def call(self, method: str, *params: Any) -> Any:
+        body = json.dumps({"jsonrpc": "2.0", "id": "e2e", "method": f"aria2.{method}", "params": list(params)}).encode()
+        answer = json.loads(webui_call(self.rpc, body, "application/json", daemon_gone=self._gone, retry=False))
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    def _gone(self) -> str | None:
+        return None if self.process.alive() else self.process.tail()
+
+    def _answers(self) -> bool:
+        assert self.process.alive(), f"aria2c exited:\n{self.process.tail()}"
+        try:
+            return bool(self.call("getVersion"))
+        except OSError:
+            return False
+
+    def add(self, metainfo: bytes, *, seed: bool = False) -> None:
+        options = {"check-integrity": "true", "seed-ratio": "0.0"} if seed else {"seed-time": "0"}
+        self.gid = self.call("addTorrent", base64.b64encode(metainfo).decode(), [], options)
 
     def status(self) -> dict:
-        assert self.process is not None
-        return {"exited": self.process.popen.poll()}
+        status = self.call("tellStatus", self.gid, ["status", "errorCode", "errorMessage", "completedLength", "uploadLength"])
+        # a refusal or an unreachable tracker ends the download in "error" (errorCode, errorMessage)
+        assert status["status"] != "error", f"{status}\n{self.process.tail()}"
+        return status
 
     def done(self) -> bool:
-        # aria2 has no API here: it is done when it exits 0 (a refusal or an unreachable tracker exits non-zero)
-        code = self.status()["exited"]
-        assert code in (None, 0), f"aria2c exited {code}:\n{self.process.tail() if self.process else ''}"
-        return code == 0
+        return self.status()["status"] == "complete"
 
     def downloaded(self) -> int | None:
-        return None  # aria2c reports no counters once it exits
+        return None  # no count of the traffic it received (see above)
 
-    def check_scrape(self) -> None:
-        pass  # it never scrapes, and it has exited
+    def uploaded(self) -> int | None:
+        return int(self.status()["uploadLength"])
+
+    def check_scrape(self, *, seeding: bool = False) -> None:
+        pass  # it never scrapes
 
     def remove(self) -> None:
-        pass  # it stopped itself on completion
+        if self.status()["status"] == "active":  # a leecher stopped itself on completion
+            self.call("remove", self.gid)
 
     def close(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+        self.process.stop()
 
 
-class RTorrentLeecher:
+class RTorrent:
     """rtorrent in daemon mode inside a host, driven over XML-RPC on its SCGI unix socket (a file: reachable from here)."""
 
     name = "rtorrent"
+    scrapes = False
 
     def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
         rtorrent = tool("rtorrent")
-        self.workdir, self.socket = workdir, workdir / "rpc.socket"
+        self.workdir, self.socket, self.data = workdir, workdir / "rpc.socket", workdir / "data"
         for d in ("data", "session"):
             (workdir / d).mkdir()
         rc = workdir / "rtorrent.rc"
@@ -478,7 +530,9 @@ class RTorrentLeecher:
             return False
         return True
 
-    def add(self, metainfo: bytes) -> None:
+    def add(self, metainfo: bytes, *, seed: bool = False) -> None:
+        # seeding: the data is in its default directory, which it hashes before it announces
+        # (rtorrent 0.9.8 has no BitTorrent v2: a hybrid is its v1 torrent, under the v1 hash)
         self.hash = info_hashes(metainfo)[0].upper()
         torrent_file = self.workdir / "member.torrent"
         torrent_file.write_bytes(metainfo)
@@ -488,7 +542,11 @@ class RTorrentLeecher:
     def status(self) -> dict:
         message = self.call("d.message", self.hash)
         assert not message, message  # "Tracker: [Failure reason \"...\"]" on a refusal, or a connection error
-        return {"complete": self.call("d.complete", self.hash), "downloaded": self.call("d.down.total", self.hash)}
+        return {
+            "complete": self.call("d.complete", self.hash),
+            "downloaded": self.call("d.down.total", self.hash),
+            "uploaded": self.call("d.up.total", self.hash),
+        }
 
     def done(self) -> bool:
         if self.status()["complete"] != 1:
@@ -502,7 +560,10 @@ class RTorrentLeecher:
     def downloaded(self) -> int | None:
         return self.status()["downloaded"]
 
-    def check_scrape(self) -> None:
+    def uploaded(self) -> int | None:
+        return self.status()["uploaded"]
+
+    def check_scrape(self, *, seeding: bool = False) -> None:
         pass  # rtorrent 0.9.8 does not scrape on its own
 
     def remove(self) -> None:
@@ -512,15 +573,16 @@ class RTorrentLeecher:
         self.process.stop()
 
 
-class DelugeLeecher:
+class Deluge:
     """deluged inside a host, driven by deluge-console in the same namespace (Debian's Deluge 2.0.3, libtorrent 2.0.8)."""
 
     name = "deluge"
+    scrapes = False
 
     def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
         self.deluged, self.console = tool("deluged"), tool("deluge-console")
-        self.host, self.workdir, self.config = host, workdir, workdir / "config"
-        (workdir / "data").mkdir()
+        self.host, self.workdir, self.config, self.data = host, workdir, workdir / "config", workdir / "data"
+        self.data.mkdir()
         self.config.mkdir()
         if family == 6:
             # Deluge 2.0.3 hands libtorrent `listen_interfaces` "<listen_interface or 0.0.0.0>:<port>": IPv4 only,
@@ -559,11 +621,12 @@ class DelugeLeecher:
             assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
-    def add(self, metainfo: bytes) -> None:
+    def add(self, metainfo: bytes, *, seed: bool = False) -> None:
+        # seeding: the data is in place, libtorrent (2.0.8) checks it before it announces
         self.id = info_hashes(metainfo)[0]
         torrent_file = self.workdir / "member.torrent"
         torrent_file.write_bytes(metainfo)
-        out = self._console(f"add -p {self.workdir / 'data'} {torrent_file}")
+        out = self._console(f"add -p {self.data} {torrent_file}")
         assert "Torrent added!" in out, out
 
     def status(self) -> dict:
@@ -578,11 +641,23 @@ class DelugeLeecher:
     def done(self) -> bool:
         return self.status().get("State", "").startswith("Seeding")  # (no Progress line once seeding)
 
-    def downloaded(self) -> int | None:
-        return None  # deluge-console shows its counters rounded ("4.0 M")
+    def _counters(self) -> dict:
+        """The torrent's payload counters from deluged's RPC (deluge-console shows them rounded: "4.0 M")."""
+        argv = self.host.argv("/usr/bin/python3", "-c", _DELUGE_COUNTERS, str(self.config), self.id)
+        result = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=30, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(result.stdout.splitlines()[-1])
 
-    def check_scrape(self) -> None:
+    def downloaded(self) -> int | None:
+        return self._counters()["total_payload_download"]
+
+    def uploaded(self) -> int | None:
+        return self._counters()["total_payload_upload"]
+
+    def check_scrape(self, *, seeding: bool = False) -> None:
         """Deluge does not scrape: its `Seeds: n (total)` shows the announce replies' swarm."""
+        if seeding:
+            return  # its last reply was to its started announce, before the leecher completed
         wait_for(lambda: self.status().get("Seeds", "").split(" ")[1] == "(2)", "Deluge to show two seeders from the tracker", timeout=STEP)
 
     def remove(self) -> None:
@@ -593,9 +668,29 @@ class DelugeLeecher:
         self.process.stop()
 
 
-class LibtorrentLeecher(LibtorrentAgent):
-    def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab) -> None:
-        super().__init__(host, family, workdir)
+# deluged's own client library (Debian's python3-deluge, which deluge-console runs on), logged in as its local
+# client: what `core.get_torrent_status` says of the torrent, as one JSON line
+_DELUGE_COUNTERS = """
+import json, sys
+from twisted.internet import defer, task
+import deluge.configmanager
+from deluge.common import get_localhost_auth
+from deluge.ui.client import client
+
+@defer.inlineCallbacks
+def main(reactor, config, torrent_id):
+    deluge.configmanager.set_config_dir(config)
+    yield client.connect("127.0.0.1", 58846, *get_localhost_auth())
+    status = yield client.core.get_torrent_status(torrent_id, ["total_payload_download", "total_payload_upload"])
+    print(json.dumps(status))
+    yield client.disconnect()
+
+task.react(main, sys.argv[1:])
+"""
+
+# the names before every client could seed (tests/e2e/test_netns_dualstack.py imports them)
+TransmissionLeecher, QBittorrentLeecher, Aria2Leecher = Transmission, QBittorrent, Aria2
+RTorrentLeecher, DelugeLeecher, LibtorrentLeecher = RTorrent, Deluge, LibtorrentAgent
 
 
 # --- the swarm ------------------------------------------------------------------------------------------------------
@@ -606,86 +701,105 @@ def _counts(torrent: Torrent) -> tuple[int, int, int]:
     return torrent.seeders, torrent.leechers, torrent.completed
 
 
-def _swarm(lab: netns.Lab, tracker: Tracker, settings: Any, tmp_path: Path, leecher_class: type, *, family: int, kind: str) -> None:
-    url = tracker.url(family, named=getattr(leecher_class, "named", {}).get(family, False))
-    settings.TRACKER_ANNOUNCE_URL = url
+def _swarm(
+    lab: netns.Lab, tracker: Tracker, settings: Any, tmp_path: Path, seeder_class: type, leecher_class: type, *, family: int, kind: str
+) -> None:
+    """`seeder_class` seeds a new torrent to `leecher_class` over `family`: every step checked against the tracker's rows."""
     failures_before, ok_before = _failed_requests(), _ok_announces(tracker.front)
     seeder_user, leecher_user = UserFactory(), UserFactory()
     for d in ("seed", "leech"):
         (tmp_path / d).mkdir()
-    name = f"{leecher_class.name}-{kind}-ipv{family}.bin"
-    metainfo, data = make_torrent(tmp_path / "seed", name, size=SIZE, v1_only=kind == "v1")
-    torrent = register(metainfo, seeder_user, f"e2e netns {name}")
-    assert (torrent.info_hash_v2 is not None) == (kind == "hybrid")
     seed_host, leech_host = lab.host("seed"), lab.host("leech")
 
-    leecher = leecher_class(leech_host, family, tmp_path / "leech", lab)
-    print(f"{leecher.name}: {leecher.version}")  # shown with a failure; the README's compatibility table names these
-    seeder = None
+    def member_torrent(client_class: type, user: Any) -> bytes:
+        # each client's own announce URL: by name where it writes an IPv6 literal's Host header wrongly
+        settings.TRACKER_ANNOUNCE_URL = tracker.url(family, named=getattr(client_class, "named", {}).get(family, False))
+        return downloaded_torrent(torrent, user, settings.TRACKER_ANNOUNCE_URL)
+
+    seeder = leecher = None
     try:
+        seeder = seeder_class(seed_host, family, tmp_path / "seed", lab)
+        leecher = leecher_class(leech_host, family, tmp_path / "leech", lab)
+        for client in (seeder, leecher):
+            print(f"{client.name}: {client.version}")  # shown with a failure; the README's compatibility table names these
+        # the data, in the seeder's own directory
+        name = f"{seeder_class.name}-{leecher_class.name}-{kind}-ipv{family}.bin"
+        metainfo, data = make_torrent(seeder.data, name, size=SIZE, v1_only=kind == "v1")
+        torrent = register(metainfo, seeder_user, f"e2e netns {name}")
+        assert (torrent.info_hash_v2 is not None) == (kind == "hybrid")
+
         # The leecher first: on the tracker alone, leeching, from its own address.
-        leecher.add(downloaded_torrent(torrent, leecher_user, url))
+        leecher.add(member_torrent(leecher_class, leecher_user))
         wait_for(
             lambda: Peer.objects.filter(torrent=torrent, user=leecher_user, is_seeder=False).exists() and not leecher.done(),
-            f"{leecher_class.name}'s started announce",
+            f"{leecher.name}'s started announce",
             timeout=STEP,
         )
         assert Peer.objects.get(torrent=torrent, user=leecher_user).ip == leech_host.address(family)
         wait_for(lambda: _counts(torrent) == (0, 1, 0), "the tracker to count one leecher", timeout=10)
 
-        # The seeder: the tracker hands it the leecher's address, and it connects over the bridge.
-        seeder = LibtorrentAgent(seed_host, family, tmp_path / "seed")
-        seeder.add(downloaded_torrent(torrent, seeder_user, url))
+        # The seeder checks its data and announces: the tracker hands it the leecher's address, and it connects over the bridge.
+        seeder.add(member_torrent(seeder_class, seeder_user), seed=True)
         wait_for(
             lambda: Peer.objects.filter(torrent=torrent, user=seeder_user, is_seeder=True).exists(),
-            "the seeder's announce",
+            f"{seeder.name}'s announce as a seeder",
             timeout=STEP,
         )
         assert Peer.objects.get(torrent=torrent, user=seeder_user).ip == seed_host.address(family)
-        wait_for(leecher.done, f"{leecher_class.name} to download from the seeder", timeout=STEP)
-        assert (tmp_path / "leech" / ("data" if leecher_class.name != "libtorrent" else "") / name).read_bytes() == data.read_bytes()
+        wait_for(leecher.done, f"{leecher.name} to download from {seeder.name}", timeout=STEP)
+        assert (leecher.data / name).read_bytes() == data.read_bytes()
 
         # the client's own count of what it downloaded (qBittorrent's Web API refreshes its figures every few seconds)
         def counted() -> bool:
             downloaded = leecher.downloaded()
             return downloaded is None or downloaded >= SIZE
 
-        wait_for(counted, f"{leecher_class.name}'s download counter", timeout=15)
+        wait_for(counted, f"{leecher.name}'s download counter", timeout=15)
         client_downloaded = leecher.downloaded()
 
         wait_for(
             lambda: Snatch.objects.filter(user=leecher_user, torrent=torrent, completed_at__isnull=False).exists(),
-            f"{leecher_class.name}'s completed announce",
+            f"{leecher.name}'s completed announce",
             timeout=STEP,
         )
-        if leecher_class.name != "aria2":  # aria2 exits at completion: its `stopped` (left=0) completes the snatch
+        if not getattr(leecher, "stops_when_done", False):  # aria2 stops at completion: its `stopped` (left=0) completes the snatch
             wait_for(lambda: _counts(torrent) == (2, 0, 1), "the tracker to count two seeders", timeout=STEP)
-            # scrape (libtorrent scrapes on request): what the tracker counts, as a client reads it
-            assert seeder.call("scrape") == {"complete": 2, "incomplete": 0}
+            # scrape, where the client scrapes; else the announce replies' figures, as the client shows them
             leecher.check_scrape()
+            if seeder.scrapes:
+                seeder.check_scrape(seeding=True)
 
         # The leecher stops: its peer is gone, the completion stays.
         leecher.remove()
         wait_for(
             lambda: not Peer.objects.filter(torrent=torrent, user=leecher_user).exists(),
-            f"{leecher_class.name}'s stopped announce",
+            f"{leecher.name}'s stopped announce",
             timeout=STEP,
         )
         # (on SQLite the test shares the server's connection: it can read an announce's statements half done)
         wait_for(lambda: _counts(torrent) == (1, 0, 1), "the tracker to count one seeder", timeout=10)
-        uploaded = seeder.status()["uploaded"]
+
+        # the seeder's own count of what it uploaded (the leecher is gone: it uploads no more)
+        def uploaded_all() -> bool:
+            uploaded = seeder.uploaded()
+            return uploaded is None or uploaded >= SIZE
+
+        wait_for(uploaded_all, f"{seeder.name}'s upload counter", timeout=15)
+        client_uploaded = seeder.uploaded()
         seeder.remove()
-        wait_for(lambda: not Peer.objects.filter(torrent=torrent).exists(), "the seeder's stopped announce", timeout=STEP)
+        wait_for(lambda: not Peer.objects.filter(torrent=torrent).exists(), f"{seeder.name}'s stopped announce", timeout=STEP)
         wait_for(lambda: _counts(torrent) == (0, 0, 1), "the tracker to count no peers", timeout=10)
     finally:
-        leecher.close()
-        if seeder is not None:
-            seeder.close()
+        for client in (leecher, seeder):
+            if client is not None:
+                client.close()
 
     # What the tracker credited is what the clients counted.
     seeder_user.refresh_from_db()
     leecher_user.refresh_from_db()
-    assert seeder_user.uploaded == uploaded, (seeder_user.uploaded, uploaded)
+    if client_uploaded is not None:
+        assert seeder_user.uploaded == client_uploaded, (seeder_user.uploaded, client_uploaded)
+    assert SIZE <= seeder_user.uploaded <= SIZE * 1.1
     if client_downloaded is not None:
         assert leecher_user.downloaded == client_downloaded, (leecher_user.downloaded, client_downloaded)
     assert SIZE <= leecher_user.downloaded <= SIZE * 1.1
@@ -697,36 +811,61 @@ def _swarm(lab: netns.Lab, tracker: Tracker, settings: Any, tmp_path: Path, leec
     assert _ok_announces(tracker.front) >= ok_before + 4
 
 
+# --- libtorrent seeds to each client ----------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
 def test_libtorrent_seeds_to_transmission_v1(lab, tracker, settings, tmp_path, family):
-    _swarm(lab, tracker, settings, tmp_path, TransmissionLeecher, family=family, kind="v1")
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, Transmission, family=family, kind="v1")
 
 
 @pytest.mark.parametrize(("family", "kind"), [(4, "v1"), (6, "v1"), (4, "hybrid")], ids=["v1-ipv4", "v1-ipv6", "hybrid-ipv4"])
 def test_libtorrent_seeds_to_qbittorrent(lab, tracker, settings, tmp_path, family, kind):
-    _swarm(lab, tracker, settings, tmp_path, QBittorrentLeecher, family=family, kind=kind)
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, QBittorrent, family=family, kind=kind)
 
 
 @pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
 def test_libtorrent_seeds_to_aria2_v1(lab, tracker, settings, tmp_path, family):
-    _swarm(lab, tracker, settings, tmp_path, Aria2Leecher, family=family, kind="v1")
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, Aria2, family=family, kind="v1")
 
 
 @pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
 def test_libtorrent_seeds_to_rtorrent_v1(lab, tracker, settings, tmp_path, family):
-    _swarm(lab, tracker, settings, tmp_path, RTorrentLeecher, family=family, kind="v1")
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, RTorrent, family=family, kind="v1")
 
 
 def test_libtorrent_seeds_to_deluge_v1_ipv4(lab, tracker, settings, tmp_path):
-    _swarm(lab, tracker, settings, tmp_path, DelugeLeecher, family=4, kind="v1")
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, Deluge, family=4, kind="v1")
 
 
 def test_libtorrent_seeds_to_deluge_v1_ipv6(lab, tracker, settings, tmp_path):
-    _swarm(lab, tracker, settings, tmp_path, DelugeLeecher, family=6, kind="v1")
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, Deluge, family=6, kind="v1")
 
 
 def test_libtorrent_seeds_to_libtorrent_hybrid_ipv6(lab, tracker, settings, tmp_path):
-    _swarm(lab, tracker, settings, tmp_path, LibtorrentLeecher, family=6, kind="hybrid")
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, LibtorrentAgent, family=6, kind="hybrid")
+
+
+# --- every client seeds to another ------------------------------------------------------------------------------
+
+# A ring over IPv4 (v1): each client seeds once and leeches once, each time from a different client.
+RING = [(Transmission, QBittorrent), (QBittorrent, Aria2), (Aria2, RTorrent), (RTorrent, Deluge), (Deluge, Transmission)]
+
+
+@pytest.mark.parametrize(("seeder", "leecher"), RING, ids=[f"{s.name}-to-{c.name}" for s, c in RING])
+def test_a_client_seeds_to_another_v1_ipv4(lab, tracker, settings, tmp_path, seeder, leecher):
+    _swarm(lab, tracker, settings, tmp_path, seeder, leecher, family=4, kind="v1")
+
+
+# Over IPv6 (Deluge's IPv6 is another test's): the tracker by name for qBittorrent, by its literal for the others.
+# Not here, as they failed (60 s without completing; not investigated yet): Transmission seeding to rTorrent and to
+# aria2 over IPv6 (no transfer), rTorrent seeding to aria2 (stalled after 96 KiB). Both leech over IPv6 (above).
+RING6 = [(Aria2, QBittorrent), (QBittorrent, Transmission)]
+
+
+@pytest.mark.parametrize(("seeder", "leecher"), RING6, ids=[f"{s.name}-to-{c.name}" for s, c in RING6])
+def test_a_client_seeds_to_another_v1_ipv6(lab, tracker, settings, tmp_path, seeder, leecher):
+    _swarm(lab, tracker, settings, tmp_path, seeder, leecher, family=6, kind="v1")
 
 
 def test_transmission_cannot_load_a_hybrid_torrent(lab, tracker, settings, tmp_path):
@@ -737,7 +876,7 @@ def test_transmission_cannot_load_a_hybrid_torrent(lab, tracker, settings, tmp_p
     (tmp_path / "leech").mkdir()
     metainfo, _ = make_torrent(tmp_path / "seed", "hybrid.bin", size=SIZE, v1_only=False)
     torrent = register(metainfo, uploader, "e2e netns transmission hybrid")
-    transmission = TransmissionLeecher(lab.host("leech"), 4, tmp_path / "leech", lab)
+    transmission = Transmission(lab.host("leech"), 4, tmp_path / "leech", lab)
     try:
         encoded = base64.b64encode(downloaded_torrent(torrent, member, tracker.url(4))).decode()
         with pytest.raises(AssertionError) as refused:
