@@ -22,7 +22,9 @@ class TrackerHostMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        host = request.META.get("HTTP_HOST")
-        if host and tracker_route(request.path_info) is not None:
+        # Every request of the site passes here: only a Host with two colons or more and no
+        # bracket (no name, no IPv4 address, no bracketed literal) costs the route's match.
+        host = request.META.get("HTTP_HOST", "")
+        if host.count(":") > 1 and host[0] != "[" and tracker_route(request.path_info) is not None:
             request.META["HTTP_HOST"] = bracketed_host(host)
         return self.get_response(request)

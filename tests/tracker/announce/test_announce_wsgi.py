@@ -15,8 +15,9 @@ from tracker.models import Peer
 pytestmark = pytest.mark.django_db
 
 
-def call(path: str, query: str = "") -> tuple[str, dict[str, str], bytes]:
-    environ = RequestFactory().get(path, QUERY_STRING=query, REMOTE_ADDR="10.0.0.9").environ
+def call(path: str, query: str = "", **headers: str) -> tuple[str, dict[str, str], bytes]:
+    """The deployed WSGI application's answer to GET `path`?`query` (`headers` as WSGI environ keys: HTTP_HOST=...)."""
+    environ = RequestFactory().get(path, QUERY_STRING=query, REMOTE_ADDR="10.0.0.9", **headers).environ
     seen: dict = {}
 
     def start_response(status: str, headers: list) -> None:

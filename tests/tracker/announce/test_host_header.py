@@ -5,9 +5,10 @@ libtorrent 2.0 (qBittorrent 4.5, Deluge 2.0) announcing to `http://[fd77:1::1]:8
 could not reach the tracker by its IPv6 address. tracker.announce.middleware reads it as `[fd77:1::1]:8000`;
 Django then checks that against ALLOWED_HOSTS as any other Host. Everything else is left as it came.
 
-One table, both fronts: Django's handler (the test client, its whole middleware stack) and the deployed
-ASGI application. On PostgreSQL the ASGI front answers tracker URLs on its fast path, which (as the WSGI
-fast path, torrentpier.wsgi) never reads the Host header: every row is answered there.
+One table, every front: Django's handler (the test client, its whole middleware stack), the deployed
+WSGI application (torrentpier.wsgi, whose fast path answers tracker URLs without Django's middleware)
+and the deployed ASGI application, whose fast path does the same on PostgreSQL. The fast paths never
+read the Host header: every row is answered there.
 """
 
 import pytest
@@ -16,6 +17,7 @@ from fastbencode import bdecode
 from tests.factories import TorrentFactory
 from tests.tracker.announce.fronts import fast_path_active
 from tests.tracker.announce.helpers import announce_qs, peer_id, scrape_qs
+from tests.tracker.announce.test_announce_wsgi import call as wsgi_fast_path_call
 from tracker.announce.protocol import bracketed_host
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,6 +33,9 @@ ROWS = {
 
 
 def _get(front, client, asgi_client, path, query, host):
+    if front == "wsgi-fast-path":
+        status, _, body = wsgi_fast_path_call(path, query, HTTP_HOST=host)
+        return int(status.split()[0]), body
     if front == "wsgi":
         response = client.get(f"{path}?{query}", HTTP_HOST=host, REMOTE_ADDR="10.0.0.9")
         return response.status_code, response.content
@@ -53,12 +58,12 @@ def _get(front, client, asgi_client, path, query, host):
 
 
 @pytest.mark.parametrize("row", ROWS)
-@pytest.mark.parametrize("front", ["wsgi", "asgi"])
+@pytest.mark.parametrize("front", ["wsgi", "wsgi-fast-path", "asgi"])
 def test_announce_and_scrape_read_the_host_header(front, row, settings, user, client, asgi_client):
     settings.ALLOWED_HOSTS = ["[fd77:1::1]", "testserver"]
     host, answered = ROWS[row]
-    if front == "asgi" and fast_path_active():
-        answered = True  # the fast path does not look at Host
+    if front == "wsgi-fast-path" or (front == "asgi" and fast_path_active()):
+        answered = True  # a fast path does not look at Host
     torrent = TorrentFactory()
     announced = _get(front, client, asgi_client, f"/announce/{user.passkey}", announce_qs(torrent.info_hash, peer_id(1)), host)
     scraped = _get(front, client, asgi_client, f"/scrape/{user.passkey}", scrape_qs(torrent.info_hash), host)
