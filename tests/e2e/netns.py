@@ -31,9 +31,6 @@ from typing import IO
 import pytest
 
 ETC_NETNS = Path("/etc/netns")
-# The tracker's names inside the hosts: a deployed tracker is reached by name, and some clients write an
-# IPv6 literal's Host header without its brackets (qBittorrent 4.5), which Django refuses as invalid.
-NAMES = {4: "tracker4.lab", 6: "tracker6.lab"}
 LABS = 64  # 10.77.0.0/24 to 10.77.63.0/24
 
 
@@ -103,10 +100,8 @@ class Lab:
     def address(self, family: int) -> str:
         return self.ipv4 if family == 4 else self.ipv6
 
-    def url_host(self, family: int, *, named: bool = False) -> str:
-        """The bridge's address as a URL's host ([...] around IPv6), or its name in the hosts' /etc/hosts."""
-        if named:
-            return NAMES[family]
+    def url_host(self, family: int) -> str:
+        """The bridge's address as a URL's host ([...] around IPv6)."""
         return self.ipv4 if family == 4 else f"[{self.ipv6}]"
 
     def _namespaces(self) -> list[str]:
@@ -129,10 +124,10 @@ class Lab:
         host = Host(name, f"10.77.{self.index}.{number}", str(ipaddress.IPv6Address(f"fd77:{self.index:x}::{number:x}")))
         _ip("netns", "add", name)
         self.hosts.append(host)
-        # `ip netns exec` mounts /etc/netns/NAME/hosts over /etc/hosts: the bridge by name, one family per name
+        # `ip netns exec` mounts /etc/netns/NAME/hosts over /etc/hosts
         etc = ETC_NETNS / name
         etc.mkdir(parents=True, exist_ok=True)
-        lines = ["127.0.0.1 localhost", "::1 localhost", f"{self.ipv4} {NAMES[4]}", f"{self.ipv6} {NAMES[6]}"]
+        lines = ["127.0.0.1 localhost", "::1 localhost"]
         (etc / "hosts").write_text("\n".join([*lines, f"{host.ipv4} {label}", f"{host.ipv6} {label}", ""]))
         _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
         _ip("link", "set", veth, "master", self.bridge, "up")

@@ -68,14 +68,14 @@ class Tracker:
     def __init__(self, lab: netns.Lab, port: int, front: str) -> None:
         self.lab, self.port, self.front = lab, port, front
 
-    def url(self, family: int, *, named: bool = False) -> str:
-        return f"http://{self.lab.url_host(family, named=named)}:{self.port}"
+    def url(self, family: int) -> str:
+        return f"http://{self.lab.url_host(family)}:{self.port}"
 
 
 @pytest.fixture
 def tracker(lab: netns.Lab, transactional_db: Any, settings: Any) -> Iterator[Tracker]:
     """The live tracker, listening on the bridge's IPv4 and IPv6 addresses (one port for both)."""
-    settings.ALLOWED_HOSTS = [lab.ipv4, f"[{lab.ipv6}]", *netns.NAMES.values(), "testserver"]
+    settings.ALLOWED_HOSTS = [lab.ipv4, f"[{lab.ipv6}]", "testserver"]
     serve = _asgi_on if ON_POSTGRES else _wsgi_on
     yield from serve(lab)
 
@@ -710,12 +710,7 @@ def _swarm(
     for d in ("seed", "leech"):
         (tmp_path / d).mkdir()
     seed_host, leech_host = lab.host("seed"), lab.host("leech")
-
-    def member_torrent(client_class: type, user: Any) -> bytes:
-        # each client's own announce URL: by name where it writes an IPv6 literal's Host header wrongly
-        settings.TRACKER_ANNOUNCE_URL = tracker.url(family, named=getattr(client_class, "named", {}).get(family, False))
-        return downloaded_torrent(torrent, user, settings.TRACKER_ANNOUNCE_URL)
-
+    url = settings.TRACKER_ANNOUNCE_URL = tracker.url(family)  # the tracker's literal address, IPv6 in brackets
     seeder = leecher = None
     try:
         seeder = seeder_class(seed_host, family, tmp_path / "seed", lab)
@@ -729,7 +724,7 @@ def _swarm(
         assert (torrent.info_hash_v2 is not None) == (kind == "hybrid")
 
         # The leecher first: on the tracker alone, leeching, from its own address.
-        leecher.add(member_torrent(leecher_class, leecher_user))
+        leecher.add(downloaded_torrent(torrent, leecher_user, url))
         wait_for(
             lambda: Peer.objects.filter(torrent=torrent, user=leecher_user, is_seeder=False).exists() and not leecher.done(),
             f"{leecher.name}'s started announce",
@@ -739,7 +734,7 @@ def _swarm(
         wait_for(lambda: _counts(torrent) == (0, 1, 0), "the tracker to count one leecher", timeout=10)
 
         # The seeder checks its data and announces: the tracker hands it the leecher's address, and it connects over the bridge.
-        seeder.add(member_torrent(seeder_class, seeder_user), seed=True)
+        seeder.add(downloaded_torrent(torrent, seeder_user, url), seed=True)
         wait_for(
             lambda: Peer.objects.filter(torrent=torrent, user=seeder_user, is_seeder=True).exists(),
             f"{seeder.name}'s announce as a seeder",
@@ -857,7 +852,7 @@ def test_a_client_seeds_to_another_v1_ipv4(lab, tracker, settings, tmp_path, see
     _swarm(lab, tracker, settings, tmp_path, seeder, leecher, family=4, kind="v1")
 
 
-# Over IPv6 (Deluge's IPv6 is another test's): the tracker by name for qBittorrent, by its literal for the others.
+# Over IPv6 (Deluge's IPv6 is another test's), every client to the tracker's literal address.
 # Not here, as they failed (60 s without completing; not investigated yet): Transmission seeding to rTorrent and to
 # aria2 over IPv6 (no transfer), rTorrent seeding to aria2 (stalled after 96 KiB). Both leech over IPv6 (above).
 RING6 = [(Aria2, QBittorrent), (QBittorrent, Transmission)]
