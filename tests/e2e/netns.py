@@ -31,6 +31,7 @@ from typing import IO
 import pytest
 
 ETC_NETNS = Path("/etc/netns")
+TRACKER_NAME = "tracker"  # in every host's /etc/hosts: both of the bridge's addresses, for a dual-stack client
 LABS = 64  # 10.77.0.0/24 to 10.77.63.0/24
 
 
@@ -128,7 +129,8 @@ class Lab:
         etc = ETC_NETNS / name
         etc.mkdir(parents=True, exist_ok=True)
         lines = ["127.0.0.1 localhost", "::1 localhost"]
-        (etc / "hosts").write_text("\n".join([*lines, f"{host.ipv4} {label}", f"{host.ipv6} {label}", ""]))
+        names = [f"{host.ipv4} {label}", f"{host.ipv6} {label}", f"{self.ipv4} {TRACKER_NAME}", f"{self.ipv6} {TRACKER_NAME}"]
+        (etc / "hosts").write_text("\n".join([*lines, *names, ""]))
         _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
         _ip("link", "set", veth, "master", self.bridge, "up")
         _ip("-n", name, "link", "set", "lo", "up")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import ipaddress
 import json
 import selectors
 import socket
@@ -51,6 +52,7 @@ pytestmark = pytest.mark.e2e
 SIZE = 4 * 1024 * 1024 + 4321
 STEP = 60.0  # each wait; a whole test stays well under 90 s
 PEER_PORT = 6881  # every host has its own ports: the same number everywhere
+DUAL = 0  # a client's family: it listens, and announces, on both
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 AGENT = Path(__file__).with_name("lt_agent.py")
 
@@ -71,11 +73,15 @@ class Tracker:
     def url(self, family: int) -> str:
         return f"http://{self.lab.url_host(family)}:{self.port}"
 
+    def named_url(self) -> str:
+        """By the name every host resolves to both of the bridge's addresses: a dual-stack client announces over each."""
+        return f"http://{netns.TRACKER_NAME}:{self.port}"
+
 
 @pytest.fixture
 def tracker(lab: netns.Lab, transactional_db: Any, settings: Any) -> Iterator[Tracker]:
     """The live tracker, listening on the bridge's IPv4 and IPv6 addresses (one port for both)."""
-    settings.ALLOWED_HOSTS = [lab.ipv4, f"[{lab.ipv6}]", "testserver"]
+    settings.ALLOWED_HOSTS = [lab.ipv4, f"[{lab.ipv6}]", netns.TRACKER_NAME, "testserver"]
     serve = _asgi_on if ON_POSTGRES else _wsgi_on
     yield from serve(lab)
 
@@ -165,13 +171,15 @@ def _ok_announces(front: str) -> float:
 
 
 class LibtorrentAgent:
-    """tests/e2e/lt_agent.py inside a host: a libtorrent session listening on the host's address of `family`."""
+    """tests/e2e/lt_agent.py inside a host: a libtorrent session listening on the host's address of `family` (DUAL: both)."""
 
     name = "libtorrent"
     scrapes = True  # on request (scrape_tracker)
 
     def __init__(self, host: netns.Host, family: int, workdir: Path, lab: netns.Lab | None = None) -> None:
-        listen = f"{host.ipv4}:{PEER_PORT}" if family == 4 else f"[{host.ipv6}]:{PEER_PORT}"
+        listen = ",".join(
+            ([f"{host.ipv4}:{PEER_PORT}"] if family in (4, DUAL) else []) + ([f"[{host.ipv6}]:{PEER_PORT}"] if family in (6, DUAL) else [])
+        )
         self.workdir = self.data = workdir
         self.process = netns.Process(
             host,
@@ -861,6 +869,91 @@ RING6 = [(Aria2, QBittorrent), (QBittorrent, Transmission)]
 @pytest.mark.parametrize(("seeder", "leecher"), RING6, ids=[f"{s.name}-to-{c.name}" for s, c in RING6])
 def test_a_client_seeds_to_another_v1_ipv6(lab, tracker, settings, tmp_path, seeder, leecher):
     _swarm(lab, tracker, settings, tmp_path, seeder, leecher, family=6, kind="v1")
+
+
+# --- one dual-stack peer ----------------------------------------------------------------------------------------
+
+
+def _alt_address(peer: Peer) -> str | None:
+    """The address of the peer's other family, unpacked (`alt_compact`: the address, then the port)."""
+    return None if peer.alt_compact is None else str(ipaddress.ip_address(bytes(peer.alt_compact)[:-2]))
+
+
+DUAL_STACK = [(QBittorrent, Transmission, LibtorrentAgent), (LibtorrentAgent, RTorrent, LibtorrentAgent)]
+
+
+@pytest.mark.parametrize(("seeder_class", "class4", "class6"), DUAL_STACK, ids=[s.name for s, _, _ in DUAL_STACK])
+def test_a_dual_stack_seeder_is_one_peer_reachable_on_both_families(lab, tracker, settings, tmp_path, seeder_class, class4, class6):
+    """A seeder announcing over IPv4 and IPv6 (the tracker's name has both addresses) is one peer, handed to each family.
+
+    It announces first and alone, so the leechers, an IPv4-only Transmission
+    (Transmission, rTorrent) and an IPv6-only libtorrent that start after it, find it only through
+    their own started announces: a tracker that kept only the seeder's last
+    address would hand one of them no seeder it can reach.
+    """
+    failures_before = _failed_requests()
+    seeder_user, user4, user6 = UserFactory(), UserFactory(), UserFactory()
+    for d in ("seed", "leech4", "leech6"):
+        (tmp_path / d).mkdir()
+    seed_host = lab.host("seed")
+    seeder = leecher4 = leecher6 = None
+    try:
+        seeder = seeder_class(seed_host, DUAL, tmp_path / "seed", lab)
+        print(f"{seeder.name}: {seeder.version}")
+        name = f"{seeder.name}-dual-stack.bin"
+        metainfo, data = make_torrent(seeder.data, name, size=SIZE, v1_only=True)
+        torrent = register(metainfo, seeder_user, f"e2e netns {name}")
+        settings.TRACKER_ANNOUNCE_URL = tracker.named_url()  # each member's .torrent names the tracker as it is given
+        seeder.add(downloaded_torrent(torrent, seeder_user, tracker.named_url()), seed=True)
+
+        def on_both() -> bool:
+            peer = Peer.objects.filter(torrent=torrent, user=seeder_user).first()
+            return peer is not None and peer.alt_compact is not None
+
+        wait_for(on_both, f"{seeder.name}'s announces over IPv4 and IPv6", timeout=STEP)
+        (peer,) = Peer.objects.filter(torrent=torrent)
+        assert {peer.ip, _alt_address(peer)} == {seed_host.ipv4, seed_host.ipv6}
+        assert peer.is_seeder and _counts(torrent) == (1, 0, 0)  # one peer, counted once
+
+        leecher4 = class4(lab.host("leech4"), 4, tmp_path / "leech4", lab)
+        leecher6 = class6(lab.host("leech6"), 6, tmp_path / "leech6", lab)
+        for leecher, user, family in ((leecher4, user4, 4), (leecher6, user6, 6)):
+            settings.TRACKER_ANNOUNCE_URL = tracker.url(family)
+            leecher.add(downloaded_torrent(torrent, user, tracker.url(family)))
+        for leecher in (leecher4, leecher6):
+            wait_for(leecher.done, f"{leecher.name} to download from the dual-stack {seeder.name}", timeout=STEP)
+            assert (leecher.data / name).read_bytes() == data.read_bytes()
+        wait_for(lambda: _counts(torrent) == (3, 0, 2), "the tracker to count three seeders", timeout=STEP)
+        assert Peer.objects.filter(torrent=torrent).count() == 3
+        assert Peer.objects.get(torrent=torrent, user=user4).ip == lab.hosts[1].ipv4
+        assert Peer.objects.get(torrent=torrent, user=user6).ip == lab.hosts[2].ipv6
+
+        counted = []
+        for leecher in (leecher4, leecher6):
+            wait_for(lambda c=leecher: (c.downloaded() or SIZE) >= SIZE, f"{leecher.name}'s download counter", timeout=15)
+            counted.append(leecher.downloaded())
+            leecher.remove()
+        wait_for(lambda: _counts(torrent) == (1, 0, 2), "the leechers' stopped announces", timeout=STEP)
+        wait_for(lambda: (seeder.uploaded() or 2 * SIZE) >= 2 * SIZE, f"{seeder.name}'s upload counter", timeout=15)
+        uploaded = seeder.uploaded()
+        seeder.remove()
+        wait_for(lambda: not Peer.objects.filter(torrent=torrent).exists(), f"{seeder.name}'s stopped announces", timeout=STEP)
+        wait_for(lambda: _counts(torrent) == (0, 0, 2), "the tracker to count no peers", timeout=10)
+    finally:
+        for client in (leecher6, leecher4, seeder):
+            if client is not None:
+                client.close()
+
+    # Credited once, over either family: what each client counted.
+    seeder_user.refresh_from_db()
+    assert 2 * SIZE <= seeder_user.uploaded <= 2.2 * SIZE
+    assert seeder_user.uploaded == uploaded
+    for user, expected in ((user4, counted[0]), (user6, counted[1])):
+        user.refresh_from_db()
+        assert SIZE <= user.downloaded <= 1.1 * SIZE
+        if expected is not None:
+            assert user.downloaded == expected, (user.downloaded, expected)
+    assert _failed_requests() == failures_before
 
 
 def test_transmission_cannot_load_a_hybrid_torrent(lab, tracker, settings, tmp_path):
