@@ -631,7 +631,9 @@ class Deluge:
 
     def add(self, metainfo: bytes, *, seed: bool = False) -> None:
         # seeding: the data is in place, libtorrent (2.0.8) checks it before it announces
-        self.id = info_hashes(metainfo)[0]
+        # Deluge's id of a hybrid is libtorrent's best hash: the v2 hash cut to 40 hex digits (as qBittorrent's)
+        v1, v2 = info_hashes(metainfo)
+        self.id = v1 if v2 is None else v2[:40]
         torrent_file = self.workdir / "member.torrent"
         torrent_file.write_bytes(metainfo)
         out = self._console(f"add -p {self.data} {torrent_file}")
@@ -696,8 +698,6 @@ def main(reactor, config, torrent_id):
 task.react(main, sys.argv[1:])
 """
 
-# the names before every client could seed (tests/e2e/test_netns_dualstack.py imports them)
-TransmissionLeecher, QBittorrentLeecher, Aria2Leecher = Transmission, QBittorrent, Aria2
 RTorrentLeecher, DelugeLeecher, LibtorrentLeecher = RTorrent, Deluge, LibtorrentAgent
 
 
@@ -832,13 +832,15 @@ def test_libtorrent_seeds_to_aria2_v1(lab, tracker, settings, tmp_path, family):
     _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, Aria2, family=family, kind="v1")
 
 
-@pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
-def test_libtorrent_seeds_to_rtorrent_v1(lab, tracker, settings, tmp_path, family):
-    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, RTorrent, family=family, kind="v1")
+@pytest.mark.parametrize(("family", "kind"), [(4, "v1"), (6, "v1"), (4, "hybrid")], ids=["v1-ipv4", "v1-ipv6", "hybrid-ipv4"])
+def test_libtorrent_seeds_to_rtorrent(lab, tracker, settings, tmp_path, family, kind):
+    """A hybrid too: rTorrent (no BEP 52) leeches it as its v1 torrent; libtorrent reaches it through its v1 announce."""
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, RTorrent, family=family, kind=kind)
 
 
-def test_libtorrent_seeds_to_deluge_v1_ipv4(lab, tracker, settings, tmp_path):
-    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, Deluge, family=4, kind="v1")
+@pytest.mark.parametrize("kind", ["v1", "hybrid"])
+def test_libtorrent_seeds_to_deluge_ipv4(lab, tracker, settings, tmp_path, kind):
+    _swarm(lab, tracker, settings, tmp_path, LibtorrentAgent, Deluge, family=4, kind=kind)
 
 
 def test_libtorrent_seeds_to_deluge_v1_ipv6(lab, tracker, settings, tmp_path):
@@ -956,6 +958,16 @@ def test_a_dual_stack_seeder_is_one_peer_reachable_on_both_families(lab, tracker
     assert _failed_requests() == failures_before
 
 
+# A ring of hybrids over IPv4 among the clients that load them (not Transmission 3, nor aria2 1.36: see
+# below and the README): rTorrent seeds and leeches a hybrid as its v1 torrent, under the v1 hash only.
+HYBRID_RING = [(QBittorrent, Deluge), (Deluge, RTorrent), (RTorrent, QBittorrent)]
+
+
+@pytest.mark.parametrize(("seeder", "leecher"), HYBRID_RING, ids=[f"{s.name}-to-{c.name}" for s, c in HYBRID_RING])
+def test_a_client_seeds_a_hybrid_to_another_ipv4(lab, tracker, settings, tmp_path, seeder, leecher):
+    _swarm(lab, tracker, settings, tmp_path, seeder, leecher, family=4, kind="hybrid")
+
+
 def test_transmission_cannot_load_a_hybrid_torrent(lab, tracker, settings, tmp_path):
     """A client limit, not the tracker's: Transmission 3.00 (no BEP 52) refuses a hybrid v1+v2 .torrent outright."""
     settings.TRACKER_ANNOUNCE_URL = tracker.url(4)
@@ -974,6 +986,30 @@ def test_transmission_cannot_load_a_hybrid_torrent(lab, tracker, settings, tmp_p
     finally:
         transmission.close()
     assert not Peer.objects.filter(torrent=torrent).exists()
+
+
+def test_aria2_announces_a_hybrid_under_a_wrong_hash_and_is_told_what_to_do(lab, tracker, settings, tmp_path):
+    """A client bug, not the tracker's: aria2 1.36 announces a hybrid under a hash that is neither of its own
+    (it hashes the info dictionary as it re-encodes it, and mangles the v2 part). The tracker knows no such
+    torrent, and its refusal, which aria2 logs, tells the member what to do about it."""
+    settings.TRACKER_ANNOUNCE_URL = tracker.url(4)
+    failures_before = _failed_requests()
+    metainfo, _ = make_torrent(tmp_path, "hybrid.bin", size=SIZE, v1_only=False)
+    torrent = register(metainfo, UserFactory(), "e2e netns aria2 hybrid")
+    (tmp_path / "leech").mkdir()
+    aria2 = Aria2(lab.host("leech"), 4, tmp_path / "leech", lab)
+    try:
+        aria2.add(downloaded_torrent(torrent, UserFactory(), tracker.url(4)))
+        reason = "Tracker returned failure reason: Torrent not registered: download its .torrent from the site again; if this is a hybrid"
+        wait_for(lambda: reason in aria2.process.tail(20000), "aria2 to log the tracker's refusal", timeout=STEP)
+        assert "your client may hash it wrongly (aria2 does): try another client" in aria2.process.tail(20000)
+        announced = aria2.call("tellStatus", aria2.gid, ["infoHash"])["infoHash"]
+        assert announced not in {torrent.info_hash, torrent.info_hash_v2[:40]}
+    finally:
+        aria2.close()
+    assert not Peer.objects.filter(torrent=torrent).exists()
+    refused = {key: n - failures_before.get(key, 0) for key, n in _failed_requests().items() if n != failures_before.get(key, 0)}
+    assert set(refused) == {("announce", tracker.front, "torrent")}
 
 
 _PROBE = """

@@ -266,6 +266,7 @@ def announce_fields(
         policy=policy,
         torrent_size=torrent.size,
         uploader=user.id == torrent.uploader_id,
+        v2=torrent.by_v2,
     )
 
 

@@ -29,6 +29,11 @@ from tracker.swarm.rules import AnnounceIn, Effects, GateIn, PeerBefore, SnatchB
 from tracker.swarm.sql import PG_STATEMENTS_POSITIONAL, AnnounceResult, pg_result
 
 DEADLOCK_RETRIES = 3
+# How many times an announce statement runs at most. A gate conflict means another announce of the member on
+# the torrent committed meanwhile (tracker.swarm.sql's `gt`); judged again under the member's lock, it can
+# still lose once to each racing announce that the snapshot cleared without the lock, so a member's few
+# clients starting at once need more than DEADLOCK_RETRIES (seen: four new peers on a limit of three).
+ANNOUNCE_ATTEMPTS = 8
 
 
 def announce_params(
@@ -53,6 +58,7 @@ def announce_params(
     policy: AnnouncePolicy | None = None,
     torrent_size: int = 0,
     uploader: bool = False,
+    v2: bool = False,
 ) -> dict[str, Any]:
     """The named parameters of one announce, as PG_STATEMENTS and the portable path take them.
 
@@ -62,6 +68,8 @@ def announce_params(
     `with_peer_ids`: hand the chosen peers back with their peer ids.
     `policy`: the site's rules (tracker.policy.snapshot); None applies none of
     them (no gate, no events, no hit-and-run), as before the rules existed.
+    `v2`: announced under a hybrid torrent's v2 hash (its truncated BEP 52
+    hash): the reply carries only the peers that announced under it too.
     """
     moment = now or timezone.now()
     stopped = event == "stopped"
@@ -111,6 +119,7 @@ def announce_params(
             "hseed": hseed,
             "hratio": hratio,
             "hdue": hdue,
+            "v2": v2,
         }
         | _policy_numbers(policy)
     )
@@ -176,11 +185,11 @@ def announce_retried(params: dict[str, Any]) -> AnnounceResult:
     from django.db import OperationalError
     from psycopg.errors import DeadlockDetected, SerializationFailure
 
-    for attempt in range(DEADLOCK_RETRIES):
+    for attempt in range(ANNOUNCE_ATTEMPTS):
         try:
             return announce_statement(params)
         except OperationalError as exc:
-            if not isinstance(exc.__cause__, DeadlockDetected | SerializationFailure) or attempt == DEADLOCK_RETRIES - 1:
+            if not isinstance(exc.__cause__, DeadlockDetected | SerializationFailure) or attempt == ANNOUNCE_ATTEMPTS - 1:
                 raise
             gate_conflict = isinstance(exc.__cause__, SerializationFailure)
             ANNOUNCE_RETRIES.labels("wsgi", "gate_conflict" if gate_conflict else "lock").inc()
@@ -306,7 +315,7 @@ def _peer_write(p: dict[str, Any], peer: Peer | None, stopped: bool) -> None:
         Peer.objects.create(
             torrent_id=p["t"], user_id=p["u"], peer_id=p["pid"], ip=p["ip"], port=p["port"], uploaded=p["up"],
             downloaded=p["down"], left=p["left"], is_seeder=p["seeder"], user_agent=p["ua"], key=p["key"],
-            last_announce=p["now"], shuffle=p["shuffle"],
+            last_announce=p["now"], shuffle=p["shuffle"], v2=p["v2"],
         )  # fmt: skip
     else:
         # The other address family than the stored address's: that one becomes the alternative (tracker.swarm.sql).
@@ -316,7 +325,7 @@ def _peer_write(p: dict[str, Any], peer: Peer | None, stopped: bool) -> None:
             prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
             prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce, ip=p["ip"], port=p["port"], compact=p["compact"],
             uploaded=p["up"], downloaded=p["down"], left=p["left"], is_seeder=p["seeder"], user_agent=p["ua"],
-            key=p["key"], last_announce=p["now"], **alt,
+            key=p["key"], last_announce=p["now"], v2=peer.v2 or p["v2"], **alt,
         )  # fmt: skip
 
 
@@ -364,6 +373,8 @@ def _peers_select(p: dict[str, Any]) -> tuple[bytes, bytes]:
     qs = Peer.objects.filter(torrent_id=p["t"], last_announce__gte=p["live"]).exclude(peer_id=p["pid"])
     if p["seeder"]:
         qs = qs.filter(is_seeder=False)
+    if p["v2"]:  # under a hybrid's v2 hash: the peers that announced under it (tracker.swarm.sql)
+        qs = qs.filter(v2=True)
     wrapped = Case(When(shuffle__gte=p["r"], then=Value(0)), default=Value(1))
     chosen = qs.order_by(wrapped, "shuffle").values_list("compact", "alt_compact", "alt_announce", "peer_id")
     for compact, alt_compact, alt_announce, pid in chosen[: p["numwant"]]:

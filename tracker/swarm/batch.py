@@ -54,7 +54,7 @@ _COLUMNS = [
     ("l_in", "int4", "l_in"), ("state", "bool", "state"), ("seeding", "bool", "seeding"), ("leeching", "bool", "leeching"),
     ("numwant", "int8", "numwant"), ("r", "int4", "r"), ("wpid", "bool", "wpid"), ("live", "timestamptz", "live"),
     ("gen", "int8", "gen"), ("now", "timestamptz", "now"), ("umul", "int8", "umul"), ("gate", "bool", "gate"),
-    ("hseed", "int8", "hseed"), ("hratio", "int8", "hratio"), ("hdue", "timestamptz", "hdue"),
+    ("hseed", "int8", "hseed"), ("hratio", "int8", "hratio"), ("hdue", "timestamptz", "hdue"), ("v2", "bool", "v2"),
 ]  # fmt: skip
 # Parameters after the arrays, the same for every announce of the batch.
 _EXPIRY = f"${len(_COLUMNS) + 1}::int8"
@@ -109,8 +109,8 @@ a AS (
 p AS (
     INSERT INTO tracker_peer AS pe (
         torrent_id, user_id, peer_id, ip, port, compact, shuffle, uploaded, downloaded, "left", is_seeder,
-        user_agent, "key", created_at, last_announce)
-    SELECT t, u, pid, ip, port, compact, shuffle, up, down, lft, seeder, ua, k, now, now
+        user_agent, "key", created_at, last_announce, v2)
+    SELECT t, u, pid, ip, port, compact, shuffle, up, down, lft, seeder, ua, k, now, now, v2
     FROM a WHERE fresh AND NOT stopped AND refused = '' ORDER BY t, pid
 {PEER_UPSERT_SET}
     RETURNING pe.torrent_id, pe.peer_id, pe.prev_uploaded, pe.prev_downloaded, pe.prev_left, pe.prev_is_seeder,
@@ -184,7 +184,7 @@ CROSS JOIN LATERAL (
         SELECT {selection_addresses("sp", "a.live")}
         FROM tracker_peer AS sp
         WHERE sp.torrent_id = a.t AND sp.shuffle >= h.lo AND sp.shuffle < h.hi AND sp.peer_id <> a.pid
-          AND sp.last_announce >= a.live AND (NOT a.seeder OR NOT sp.is_seeder)
+          AND sp.last_announce >= a.live AND (NOT a.seeder OR NOT sp.is_seeder) AND (NOT a.v2 OR sp.v2)
         ORDER BY sp.shuffle LIMIT a.numwant) AS q
     LIMIT a.numwant) AS w
 ) AS sel

@@ -47,16 +47,16 @@ def torrent_cache_key(info_hash_hex: str) -> str:
     older release (a tuple of other fields, under `torrent:<hash>`) is never
     read as the new tuple. Change the version with the tuple's fields.
     """
-    return f"torrent:v3:{info_hash_hex}"
+    return f"torrent:v4:{info_hash_hex}"
 
 
 def _legacy_torrent_cache_keys(info_hash_hex: str) -> list[str]:
-    """The keys earlier releases cached AnnounceTorrent under (before `v2`, and `v2` before the size).
+    """The keys earlier releases cached AnnounceTorrent under (before `v2`, `v2` before the size, `v3` before by_v2).
 
     Their workers still read them while a deploy rolls, so an invalidation
     deletes them too; once no such worker runs, this can go.
     """
-    return [f"torrent:{info_hash_hex}", f"torrent:v2:{info_hash_hex}"]
+    return [f"torrent:{info_hash_hex}", f"torrent:v2:{info_hash_hex}", f"torrent:v3:{info_hash_hex}"]
 
 
 def policy_cache_key() -> str:
@@ -152,6 +152,9 @@ class AnnounceTorrent(NamedTuple):
     is_approved: bool  # moderated (TorrentStatus.APPROVED); else only its uploader and moderators may announce
     uploader_id: int
     size: int  # bytes: small torrents may be exempt from hit-and-run
+    # Looked up under the hybrid's truncated v2 hash (each hash has its own cache entry): the reply
+    # carries only peers that announced under it (tracker.swarm.models.Peer.v2).
+    by_v2: bool = False
 
 
 def _user_load(passkey: str) -> AnnounceUser | None:
@@ -164,12 +167,15 @@ def _user_load(passkey: str) -> AnnounceUser | None:
 def _torrent_load(info_hash_hex: str) -> AnnounceTorrent | None:
     row = (
         Torrent.objects.filter(Q(info_hash=info_hash_hex) | Q(info_hash_v2_short=info_hash_hex))
-        .values_list("id", "status", "forum__view_level", "forum__download_level", "freeleech", "uploader_id", "size")
+        .values_list("id", "status", "forum__view_level", "forum__download_level", "freeleech", "uploader_id", "size", "info_hash")
         .first()
     )
     if row is None:
         return None
-    return AnnounceTorrent(row[0], row[1] in FROZEN_STATUSES, row[2], row[3], row[4], row[1] == TorrentStatus.APPROVED, row[5], row[6])
+    by_v2 = row[7] != info_hash_hex
+    return AnnounceTorrent(
+        row[0], row[1] in FROZEN_STATUSES, row[2], row[3], row[4], row[1] == TorrentStatus.APPROVED, row[5], row[6], by_v2
+    )
 
 
 def announce_lookup(

@@ -53,6 +53,10 @@ class Peer(models.Model):
     # peer expiry, in the reply's list of its family (tracker.swarm.sql's PEER_UPSERT_SET).
     alt_compact = models.BinaryField(max_length=18, null=True, blank=True, editable=False)
     alt_announce = models.DateTimeField(null=True, blank=True, editable=False)
+    # Announced under the torrent's v2 hash (a hybrid's BEP 52 client): only such peers go in the
+    # replies to announces under that hash, since a client connects to what it is handed there
+    # with a v2 handshake, which a v1-only client (rTorrent, Transmission 3) drops.
+    v2 = models.BooleanField(default=False, db_default=False, editable=False)
     # The figures as of the previous announce (NULL after the first one). The
     # announce upsert copies them under the row lock, so credits and
     # seeder/leecher changes are computed from the locked row in one statement.

@@ -53,7 +53,8 @@ def pg_result(row: Any) -> AnnounceResult:
 # dual-stack client announces over IPv4 and IPv6 with one peer_id) moves the
 # stored address to alt_* (packed, and when it last announced); one from the
 # same family keeps alt_*. So a peer has at most one address per family, and
-# its counters, credits and seeder/leecher state stay one row's.
+# its counters, credits and seeder/leecher state stay one row's. A peer that
+# announced under a hybrid's v2 hash once keeps `v2` (its twin announces the v1 hash).
 PEER_UPSERT_SET = """
     ON CONFLICT (torrent_id, peer_id) DO UPDATE SET
         prev_uploaded = pe.uploaded,
@@ -64,6 +65,7 @@ PEER_UPSERT_SET = """
         alt_compact = CASE WHEN octet_length(EXCLUDED.compact) <> octet_length(pe.compact) THEN pe.compact ELSE pe.alt_compact END,
         alt_announce = CASE WHEN octet_length(EXCLUDED.compact) <> octet_length(pe.compact)
             THEN pe.last_announce ELSE pe.alt_announce END,
+        v2 = pe.v2 OR EXCLUDED.v2,
         ip = EXCLUDED.ip,
         port = EXCLUDED.port,
         compact = EXCLUDED.compact,
@@ -223,6 +225,8 @@ CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commi
 # (BEP 23; 6 bytes IPv4, 18 IPv6), followed by the peer_id when %(wpid)s. A
 # dual-stack peer comes in both lists, with its other family's address
 # (alt_compact) while that announced within the expiry: `selection_addresses`.
+# An announce under a hybrid's v2 hash (%(v2)s) is handed only the peers that
+# announced under it too (tracker.swarm.models.Peer.v2).
 _SELECTION = """
 CROSS JOIN LATERAL (
     SELECT string_agg(CASE WHEN %(wpid)s THEN w.c4 || w.peer_id ELSE w.c4 END, ''::bytea) AS v4,
@@ -230,7 +234,7 @@ CROSS JOIN LATERAL (
     FROM (SELECT q.* FROM (VALUES (%(r)s, 2147483647), (0, %(r)s)) AS h(lo, hi), LATERAL (
         SELECT {alt} FROM tracker_peer AS pp
         WHERE pp.torrent_id = %(t)s AND pp.shuffle >= h.lo AND pp.shuffle < h.hi AND pp.peer_id <> %(pid)s
-          AND pp.last_announce >= %(live)s AND (NOT %(seeder)s OR NOT pp.is_seeder)
+          AND pp.last_announce >= %(live)s AND (NOT %(seeder)s OR NOT pp.is_seeder) AND (NOT %(v2)s OR pp.v2)
         ORDER BY pp.shuffle LIMIT %(numwant)s) AS q
     LIMIT %(numwant)s) AS w
 ) AS sel
@@ -348,9 +352,9 @@ _UPSERT = """
 p AS (
     INSERT INTO tracker_peer AS pe (
         torrent_id, user_id, peer_id, ip, port, compact, shuffle, uploaded, downloaded, "left", is_seeder,
-        user_agent, "key", created_at, last_announce)
+        user_agent, "key", created_at, last_announce, v2)
     SELECT %(t)s, %(u)s, %(pid)s, %(ip)s, %(port)s, %(compact)s, %(shuffle)s, %(up)s, %(down)s, %(left)s,
-           %(seeder)s, %(ua)s, %(key)s, %(now)s, %(now)s
+           %(seeder)s, %(ua)s, %(key)s, %(now)s, %(now)s, %(v2)s
     FROM g CROSS JOIN gt WHERE g.fresh AND gt.refused = ''
     {peer_set}
     RETURNING pe.prev_uploaded, pe.prev_downloaded, pe.prev_left, pe.prev_is_seeder, pe.prev_announce
@@ -413,6 +417,7 @@ PARAM_TYPES = {
     "compact": "bytea", "shuffle": "int4", "r": "int4", "wpid": "bool",
     "umul": "int8", "gate": "bool", "exact": "bool", "ppt": "int8", "sla": "int8", "slm": "int8", "sbb": "int8[]", "sbs": "int8[]",
     "rbm": "int8[]", "rbr": "int8[]", "wd": "int8", "mw": "int8", "hseed": "int8", "hratio": "int8", "hdue": "timestamptz",
+    "v2": "bool",
 }  # fmt: skip
 
 

@@ -139,6 +139,31 @@ def test_a_v2_only_torrent_is_found_by_its_truncated_hash(client, user):
     assert Peer.objects.get().torrent_id == torrent.id
 
 
+def test_under_a_hybrids_v2_hash_only_the_peers_that_announced_under_it_are_handed_out(client):
+    """libtorrent 2 connects to the peers of its v2 announce's reply with a v2 handshake, which a v1-only client drops.
+
+    (Seen with real clients, issue 17: a libtorrent seeder never reached an
+    rTorrent leecher of a hybrid it had been handed under both hashes.)
+    """
+    v1, v2 = make_hybrid_hashes("handshakes")
+    TorrentFactory(info_hash=v1, info_hash_v2=v2)
+    v1_only, both, seeder = UserFactory(), UserFactory(), UserFactory()
+    announce(client, v1_only.passkey, v1, peer_id(1), remote="10.0.0.1", port=6001, event="started")  # rTorrent, Transmission 3
+    for info_hash in (v1, v2[:40]):  # libtorrent 2 (qBittorrent, Deluge): one announce under each hash
+        announce(client, both.passkey, info_hash, peer_id(2), remote="10.0.0.2", port=6002, event="started")
+    under_v2 = announce(client, seeder.passkey, v2[:40], peer_id(3), remote="10.0.0.3", port=6003, left=0, event="started")
+    under_v1 = announce(client, seeder.passkey, v1, peer_id(3), remote="10.0.0.3", port=6003, left=0)
+    assert compact_peers(under_v2[b"peers"]) == {("10.0.0.2", 6002)}
+    assert compact_peers(under_v1[b"peers"]) == {("10.0.0.1", 6001), ("10.0.0.2", 6002)}
+    # The counts are the torrent's, whichever hash: every peer, once.
+    assert (under_v2[b"complete"], under_v2[b"incomplete"]) == (under_v1[b"complete"], under_v1[b"incomplete"]) == (1, 2)
+    # A peer stays marked once it announced under the v2 hash, whatever its twin announces next.
+    announce(client, both.passkey, v1, peer_id(2), remote="10.0.0.2", port=6002)
+    assert list(Peer.objects.order_by("peer_id").values_list("v2", flat=True)) == [False, True, True]
+    leecher = announce(client, UserFactory().passkey, v2[:40], peer_id(4), remote="10.0.0.4", port=6004, left=1000)
+    assert compact_peers(leecher[b"peers"]) == {("10.0.0.2", 6002), ("10.0.0.3", 6003)}
+
+
 def test_a_paused_partial_seed_counts_as_a_seeder_and_gets_leechers_only(client, torrent):
     join(client, torrent, 1, left=0)
     join(client, torrent, 2, left=500)

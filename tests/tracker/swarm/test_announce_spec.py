@@ -82,6 +82,7 @@ class Step(NamedTuple):
     shuffle: int  # the peer's place in the swarm's order if this announce creates it
     r: int  # where the reply's window of peers starts
     ends_batch: bool  # the batch twin sends its batch after this announce
+    v2: bool = False  # under the hybrid's v2 hash: handed only the peers that announced under it
 
     @property
     def pid(self) -> bytes:
@@ -190,6 +191,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             step = last._replace(
                 ip=draw(st.sampled_from(IPS[2:] if ":" not in last.ip else IPS[:2])), uploaded=draw(_counter(uploaded)),
                 downloaded=draw(_counter(downloaded)), at=at, shuffle=shuffle, r=draw(st.integers(0, 1000)), ends_batch=draw(ENDS_BATCH),
+                v2=draw(st.booleans()),  # (a hybrid's twin announce, under the other hash, too)
             )  # fmt: skip
             clients[step.user, step.peer] = (step.uploaded, step.downloaded, step.left)
         else:
@@ -205,7 +207,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                 numwant=0 if event == "stopped" else draw(NUMWANT),  # tracker.announce.protocol: a stop wants none
                 with_peer_ids=draw(st.booleans()), freeleech=freeleech, at=at, shuffle=shuffle,
                 r=draw(st.one_of(st.integers(0, 1000), st.sampled_from(shuffles))),  # exactly at a peer's place, too
-                ends_batch=draw(ENDS_BATCH),
+                ends_batch=draw(ENDS_BATCH), v2=draw(st.booleans()),
             )  # fmt: skip
             clients[user, peer] = (step.uploaded, step.downloaded, step.left)
         steps.append(step)
@@ -226,6 +228,7 @@ class PeerRow(NamedTuple):
     alt_compact: bytes | None  # a dual-stack peer's address in the other family, and when it last announced from it
     alt_announce: datetime | None
     shuffle: int
+    v2: bool  # announced under the hybrid's v2 hash at least once
     uploaded: int
     downloaded: int
     left: int
@@ -324,13 +327,20 @@ class Model:
             del self.peers[s.pid]
         elif peer is None:
             self.peers[s.pid] = PeerRow(
-                s.pid, s.user, shuffle=s.shuffle, alt_compact=None, alt_announce=None, **figures, **dict.fromkeys(PeerRow._fields[-5:])
+                s.pid,
+                s.user,
+                shuffle=s.shuffle,
+                v2=s.v2,
+                alt_compact=None,
+                alt_announce=None,
+                **figures,
+                **dict.fromkeys(PeerRow._fields[-5:]),
             )
         else:
             # From the other address family (a dual-stack client): the stored address becomes the other one.
             alt = {"alt_compact": peer.compact, "alt_announce": peer.last_announce} if len(figures["compact"]) != len(peer.compact) else {}
             self.peers[s.pid] = peer._replace(
-                **figures, **alt, prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
+                **figures, **alt, v2=peer.v2 or s.v2, prev_uploaded=peer.uploaded, prev_downloaded=peer.downloaded, prev_left=peer.left,
                 prev_is_seeder=peer.is_seeder, prev_announce=peer.last_announce,
             )  # fmt: skip
         up, down, since = self.totals[s.user]
@@ -369,12 +379,17 @@ def selection(peers: dict[bytes, PeerRow], s: Step) -> tuple[bytes, bytes]:
     """The peers (packed v4, v6) a reply to `s` carries from swarm `peers`: the statements' window, computed in Python.
 
     Up to `numwant` live peers other than the announcing one (leechers only for
-    a seeder), in shuffle order starting at `r` and wrapping round. Each comes
+    a seeder; under the v2 hash, only peers that announced under it), in
+    shuffle order starting at `r` and wrapping round. Each comes
     in the list of its address's family, and a dual-stack one also in the
     other family's list with its other address, if that announced within the expiry.
     """
     live = s.now - timedelta(seconds=expiry())
-    candidates = [p for p in peers.values() if p.peer_id != s.pid and p.last_announce >= live and not (s.is_seeder and p.is_seeder)]
+    candidates = [
+        p
+        for p in peers.values()
+        if p.peer_id != s.pid and p.last_announce >= live and not (s.is_seeder and p.is_seeder) and (p.v2 or not s.v2)
+    ]
     chosen = sorted(candidates, key=lambda p: (p.shuffle < s.r, p.shuffle))[: s.numwant]
     tail = (lambda p: p.peer_id) if s.with_peer_ids else (lambda p: b"")
     addresses = [[p.compact] + ([p.alt_compact] if p.alt_compact is not None and p.alt_announce >= live else []) for p in chosen]  # type: ignore[operator]
@@ -410,7 +425,7 @@ class Twin(NamedTuple):
         params = announce_params(
             user_id=self.users[s.user].id, torrent_id=self.torrent.id, freeleech=s.freeleech, peer_id=s.pid, ip=s.ip,
             port=s.port, uploaded=s.uploaded, downloaded=s.downloaded, left=s.left, event=s.event, is_seeder=s.is_seeder,
-            numwant=s.numwant, now=s.now, with_peer_ids=s.with_peer_ids, policy=self.policy, torrent_size=SIZE,
+            numwant=s.numwant, now=s.now, with_peer_ids=s.with_peer_ids, policy=self.policy, torrent_size=SIZE, v2=s.v2,
         )  # fmt: skip
         return params | {"shuffle": s.shuffle, "r": s.r}
 
