@@ -26,7 +26,7 @@ from tracker.policy.snapshot import AnnouncePolicy, credit_shares, hnr_terms
 from tracker.policy.standing import watch_since_after
 from tracker.swarm.models import Peer, Snatch, peer_compact, peer_shuffle
 from tracker.swarm.rules import AnnounceIn, Effects, GateIn, PeerBefore, SnatchBefore, announce_effects, gate_verdict
-from tracker.swarm.sql import PG_STATEMENTS_POSITIONAL, AnnounceResult, pg_result
+from tracker.swarm.sql import PG_STATEMENTS, AnnounceResult, pg_result, positional
 
 DEADLOCK_RETRIES = 3
 # How many times an announce statement runs at most. A gate conflict means another announce of the member on
@@ -233,9 +233,24 @@ def _statement_key(params: dict[str, Any]) -> tuple[bool, bool]:
     return params["event"] == "stopped", bool(params["up"] or params["down"])
 
 
+# The statements with $n placeholders, by (statement key, id of the policy snapshot): (the snapshot, (SQL, names)).
+_positional_memo: dict[tuple[tuple[bool, bool], int], tuple[AnnouncePolicy | None, tuple[str, tuple[str, ...]]]] = {}
+
+
 def pg_positional(params: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The announce statement with $n placeholders (typed casts) and its values in order, for asyncpg."""
-    sql, names = PG_STATEMENTS_POSITIONAL[_statement_key(params)]
+    """The announce statement with $n placeholders (typed casts) and its values in order, for asyncpg and psycopg.
+
+    The rules' numbers are constants in its text (tracker.swarm.sql.POLICY_CONSTANTS), so there is one
+    text per statement and policy snapshot, made once; a new snapshot (an operator changed a rule) makes
+    new ones, which the drivers prepare on first use.
+    """
+    key, policy = _statement_key(params), params["policy"]
+    kept = _positional_memo.get((key, id(policy)))
+    if kept is None or kept[0] is not policy:
+        if len(_positional_memo) > 32:  # snapshots replaced by newer ones
+            _positional_memo.clear()
+        kept = _positional_memo[key, id(policy)] = (policy, positional(PG_STATEMENTS[key], _policy_numbers(policy)))
+    sql, names = kept[1]
     return sql, [params[name] for name in names]
 
 

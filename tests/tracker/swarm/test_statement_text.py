@@ -1,0 +1,71 @@
+"""The announce statement's text (tracker.swarm.announce.pg_positional): the rules' numbers are constants in it.
+
+They are the same for every announce under one snapshot of the site's
+policy, so they are written into the text once per snapshot instead of being
+bound (and, on the ASGI front, encoded by asyncpg) on every announce; a new
+snapshot gets new texts with its own numbers.
+"""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from tracker.policy.snapshot import AnnouncePolicy
+from tracker.swarm.announce import announce_params, pg_positional
+from tracker.swarm.sql import PG_STATEMENTS, POLICY_CONSTANTS, _literal, positional
+
+
+def policy(**changes) -> AnnouncePolicy:
+    fields = dict(
+        client_mode="allow", client_rules=(), blocked_ports=(), events=(), peers_per_torrent=3, slots_after=1 << 30,
+        slots_max=0, slot_bands=((40, 1), (50, 2)), ratio_bands=((0, 0), (5 << 30, 40)), watch_days=14, max_warnings=3,
+        hnr_seed=0, hnr_within=0, hnr_ratio_pct=0, hnr_exempt_freeleech=False, hnr_exempt_below=0, hnr_exempt_uploader=False,
+    )  # fmt: skip
+    return AnnouncePolicy(**fields | changes)
+
+
+def params(snapshot: AnnouncePolicy | None, **changes) -> dict:
+    fields = dict(
+        user_id=1, torrent_id=2, freeleech="none", peer_id=b"-qB4520-abcdefghijkl", ip="10.0.0.1", port=6881,
+        uploaded=0, downloaded=0, left=100, event="started", is_seeder=False, numwant=50,
+        now=datetime(2026, 12, 3, tzinfo=UTC), policy=snapshot,
+    )  # fmt: skip
+    return announce_params(**fields | changes)
+
+
+def test_the_rules_numbers_are_in_the_text_and_not_bound():
+    sql, values = pg_positional(params(policy()))
+    placeholders = len(set(re.findall(r"\$(\d+)::", sql)))
+    assert placeholders == len(values)
+    _, all_names = positional(PG_STATEMENTS[False, False])
+    assert placeholders == len(all_names) - len(POLICY_CONSTANTS)
+    assert "(3)::int8" in sql  # peers per torrent
+    assert "'{40,50}'::int8[]" in sql and "'{1,2}'::int8[]" in sql  # the slot bands
+    assert f"'{{0,{5 << 30}}}'::int8[]" in sql  # the ratio bands' minimum downloads
+
+
+def test_one_text_per_snapshot_and_a_new_snapshot_gets_its_own_numbers():
+    first = policy()
+    assert pg_positional(params(first))[0] is pg_positional(params(first, left=50))[0]  # made once
+    changed = policy(peers_per_torrent=7, max_warnings=5, slot_bands=())
+    sql, _ = pg_positional(params(changed))
+    assert "(7)::int8" in sql and "(3)::int8" not in sql
+    assert "'{}'::int8[]" in sql
+    # no rules at all: zeros and empty bands
+    assert "(0)::int8" in pg_positional(params(None))[0]
+
+
+def test_every_statement_variant_binds_the_same_values_it_names():
+    for stopped, credit in PG_STATEMENTS:
+        p = params(policy(), event="stopped" if stopped else "started", uploaded=int(credit), numwant=0 if stopped else 50)
+        sql, values = pg_positional(p)
+        assert len(set(re.findall(r"\$(\d+)::", sql))) == len(values)
+        assert not re.search(r"%\(\w+\)s", sql)
+
+
+@pytest.mark.parametrize("value", ["1; DROP TABLE tracker_peer", "1 OR true", ["7", "8); --"]])
+def test_a_constant_is_only_ever_digits(value):
+    with pytest.raises(ValueError):
+        _literal(value, "int8[]" if isinstance(value, list) else "int8")
+    assert _literal([7, 8], "int8[]") == "'{7,8}'::int8[]" and _literal(-2, "int8") == "(-2)::int8"
