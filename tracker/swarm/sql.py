@@ -291,7 +291,9 @@ WITH g AS (
 #   announces racing for a member's last leech slot are judged one after the
 #   other; it hands back the snatch's revision as it read it.
 # (OFFSET 0 plans the call's subquery apart, so its condition is a one-time
-# filter that gates the call: a cleared announce never reaches the function.)
+# filter that gates the call: a cleared announce never reaches the function.
+# `ga` is MATERIALIZED: `gc` reads its `asked` twice, and inlined, its probe of
+# the peer's row ran twice.)
 # Either way the statement checks at the snatch's row lock that the revision
 # is still that one (_REFUSED): another announce of the member on the
 # torrent that committed in between bumped it, and then the statement fails,
@@ -322,7 +324,7 @@ def gate_clear(value: Callable[[str], str]) -> str:
 
 
 _GATE = """
-ga AS (
+ga AS MATERIALIZED (
     SELECT %(gate)s AND g.fresh AND NOT EXISTS (
         SELECT 1 FROM tracker_peer WHERE torrent_id = %(t)s AND peer_id = %(pid)s
           AND (user_id <> %(u)s OR (last_announce >= %(live)s AND (NOT is_seeder OR %(seeder)s)))) AS asked
