@@ -2,6 +2,7 @@
 
     python -m tests.perf.announce [--duration 12] [--connections 32] [--server asgi|wsgi|both] [--workers N]
     python -m tests.perf.announce --baseline REV [--rounds 2] [--duration 8] [--server asgi|wsgi|both]
+    either with [--peers new|returning]: every announce a new peer's (the default), or live peers announcing again
 
 Creates the PostgreSQL database `perf_tracker` afresh (and flushes Redis db 5),
 registers 1,000 torrents and 200 users, starts gunicorn (the ASGI front on
@@ -101,11 +102,11 @@ print(",".join(u.passkey for u in users))
     return hashes, passkeys
 
 
-def lua_script(directory: Path, hashes: list[bytes], passkeys: list[str], mode: str) -> Path:
+def lua_script(directory: Path, hashes: list[bytes], passkeys: list[str], mode: str, peers: str = "new") -> Path:
     path = directory / f"announce-{mode}.lua"
     head = "hashes = {" + ",".join(f'"{quote_from_bytes(h, safe="")}"' for h in hashes) + "}\n"
     head += "passkeys = {" + ",".join(f'"{p}"' for p in passkeys) + "}\n"
-    head += f'mode = "{mode}"\n'
+    head += f'mode = "{mode}"\npeers = "{peers}"\n'
     path.write_text(head + LUA.read_text())
     return path
 
@@ -295,6 +296,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default 2 for asgi, 6 for wsgi)")
     parser.add_argument("--threads", type=int, default=4, help="threads per wsgi worker (default 4)")
     parser.add_argument("--baseline", help="a git revision to compare against, A-B-A, on a worktree of it (instead of opentracker)")
+    parser.add_argument(
+        "--peers",
+        choices=("new", "returning"),
+        default="new",
+        help="new: every announce a new peer's started (the gate judges each; default); returning: live peers announcing again",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="with --baseline: runs of this checkout, between runs of REV (default 2)")
     args = parser.parse_args()
     if args.baseline:
@@ -309,11 +316,12 @@ def main() -> None:
         if keep:
             print("scripts in", tmp)
         workdir = Path(tmp)
-        script = lua_script(workdir, hashes, passkeys, "django")
+        script = lua_script(workdir, hashes, passkeys, "django", args.peers)
         servers = ("asgi", "wsgi") if args.server == "both" else (args.server,)
         results = {server: bench_django(server, args, script, passkeys, hashes) for server in servers}
-        opentracker = bench_opentracker(args, lua_script(workdir, hashes, passkeys, "opentracker"), hashes, workdir)
-    print(f"\nload: wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, {TORRENTS} torrents, a new peer per announce")
+        opentracker = bench_opentracker(args, lua_script(workdir, hashes, passkeys, "opentracker", args.peers), hashes, workdir)
+    load = "a new peer per announce" if args.peers == "new" else "live peers announcing again"
+    print(f"\nload: wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, {TORRENTS} torrents, {load}")
     for server in servers:
         print(f"tracker ({server}): {' '.join(gunicorn_command(server, args, 0)[3:])}, PostgreSQL {DB_NAME} + Redis db 5")
     rows = [(f"tp-{server}", result) for server, result in results.items()] + [("opentracker", opentracker)]
@@ -355,7 +363,7 @@ def compare(args: argparse.Namespace) -> None:
                 tree = worktree if side == "A" else ROOT
                 for server in servers:
                     hashes, passkeys = prepare_database(tree)
-                    script = lua_script(Path(tmp), hashes, passkeys, "django")
+                    script = lua_script(Path(tmp), hashes, passkeys, "django", args.peers)
                     result = bench_django(server, args, script, passkeys, hashes, root=tree)
                     runs[(side, server)].append(result)
                     print(
@@ -367,7 +375,8 @@ def compare(args: argparse.Namespace) -> None:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=False, capture_output=True)
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
-    print(f"\nA = {args.baseline}, B = this checkout; wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, medians")
+    wrk = f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s"
+    print(f"\nA = {args.baseline}, B = this checkout; {wrk}, {args.peers} peers, medians")
     for server in servers:
         a, b = runs[("A", server)], runs[("B", server)]
         for key, label in (("cpu_ms", "CPU ms/announce"), ("db_cpu_ms", "database CPU ms/announce"), ("rps", "announces/s")):

@@ -1,5 +1,9 @@
--- wrk script: realistic announces over the benchmark's torrents, every request from a brand-new peer.
--- The runner prepends `hashes` (percent-encoded info hashes), `passkeys` and `mode` ("django" or "opentracker").
+-- wrk script: realistic announces over the benchmark's torrents.
+-- The runner prepends `hashes` (percent-encoded info hashes), `passkeys`, `mode` ("django" or "opentracker")
+-- and `peers`: "new" makes every request a brand-new peer's `started` (the costliest announce: the rules'
+-- gate judges each one); "returning" has each thread's POOL peers announce again and again, as a tracker's
+-- steady load is (regular announces of live peers, their counters growing: credited, not judged).
+local POOL = 2000
 local threads = {}
 counter = 0
 failures = 0
@@ -15,8 +19,24 @@ function init(args)
   run = math.random(0, 9999)  -- peer ids never repeat across runs (warm-up included)
 end
 
+local function returning()
+  local slot = counter % POOL
+  -- counters grow across wrk runs too (the warm-up's peers are the measured run's): seconds since late 2025, then rounds
+  local round = (os.time() - 1764000000) * 100 + math.floor(counter / POOL)
+  local left, downloaded = 0, 0
+  if slot % 10 < 7 then left, downloaded = 1000000000 - (round % 1000000), (round % 1000000) * 1024 end
+  local path = "/announce?"
+  if mode == "django" then path = "/announce/" .. passkeys[(slot + id) % #passkeys + 1] .. "?" end
+  path = path .. "info_hash=" .. hashes[(slot * 7 + id) % #hashes + 1] .. "&peer_id="
+    .. string.format("-qB4650-%04d%02d%06d", 0, id, slot) .. "&port=" .. (20000 + slot) .. "&uploaded=" .. string.format("%.0f", round * 1024)
+    .. "&downloaded=" .. string.format("%.0f", downloaded) .. "&left=" .. string.format("%.0f", left) .. "&corrupt=0&key=" .. string.format("%08X", slot)
+    .. "&numwant=50&compact=1&no_peer_id=1"
+  return wrk.format("GET", path, {["User-Agent"] = "qBittorrent/4.6.5"})
+end
+
 function request()
   counter = counter + 1
+  if peers == "returning" then return returning() end
   local info_hash = hashes[math.random(#hashes)]
   local peer_id = string.format("-qB4650-%04d%02d%06d", run, id, counter % 1000000)
   local left = 0
