@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from tests.interfaces import interfaces_steady
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -24,6 +26,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def _interfaces_steady() -> Iterator[None]:
+    """No end-to-end lab of a suite run beside this one changes an interface while a browser test runs (tests/interfaces.py)."""
+    with interfaces_steady(changing=False):
+        yield
 
 
 @pytest.fixture(scope="session")

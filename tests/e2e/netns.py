@@ -30,6 +30,8 @@ from typing import IO
 
 import pytest
 
+from tests.interfaces import interfaces_steady
+
 ETC_NETNS = Path("/etc/netns")
 TRACKER_NAME = "tracker"  # in every host's /etc/hosts: both of the bridge's addresses, for a dual-stack client
 LABS = 64  # 10.77.0.0/24 to 10.77.63.0/24
@@ -105,6 +107,12 @@ class Lab:
         """The bridge's address as a URL's host ([...] around IPv6)."""
         return self.ipv4 if family == 4 else f"[{self.ipv6}]"
 
+    def _veths(self) -> list[str]:
+        """The root namespace's ends of this lab's veth pairs (`tp<N>h<i>`), leftovers included."""
+        listed = _ip("-o", "link", "show", check=False).stdout.splitlines()
+        names = [line.split(": ")[1].split("@")[0] for line in listed if ": " in line]
+        return [name for name in names if name.startswith(f"tp{self.index}h")]
+
     def _namespaces(self) -> list[str]:
         listed = _ip("netns", "list", check=False).stdout.split("\n")
         prefix = f"tp{self.index}-"
@@ -112,10 +120,11 @@ class Lab:
 
     def open(self) -> None:
         self.close()  # leftovers of a crashed run under these names
-        _ip("link", "add", self.bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0")
-        _ip("addr", "add", f"{self.ipv4}/24", "dev", self.bridge)
-        _ip("-6", "addr", "add", f"{self.ipv6}/64", "dev", self.bridge, "nodad")
-        _ip("link", "set", self.bridge, "up")
+        with interfaces_steady(changing=True):  # (the root namespace's interfaces: see tests/interfaces.py)
+            _ip("link", "add", self.bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0")
+            _ip("addr", "add", f"{self.ipv4}/24", "dev", self.bridge)
+            _ip("-6", "addr", "add", f"{self.ipv6}/64", "dev", self.bridge, "nodad")
+            _ip("link", "set", self.bridge, "up")
 
     def host(self, label: str) -> Host:
         """A new namespace on the bridge, with the next free host number's addresses."""
@@ -131,8 +140,9 @@ class Lab:
         lines = ["127.0.0.1 localhost", "::1 localhost"]
         names = [f"{host.ipv4} {label}", f"{host.ipv6} {label}", f"{self.ipv4} {TRACKER_NAME}", f"{self.ipv6} {TRACKER_NAME}"]
         (etc / "hosts").write_text("\n".join([*lines, *names, ""]))
-        _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
-        _ip("link", "set", veth, "master", self.bridge, "up")
+        with interfaces_steady(changing=True):
+            _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
+            _ip("link", "set", veth, "master", self.bridge, "up")
         _ip("-n", name, "link", "set", "lo", "up")
         _ip("-n", name, "addr", "add", f"{host.ipv4}/24", "dev", "eth0")
         _ip("-n", name, "-6", "addr", "add", f"{host.ipv6}/64", "dev", "eth0", "nodad")
@@ -146,12 +156,16 @@ class Lab:
         """
         for process in [p for p in _PROCESSES if p.host in self.hosts]:
             process.stop()
-        for name in self._namespaces():
-            _ip("netns", "delete", name, check=False)
+        with interfaces_steady(changing=True):
+            # the veth pairs' root ends first: a deleted namespace's would go later, in the kernel's own time
+            for veth in self._veths():
+                _ip("link", "delete", veth, check=False)
+            for name in self._namespaces():
+                _ip("netns", "delete", name, check=False)
+            _ip("link", "delete", self.bridge, check=False)
         for etc in ETC_NETNS.glob(f"tp{self.index}-*"):
             shutil.rmtree(etc, ignore_errors=True)
         self.hosts.clear()
-        _ip("link", "delete", self.bridge, check=False)
 
 
 def namespaces_permitted() -> str | None:
@@ -165,10 +179,11 @@ def namespaces_permitted() -> str | None:
     if result.returncode != 0:
         return f"`ip netns add` is not permitted here: {result.stderr.strip()}"
     _ip("netns", "delete", probe, check=False)
-    result = _ip("link", "add", probe, "type", "bridge", check=False)
-    if result.returncode != 0:
-        return f"creating a bridge is not permitted here: {result.stderr.strip()}"
-    _ip("link", "delete", probe, check=False)
+    with interfaces_steady(changing=True):
+        result = _ip("link", "add", probe, "type", "bridge", check=False)
+        if result.returncode != 0:
+            return f"creating a bridge is not permitted here: {result.stderr.strip()}"
+        _ip("link", "delete", probe, check=False)
     return None
 
 

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,7 @@ from tests.e2e.swarm import info_hashes, make_torrent, multipart, tool, uvicorn_
 from tests.e2e.test_client_rules import _QBT_CONFIG, _TransmissionRpc
 from tests.e2e.test_real_clients import downloaded_torrent, register
 from tests.factories import UserFactory
+from tests.interfaces import interfaces_steady
 from tracker.models import Peer, Snatch, Torrent
 
 pytestmark = pytest.mark.e2e
@@ -1051,6 +1053,33 @@ def test_a_lab_is_torn_down_even_when_the_test_fails(tmp_path):
     assert not any(line.startswith(host.name) for line in listed)
     assert subprocess.run(["ip", "link", "show", built.bridge], capture_output=True, check=False).returncode != 0
     assert not (netns.ETC_NETNS / host.name).exists()
+
+
+def test_a_lab_changes_no_interface_while_a_browser_test_runs():
+    """tests/interfaces.py: a lab is built only once the shared holder (a browser test of a suite run beside) lets go."""
+    with netns.lab():  # (skips, or fails under CI, where namespaces are not permitted)
+        pass
+    holding, release, built = threading.Event(), threading.Event(), []
+
+    def browser_test() -> None:
+        with interfaces_steady(changing=False):
+            holding.set()
+            release.wait(30)
+
+    def build() -> None:
+        with netns.lab() as lab:
+            built.append(lab.bridge)
+
+    threads = [threading.Thread(target=browser_test), threading.Thread(target=build)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    time.sleep(1.5)  # a lab takes well under a second to build
+    assert not built
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert len(built) == 1
 
 
 def test_without_namespaces_a_lab_skips_and_under_ci_fails(monkeypatch):

@@ -49,7 +49,7 @@ from core.metrics import ANNOUNCE_BATCH_SIZE, ANNOUNCE_RETRIES, DB_POOL_CONNECTI
 from tracker.announce.core import Lookup, Scrape, TrackerRequest, announce_flow, failure_for, request_done, result_of, scrape_flow
 from tracker.announce.protocol import REPLY_CACHE_CONTROL, REPLY_CONTENT_TYPE, tracker_route
 from tracker.policy.snapshot import AnnouncePolicy
-from tracker.swarm.announce import ANNOUNCE_ATTEMPTS, pg_positional
+from tracker.swarm.announce import pg_positional, retries_exhausted
 from tracker.swarm.batch import batch_args, batch_keys, batch_results, batch_sql
 from tracker.swarm.lookups import (
     LOOKUP_TIMEOUT,
@@ -470,19 +470,19 @@ class TrackerASGI:
 async def _announce_pg(swarm: _Swarm, fields: dict[str, Any]) -> AnnounceResult:
     """Run the single announce statement on a pooled connection, retrying a deadlock or a lock wait cut short,
     and judging it again under the member's lock when the gate's check found a racing announce (tracker.swarm.sql's `gt`)."""
-    for attempt in range(ANNOUNCE_ATTEMPTS):
+    failures = [0, 0]
+    while True:
         sql, values = pg_positional(fields)
         try:
             async with swarm.pool.acquire() as conn:
                 return pg_result(await conn.fetchrow(sql, *values))
         except (DeadlockDetectedError, LockNotAvailableError, SerializationError) as exc:
-            if attempt == ANNOUNCE_ATTEMPTS - 1:
-                raise
             gate_conflict = isinstance(exc, SerializationError)
+            if retries_exhausted(failures, gate_conflict):
+                raise
             ANNOUNCE_RETRIES.labels("asgi", "gate_conflict" if gate_conflict else "lock").inc()
             if gate_conflict:
                 fields = {**fields, "exact": True}
-    raise AssertionError("unreachable")
 
 
 # Django's ORM in a worker thread: its connection housekeeping runs around

@@ -29,11 +29,20 @@ from tracker.swarm.rules import AnnounceIn, Effects, GateIn, PeerBefore, SnatchB
 from tracker.swarm.sql import PG_STATEMENTS, AnnounceResult, pg_result, positional
 
 DEADLOCK_RETRIES = 3
-# How many times an announce statement runs at most. A gate conflict means another announce of the member on
-# the torrent committed meanwhile (tracker.swarm.sql's `gt`); judged again under the member's lock, it can
-# still lose once to each racing announce that the snapshot cleared without the lock, so a member's few
-# clients starting at once need more than DEADLOCK_RETRIES (seen: four new peers on a limit of three).
-ANNOUNCE_ATTEMPTS = 8
+# How many gate conflicts an announce outlives. A gate conflict means another announce of the member on the
+# torrent committed meanwhile (tracker.swarm.sql's `gt`); judged again under the member's lock, it can still
+# lose once to each racing announce that the snapshot cleared without the lock, so a member's few clients
+# starting at once need more than DEADLOCK_RETRIES (seen: four new peers on a limit of three). Lock waits
+# cut short and deadlocks still end an announce at their third, so a held lock fails it within three lock
+# timeouts, as before.
+GATE_CONFLICT_RETRIES = 8
+
+
+def retries_exhausted(failures: list[int], gate_conflict: bool) -> bool:
+    """Count one failed run of an announce statement in `failures` ([lock failures, gate conflicts]): True once
+    its kind has failed DEADLOCK_RETRIES (a lock or a deadlock) or GATE_CONFLICT_RETRIES times."""
+    failures[gate_conflict] += 1
+    return failures[gate_conflict] >= (GATE_CONFLICT_RETRIES if gate_conflict else DEADLOCK_RETRIES)
 
 
 def announce_params(
@@ -185,17 +194,19 @@ def announce_retried(params: dict[str, Any]) -> AnnounceResult:
     from django.db import OperationalError
     from psycopg.errors import DeadlockDetected, SerializationFailure
 
-    for attempt in range(ANNOUNCE_ATTEMPTS):
+    failures = [0, 0]
+    while True:
         try:
             return announce_statement(params)
         except OperationalError as exc:
-            if not isinstance(exc.__cause__, DeadlockDetected | SerializationFailure) or attempt == ANNOUNCE_ATTEMPTS - 1:
+            if not isinstance(exc.__cause__, DeadlockDetected | SerializationFailure):
                 raise
             gate_conflict = isinstance(exc.__cause__, SerializationFailure)
+            if retries_exhausted(failures, gate_conflict):
+                raise
             ANNOUNCE_RETRIES.labels("wsgi", "gate_conflict" if gate_conflict else "lock").inc()
             if gate_conflict:
                 params = {**params, "exact": True}
-    raise AssertionError("unreachable")
 
 
 def _pg_cursor() -> Any:
