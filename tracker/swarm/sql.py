@@ -436,12 +436,52 @@ def _literal(value: Any, typ: str) -> str:
     return f"({int(value)})::{typ}"
 
 
+_RATIO_BELOW = "tracker_ratio_below("
+_RATIO_BANDS = ",%(rbm)s::int8[],%(rbr)s::int8[])"
+
+
+def ratio_below_inline(sql: str, minimums: list[int], ratios: list[int]) -> str:
+    """`sql` with each call tracker_ratio_below(UP,DOWN,%(rbm)s::int8[],%(rbr)s::int8[]) written out for these bands.
+
+    The function (migration 0010) picks the band with the largest minimum at
+    or below DOWN and compares in numeric; a call costs about 20 us (an SQL
+    function with a FROM is not inlined), an expression a fraction of a
+    microsecond. Here the same as one CASE over the bands, largest minimum
+    first.
+    """
+    bands = sorted(zip((int(m) for m in minimums), (int(r) for r in ratios), strict=True), reverse=True)
+    while (start := sql.find(_RATIO_BELOW)) >= 0:
+        depth, args, arg_start, end = 0, [], start + len(_RATIO_BELOW), -1
+        for i in range(arg_start, len(sql)):
+            if sql[i] == "(":
+                depth += 1
+            elif sql[i] == ")":
+                if depth == 0:
+                    end = i
+                    break
+                depth -= 1
+            elif sql[i] == "," and depth == 0:
+                args.append(sql[arg_start:i])
+                arg_start = i + 1
+        args.append(sql[arg_start:end])
+        if len(args) != 4 or "," + ",".join(args[2:]) + ")" != _RATIO_BANDS:
+            raise ValueError(f"unexpected call of tracker_ratio_below: {sql[start : end + 1]}")
+        up, down = args[0], args[1]
+        required = "(CASE " + "".join(f"WHEN({down})>={m} THEN {r} " for m, r in bands) + "ELSE 0 END)" if bands else "0"
+        below = f"({required}>0 AND({up})::numeric*100<{required}::numeric*({down}))"
+        sql = sql[:start] + below + sql[end + 1 :]
+    return sql
+
+
 def positional(sql: str, constants: dict[str, Any] | None = None) -> tuple[str, tuple[str, ...]]:
     """`sql` with $1, $2... (each cast to its PARAM_TYPES type) for its %(name)s placeholders, and the names in order.
 
-    `constants`: values written into the text instead, for those of their names in POLICY_CONSTANTS.
+    `constants`: values written into the text instead, for those of their names in POLICY_CONSTANTS (and
+    the ratio bands' test written out: ratio_below_inline).
     """
     names: list[str] = []
+    if constants is not None:
+        sql = ratio_below_inline(sql, constants["rbm"], constants["rbr"])
 
     def number(match: re.Match[str]) -> str:
         name = match[1]

@@ -10,10 +10,11 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from tracker.policy.snapshot import AnnouncePolicy
 from tracker.swarm.announce import announce_params, pg_positional
-from tracker.swarm.sql import PG_STATEMENTS, POLICY_CONSTANTS, _literal, positional
+from tracker.swarm.sql import PG_STATEMENTS, POLICY_CONSTANTS, _literal, positional, ratio_below_inline
 
 
 def policy(**changes) -> AnnouncePolicy:
@@ -69,3 +70,28 @@ def test_a_constant_is_only_ever_digits(value):
     with pytest.raises(ValueError):
         _literal(value, "int8[]" if isinstance(value, list) else "int8")
     assert _literal([7, 8], "int8[]") == "'{7,8}'::int8[]" and _literal(-2, "int8") == "(-2)::int8"
+
+
+BANDS = [([], []), ([0], [60]), ([0, 5 << 30], [0, 40]), ([1 << 30, 0, 10 << 30], [30, 0, 70])]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("minimums", "ratios"), BANDS)
+def test_the_ratio_test_written_out_says_what_the_function_says(minimums, ratios):
+    """ratio_below_inline against migration 0010's tracker_ratio_below, over totals on and around every band's edge."""
+    if connection.vendor != "postgresql":
+        pytest.skip("tracker_ratio_below is PostgreSQL's (the portable path computes the watch in Python)")
+    edges = sorted({0, 1, *minimums, *(m - 1 for m in minimums if m), *(m + 1 for m in minimums), 20 << 30})
+    cases = [(up, down) for down in edges for up in {0, 1, down * 29 // 100, down * 3 // 10, down * 4 // 10, down * 7 // 10, down}]
+    values = ",".join(f"({up}::int8,{down}::int8)" for up, down in cases)
+    call = "tracker_ratio_below(v.up,v.down,%(rbm)s::int8[],%(rbr)s::int8[])"
+    inline = ratio_below_inline(call, minimums, ratios)
+    assert "tracker_ratio_below" not in inline
+    rbm, rbr = "'{" + ",".join(map(str, minimums)) + "}'::int8[]", "'{" + ",".join(map(str, ratios)) + "}'::int8[]"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT v.up, v.down, tracker_ratio_below(v.up, v.down, {rbm}, {rbr}), {inline} FROM (VALUES {values}) AS v(up, down)"
+        )
+        rows = cursor.fetchall()
+    assert rows and all(function == written for _, _, function, written in rows), [r for r in rows if r[2] != r[3]]
+    assert any(function for _, _, function, _ in rows) == any(ratios)
