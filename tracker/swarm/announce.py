@@ -134,17 +134,28 @@ def announce_params(
     )
 
 
-_NO_POLICY_NUMBERS = {"ppt": 0, "sla": 0, "slm": 0, "sbb": [], "sbs": [], "rbm": [], "rbr": [], "wd": 0, "mw": 0}
-_policy_numbers_memo: dict[int, tuple[AnnouncePolicy, dict[str, Any]]] = {}
+# What is the same for every announce under one policy snapshot, kept per snapshot: the rules' numbers, and
+# the announce statements with those written in (by tracker.swarm.sql.PG_STATEMENTS key, made on first use).
+Statements = dict[tuple[bool, bool], tuple[str, tuple[str, ...]]]
+_NO_POLICY: tuple[dict[str, Any], Statements] = (
+    {"ppt": 0, "sla": 0, "slm": 0, "sbb": [], "sbs": [], "rbm": [], "rbr": [], "wd": 0, "mw": 0},
+    {},
+)
+_policy_memo: dict[int, tuple[AnnouncePolicy, dict[str, Any], Statements]] = {}
 
 
 def _policy_numbers(policy: AnnouncePolicy | None) -> dict[str, Any]:
-    """The statement's parameters from the policy snapshot: the same for every announce under one snapshot, so kept per snapshot."""
+    """The statement's parameters from the policy snapshot."""
+    return _per_policy(policy)[0]
+
+
+def _per_policy(policy: AnnouncePolicy | None) -> tuple[dict[str, Any], Statements]:
+    """The snapshot's numbers and its statements so far (see _policy_memo)."""
     if policy is None:
-        return _NO_POLICY_NUMBERS
-    kept = _policy_numbers_memo.get(id(policy))
+        return _NO_POLICY
+    kept = _policy_memo.get(id(policy))
     if kept is not None and kept[0] is policy:
-        return kept[1]
+        return kept[1], kept[2]
     numbers = {
         "ppt": policy.peers_per_torrent,
         "sla": policy.slots_after,
@@ -156,10 +167,10 @@ def _policy_numbers(policy: AnnouncePolicy | None) -> dict[str, Any]:
         "wd": policy.watch_days,
         "mw": policy.max_warnings,
     }
-    if len(_policy_numbers_memo) > 8:  # snapshots replaced by newer ones
-        _policy_numbers_memo.clear()
-    _policy_numbers_memo[id(policy)] = (policy, numbers)
-    return numbers
+    if len(_policy_memo) > 8:  # snapshots replaced by newer ones
+        _policy_memo.clear()
+    _policy_memo[id(policy)] = (policy, numbers, {})
+    return numbers, _policy_memo[id(policy)][2]
 
 
 def peer_announce(params: dict[str, Any]) -> AnnounceResult:
@@ -244,10 +255,6 @@ def _statement_key(params: dict[str, Any]) -> tuple[bool, bool]:
     return params["event"] == "stopped", bool(params["up"] or params["down"])
 
 
-# The statements with $n placeholders, by (statement key, id of the policy snapshot): (the snapshot, (SQL, names)).
-_positional_memo: dict[tuple[tuple[bool, bool], int], tuple[AnnouncePolicy | None, tuple[str, tuple[str, ...]]]] = {}
-
-
 def pg_positional(params: dict[str, Any]) -> tuple[str, list[Any]]:
     """The announce statement with $n placeholders (typed casts) and its values in order, for asyncpg and psycopg.
 
@@ -255,13 +262,12 @@ def pg_positional(params: dict[str, Any]) -> tuple[str, list[Any]]:
     text per statement and policy snapshot, made once; a new snapshot (an operator changed a rule) makes
     new ones, which the drivers prepare on first use.
     """
-    key, policy = _statement_key(params), params["policy"]
-    kept = _positional_memo.get((key, id(policy)))
-    if kept is None or kept[0] is not policy:
-        if len(_positional_memo) > 32:  # snapshots replaced by newer ones
-            _positional_memo.clear()
-        kept = _positional_memo[key, id(policy)] = (policy, positional(PG_STATEMENTS[key], _policy_numbers(policy)))
-    sql, names = kept[1]
+    key = _statement_key(params)
+    numbers, statements = _per_policy(params["policy"])
+    made = statements.get(key)
+    if made is None:
+        made = statements[key] = positional(PG_STATEMENTS[key], numbers)
+    sql, names = made
     return sql, [params[name] for name in names]
 
 
