@@ -169,7 +169,9 @@ def _slice(queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
     keys = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
     if not keys:
         return []
-    rows = {row.pk: row for row in queryset.order_by().filter(pk__in=keys)}
+    pk = queryset.model._meta.pk.attname
+    # Model instances, or values() rows (api.rows), which then carry the primary key under its column's name.
+    rows = {row[pk] if isinstance(row, dict) else row.pk: row for row in queryset.order_by().filter(pk__in=keys)}
     return [rows[key] for key in keys if key in rows]  # a row deleted between the two steps is left out
 
 

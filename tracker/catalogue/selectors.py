@@ -5,6 +5,7 @@ lives here (forum view levels, unapproved torrents) so the two never drift.
 """
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -153,9 +154,15 @@ def _sorts_by_count(query: ListQuery) -> bool:
     return TORRENT_LIST.sorts[query.sort or TORRENT_LIST.default_sort].startswith("stats__")
 
 
-def torrent_page(*, user: Any, query: ListQuery) -> Page:
-    """One page of torrent_list, with its cached count (torrent_list_count)."""
-    queryset = torrent_list(user=user, query=query)
+def torrent_page(*, user: Any, query: ListQuery, rows: Callable[[QuerySet[Torrent]], QuerySet[Any]] | None = None) -> Page:
+    """One page of torrent_list, with its cached count (torrent_list_count).
+
+    `rows` reshapes the list before it is cut (the API reads it as values()
+    rows, api.rows); without it the page holds Torrent instances.
+    """
+    queryset: QuerySet[Any] = torrent_list(user=user, query=query)
+    if rows is not None:
+        queryset = rows(queryset)
     return page_of(queryset, page=query.page, per_page=query.per_page, count=lambda: torrent_list_count(user=user, query=query))
 
 

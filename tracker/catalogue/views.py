@@ -43,6 +43,7 @@ from tracker.catalogue import selectors, services, torznab
 from tracker.catalogue.markup import markup_render
 from tracker.catalogue.permissions import ReadOnlyOrAdmin, ReadOnlyOrAuthenticated
 from tracker.catalogue.serializers import (
+    TORRENT_LIST_ROWS,
     BookmarkSerializer,
     CategorySerializer,
     CommentSerializer,
@@ -170,8 +171,9 @@ class TorrentViewSet(viewsets.GenericViewSet):
         return response
 
     def list(self, request: Request) -> Response:
-        page = selectors.torrent_page(user=request.user, query=list_query(request, selectors.TORRENT_LIST))
-        return page_response(page, TorrentListSerializer(page.items, many=True).data)
+        query = list_query(request, selectors.TORRENT_LIST)
+        page = selectors.torrent_page(user=request.user, query=query, rows=TORRENT_LIST_ROWS.values)
+        return page_response(page, TORRENT_LIST_ROWS.data(page.items))
 
     def create(self, request: Request) -> Response:
         serializer = TorrentUploadSerializer(data=request.data)
