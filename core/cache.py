@@ -19,6 +19,7 @@ again at once.
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import redis
@@ -32,6 +33,10 @@ logger = logging.getLogger("core.cache")  # the name operators filter on (README
 
 # Seconds a process leaves a Redis alone after a command to it failed.
 BACKOFF_SECONDS = 5.0
+# cached_value: how long one caller may hold the right to refresh a value (then another may),
+# and how long at least a value is kept past its freshness, to be handed out while it is refreshed.
+STALE_REFRESH_SECONDS = 60
+STALE_KEEP_SECONDS = 3600
 
 _backoff_until: dict[str, float] = {}  # server -> time.monotonic() at which to try it again
 _backoff_lock = threading.Lock()
@@ -149,15 +154,56 @@ def cache_delete(*keys: str) -> None:
         log_failure(logger, logging.WARNING, "cache delete failed for %s", ", ".join(key_for_log(key) for key in keys), exc=exc)
 
 
-def cached_count(queryset: QuerySet[Any], *, key: str, timeout: int | None = None) -> int:
-    """Count `queryset`, reusing a cached figure for `timeout` seconds (API_COUNT_CACHE_SECONDS).
+def cached_value(key: str, compute: Callable[[], Any], *, fresh_seconds: int, version: Any = None) -> Any:
+    """`compute()`, cached under `key`: reused for `fresh_seconds`, then refreshed by one caller at a time.
+
+    Past its freshness (or once `cache_stale(key)` or a new `version` says it
+    is out of date), the first caller recomputes it while every other caller
+    keeps the last value until that is done, instead of all of them running
+    the same expensive query at once: on a million torrents, every worker
+    thread counting the site's totals together held the browse page for
+    seconds each minute. Only a cold cache (nothing stored) is computed by
+    each caller that finds it so. A cache that fails answers as a cold one.
+    """
+    fresh_key, refresh_key = f"{key}:fresh", f"{key}:refresh"
+    try:
+        found = cache.get_many([key, fresh_key])
+    except Exception as exc:
+        log_failure(logger, logging.WARNING, "cache get failed for %s", key_for_log(key), exc=exc)
+        found = {}
+    entry = found.get(key)
+    entry = entry if isinstance(entry, tuple) and len(entry) == 2 else None  # a value stored otherwise is no entry
+    if entry is not None and entry[0] == version and fresh_key in found:
+        return entry[1]
+    refreshing = False
+    if entry is not None:
+        try:
+            refreshing = bool(cache.add(refresh_key, 1, STALE_REFRESH_SECONDS))
+        except Exception:
+            refreshing = True  # no lock to be had: this caller computes, as on a cold cache
+        if not refreshing:
+            return entry[1]  # another caller is refreshing it: the last value meanwhile
+    try:
+        value = compute()
+        cache_set(key, (version, value), max(fresh_seconds * 20, STALE_KEEP_SECONDS))
+        cache_set(fresh_key, 1, fresh_seconds)
+    finally:
+        if refreshing:
+            cache_delete(refresh_key)
+    return value
+
+
+def cache_stale(key: str) -> None:
+    """Mark `cached_value(key, ...)` out of date: the next caller recomputes it, the others meanwhile keep the last value."""
+    cache_delete(f"{key}:fresh")
+
+
+def cached_count(queryset: QuerySet[Any], *, key: str, timeout: int | None = None, version: Any = None) -> int:
+    """Count `queryset`, reusing a cached figure for `timeout` seconds (API_COUNT_CACHE_SECONDS), refreshed
+    by one caller at a time (cached_value); a new `version` makes the figure out of date.
 
     It is OK for a list's total to lag by a few seconds: a full count of a
     million rows on every page would cost far more than it is worth.
     """
     timeout = timeout if timeout is not None else getattr(settings, "API_COUNT_CACHE_SECONDS", 30)
-    value = cache_get(key)
-    if value is None:
-        value = queryset.count()
-        cache_set(key, value, timeout)
-    return int(value)
+    return int(cached_value(key, queryset.count, fresh_seconds=timeout, version=version))

@@ -72,6 +72,7 @@ def _prepare(args: argparse.Namespace) -> int:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
+    from django.utils import timezone
 
     from accounts.models import User
     from tests.factories import make_metainfo
@@ -93,6 +94,8 @@ def _prepare(args: argparse.Namespace) -> int:
         cursor.execute("UPDATE tracker_torrent SET metainfo = %s, info_hash = %s WHERE id = %s", [metainfo, info_hash, detail_id])
     member, _ = User.objects.get_or_create(username="bench-member")
     member.set_password(PASSWORD)
+    # A confirmed address: an unconfirmed member's every download is a 403 (accounts.emails.email_confirmed_check).
+    member.email, member.email_confirmed_at = "bench-member@example.invalid", timezone.now()
     member.save()
     connection.close()
     return detail_id

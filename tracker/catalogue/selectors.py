@@ -15,7 +15,7 @@ from django.db.models import BooleanField, Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from core.cache import cache_get, cache_set, cached_count
+from core.cache import cache_get, cached_count, cached_value
 from core.errors import NotFound, pk_parse
 from core.listing import DEFAULT_PER_PAGE, ListQuery, ListSpec, Page, page_of
 from tracker.catalogue.access import user_level
@@ -204,9 +204,10 @@ def torrent_list_count(*, user: Any, query: ListQuery) -> int:
     A member's list also holds their own unapproved torrents; those are
     counted apart (a small indexed count), so every member shares the
     cached count of the approved ones instead of paying a full count each.
-    The key carries a generation bumped by every registration, deletion and
-    status or forum change, so a change shows at once; other drift (seeders
-    for `seeded`) is bounded by API_COUNT_CACHE_SECONDS.
+    The figure carries a generation bumped by every registration, deletion and
+    status or forum change, so a change shows on the next count; other drift
+    (seeders for `seeded`) is bounded by API_COUNT_CACHE_SECONDS. One caller
+    recounts at a time; the others meanwhile have the last figure.
     """
     level = user_level(user)
     # Counted without the sort: sorting by a count inner-joins the counts table
@@ -222,11 +223,11 @@ def torrent_list_count(*, user: Any, query: ListQuery) -> int:
     relevant = sorted((k, repr(v)) for k, v in given.items())
     digest = hashlib.sha256(repr((relevant, query.search)).encode()).hexdigest()[:32]
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
-    key = f"torrents:count:{generation}:{level}:{digest}"
+    key = f"torrents:count:{level}:{digest}"
     if AccessLevel.USER <= level < AccessLevel.MODERATOR:
         own_unapproved = queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count()
-        return cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key) + own_unapproved
-    return cached_count(queryset, key=key)
+        return cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key, version=generation) + own_unapproved
+    return cached_count(queryset, key=key, version=generation)
 
 
 def torrent_find(*, user: Any, terms: list[str], forum_ids: list[int] | None = None) -> QuerySet[Torrent]:
@@ -278,15 +279,17 @@ STATS_CACHE_KEY = "stats:site:public"  # not the old key, whose figures counted 
 def stats_get() -> dict[str, int]:
     """Site totals: users, torrents, total size, seeders, leechers, peers (cached for a minute).
 
+    One request at a time recounts them (core.cache.cached_value).
+
     One figure for everyone, so it counts what everyone may see: the torrents
     a guest sees (approved, in forums open to guests) and their peers, for
     guests, members and moderators alike. Torrents waiting for a moderator and
     those of members-only forums are in no one's totals.
     """
-    key = STATS_CACHE_KEY
-    cached = cache_get(key)
-    if cached is not None:
-        return dict(cached)
+    return dict(cached_value(STATS_CACHE_KEY, _stats_count, fresh_seconds=getattr(settings, "STATS_CACHE_SECONDS", 60)))
+
+
+def _stats_count() -> dict[str, int]:
     public = torrent_visible_q(level=AccessLevel.GUEST, user_id=None)
     totals = Torrent.objects.filter(public).aggregate(
         torrents=Count("id"), total_size=Sum("size"), seeders=Sum("stats__seeders"), leechers=Sum("stats__leechers")
@@ -299,5 +302,4 @@ def stats_get() -> dict[str, int]:
         "leechers": totals["leechers"] or 0,
         "peers": Peer.objects.filter(torrent_visible_q(level=AccessLevel.GUEST, user_id=None, through="torrent__")).count(),
     }
-    cache_set(key, stats, getattr(settings, "STATS_CACHE_SECONDS", 60))
     return stats

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.emails import email_confirmed_check
 from accounts.models import announce_url_of
-from core.cache import cache_delete, cache_get, cache_set
+from core.cache import cache_get, cache_set, cache_stale
 from core.errors import Conflict, Forbidden, Invalid, TooLarge
 from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, can_view_forum
 from tracker.catalogue.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
@@ -39,7 +39,7 @@ def _lists_changed() -> None:
     """
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
     cache_set(TORRENT_LIST_GENERATION_KEY, generation + 1, 24 * 3600)
-    cache_delete(STATS_CACHE_KEY)
+    cache_stale(STATS_CACHE_KEY)
 
 
 def _is_moderator(user: Any) -> bool:
