@@ -59,6 +59,7 @@ def _configure(db: str, base_url: str) -> None:
     os.environ.setdefault("API_RATE_LIMIT_AUTHENTICATED", "100000000")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "torrentpier.settings")
     os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "0")  # the bulk load runs for minutes
+    os.environ.setdefault("LOG_LEVEL", "warning")  # no request log line per call among the figures
 
 
 def _create_database(db: str, base_url: str, *, fresh: bool) -> None:
