@@ -210,21 +210,25 @@ def torrent_list_count(*, user: Any, query: ListQuery) -> int:
     recounts at a time; the others meanwhile have the last figure.
     """
     level = user_level(user)
-    # Counted without the sort: sorting by a count inner-joins the counts table
-    # (see torrent_list), and the number of rows is the same without that join.
-    queryset = torrent_list(user=user, query=replace(query, sort=None)).order_by()
     filters = query.filters.form.cleaned_data if query.filters is not None else {}
     given = {k: v for k, v in filters.items() if v not in (None, "")}
     maintained = None if query.search else _maintained_total(level=level, filters=given)
+    member = AccessLevel.USER <= level < AccessLevel.MODERATOR
+
+    def counted() -> QuerySet[Torrent]:
+        # Counted without the sort: sorting by a count inner-joins the counts table
+        # (see torrent_list), and the number of rows is the same without that join.
+        # Built only when something is counted from it: a guest's or a moderator's maintained total needs none.
+        return torrent_list(user=user, query=replace(query, sort=None)).order_by()
+
     if maintained is not None:
-        if AccessLevel.USER <= level < AccessLevel.MODERATOR:
-            return maintained + queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count()
-        return maintained
+        return maintained + (counted().filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count() if member else 0)
+    queryset = counted()
     relevant = sorted((k, repr(v)) for k, v in given.items())
     digest = hashlib.sha256(repr((relevant, query.search)).encode()).hexdigest()[:32]
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
     key = f"torrents:count:{level}:{digest}"
-    if AccessLevel.USER <= level < AccessLevel.MODERATOR:
+    if member:
         own_unapproved = queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count()
         return cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key, version=generation) + own_unapproved
     return cached_count(queryset, key=key, version=generation)
