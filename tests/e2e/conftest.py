@@ -5,7 +5,9 @@ it runs again against the deployed ASGI front (torrentpier.asgi under
 uvicorn), whose announce is the async fast path.
 """
 
+import contextlib
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,11 +19,27 @@ from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _St
 
 from tests.e2e.swarm import uvicorn_serving
 
+# Held by the WSGI live server while it answers a request, and by every query on an in-memory SQLite
+# connection it shares with the test. The test's reads then fall between two requests, never inside
+# one, where they would see an announce's transaction half applied (the peer gone, the member not
+# yet credited). Reentrant: the server's own queries run under its hold.
+SERVING = threading.RLock()
+
 
 class _SerialWSGIServer(WSGIServer):
     # Clients open several connections at once (a hybrid torrent's two
     # announces per client, stops on shutdown); queue them instead of refusing.
     request_queue_size = 128
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # One request whole: the serial server closes each connection after its reply.
+        with SERVING:
+            super().finish_request(request, client_address)
+
+
+def _between_requests(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+    with SERVING:
+        return execute(sql, params, many, context)
 
 
 class _SerialServerThread(LiveServerThread):
@@ -56,7 +74,10 @@ def tracker_url(request: pytest.FixtureRequest, transactional_db: Any, settings:
     if thread.error:
         raise thread.error
     try:
-        yield f"http://127.0.0.1:{thread.port}"
+        with contextlib.ExitStack() as stack:
+            for conn in override.values():
+                stack.enter_context(conn.execute_wrapper(_between_requests))
+            yield f"http://127.0.0.1:{thread.port}"
     finally:
         thread.terminate()
         for conn in override.values():
