@@ -193,6 +193,29 @@ def cached_value(key: str, compute: Callable[[], Any], *, fresh_seconds: int, ve
     return value
 
 
+def cached_generation(key: str, generation_key: str, compute: Callable[[], Any], *, fresh_seconds: int) -> Any:
+    """`compute()`, cached under `key` for `fresh_seconds` and only while the cache's `generation_key` holds
+    the figure it was computed under: a new generation is seen by the very next caller, never served stale.
+
+    One round trip on a hit (the entry and the generation read together). A
+    miss is computed by each caller that finds it, so `compute` should be
+    cheap enough for that (a page of a list; a count belongs in
+    cached_value). A cache that fails answers as a cold one.
+    """
+    try:
+        found = cache.get_many([key, generation_key])
+    except Exception as exc:
+        log_failure(logger, logging.WARNING, "cache get failed for %s", key_for_log(key), exc=exc)
+        found = {}
+    generation = found.get(generation_key) or 0
+    entry = found.get(key)
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
+        return entry[1]
+    value = compute()
+    cache_set(key, (generation, value), fresh_seconds)
+    return value
+
+
 def cache_stale(key: str) -> None:
     """Mark `cached_value(key, ...)` out of date: the next caller recomputes it, the others meanwhile keep the last value."""
     cache_delete(f"{key}:fresh")

@@ -301,6 +301,10 @@ REST_FRAMEWORK = {
 
 API_RATE_LIMIT_AUTHENTICATED = env_int("API_RATE_LIMIT_AUTHENTICATED", 60, minimum=1)
 API_RATE_LIMIT_ANONYMOUS = env_int("API_RATE_LIMIT_ANONYMOUS", 20, minimum=1)
+# A page of the torrent list (API and browse page) is shared this long by the viewers who see the same list
+# (tracker.catalogue.selectors.torrent_page): a change of what the lists hold shows at once, the swarm's
+# counts in the rows lag by at most this. 0 turns it off (the test suite's default; its own tests turn it on).
+TORRENT_LIST_CACHE_SECONDS = env_int("TORRENT_LIST_CACHE_SECONDS", 5, minimum=0)
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 # Two-factor login (accounts.twofactor): staff (moderators, admins, is_staff) must turn it on before
 # anything but enrolment; the challenge between the password and the code lasts this many seconds.

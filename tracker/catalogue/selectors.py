@@ -15,7 +15,7 @@ from django.db.models import BooleanField, Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from core.cache import cache_get, cached_count, cached_value
+from core.cache import cache_get, cached_count, cached_generation, cached_value
 from core.errors import NotFound, pk_parse
 from core.listing import DEFAULT_PER_PAGE, ListQuery, ListSpec, Page, page_of
 from tracker.catalogue.access import user_level
@@ -154,16 +154,53 @@ def _sorts_by_count(query: ListQuery) -> bool:
     return TORRENT_LIST.sorts[query.sort or TORRENT_LIST.default_sort].startswith("stats__")
 
 
-def torrent_page(*, user: Any, query: ListQuery, rows: Callable[[QuerySet[Torrent]], QuerySet[Any]] | None = None) -> Page:
+def torrent_page(
+    *,
+    user: Any,
+    query: ListQuery,
+    rows: Callable[[QuerySet[Torrent]], QuerySet[Any]] | None = None,
+    shape: Callable[[list[Any]], list[Any]] | None = None,
+    cache_as: str | None = None,
+) -> Page:
     """One page of torrent_list, with its cached count (torrent_list_count).
 
     `rows` reshapes the list before it is cut (the API reads it as values()
-    rows, api.rows); without it the page holds Torrent instances.
+    rows, api.rows); without it the page holds Torrent instances. `shape`
+    then turns the page's rows into what the caller shows (the API's JSON
+    rows), once per cached page.
+
+    With `cache_as` (the caller's name for what `rows` and `shape` make), the
+    page is shared for TORRENT_LIST_CACHE_SECONDS by every viewer who sees
+    the same list: one access level, and for a member no unapproved upload of
+    their own in it (those lists are theirs alone and never cached). Every
+    change of what a list holds (a registration, a deletion, a status or forum
+    change: services._lists_changed) starts a new generation, which the next
+    request sees; the swarm's counts in the rows may lag by those seconds.
     """
-    queryset: QuerySet[Any] = torrent_list(user=user, query=query)
-    if rows is not None:
-        queryset = rows(queryset)
-    return page_of(queryset, page=query.page, per_page=query.per_page, count=lambda: torrent_list_count(user=user, query=query))
+
+    def compute() -> Page:
+        queryset: QuerySet[Any] = torrent_list(user=user, query=query)
+        if rows is not None:
+            queryset = rows(queryset)
+        page = page_of(queryset, page=query.page, per_page=query.per_page, count=lambda: torrent_list_count(user=user, query=query))
+        return page if shape is None else replace(page, items=shape(page.items))
+
+    seconds = settings.TORRENT_LIST_CACHE_SECONDS
+    if cache_as is None or seconds <= 0:
+        return compute()
+    level = user_level(user)
+    if AccessLevel.USER <= level < AccessLevel.MODERATOR and _own_unapproved(user).exists():
+        return compute()
+    filters = query.filters.form.cleaned_data if query.filters is not None else {}
+    given = sorted((k, repr(v)) for k, v in filters.items() if v not in (None, ""))
+    what = (given, query.search, query.sort, query.order, query.page, query.per_page)
+    digest = hashlib.sha256(repr(what).encode()).hexdigest()[:32]
+    return cached_generation(f"torrents:page:{cache_as}:{level}:{digest}", TORRENT_LIST_GENERATION_KEY, compute, fresh_seconds=seconds)
+
+
+def _own_unapproved(user: Any) -> QuerySet[Torrent]:
+    """A member's uploads that only they (and moderators) see in the lists."""
+    return Torrent.objects.filter(uploader=user).exclude(status=TorrentStatus.APPROVED)
 
 
 def torrent_uploads_page(*, user: Any, uploader: Any, page: int, per_page: int = DEFAULT_PER_PAGE) -> Page:

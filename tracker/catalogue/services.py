@@ -32,10 +32,11 @@ FILES_TEXT_MAX = 65_536
 
 
 def _lists_changed() -> None:
-    """Start a new generation of cached list counts (see selectors.torrent_list_count); forget the site's totals.
+    """Start a new generation of cached list pages and counts (selectors.torrent_page, torrent_list_count); forget the site's totals.
 
-    So the member who just uploaded (or the moderator who just approved) sees
-    the totals with that torrent on the next page, not a minute later.
+    So the member who just uploaded (or the moderator who just approved or
+    hid, edited or moved a torrent) sees the list with that change on the
+    next page, not seconds or a minute later.
     """
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
     cache_set(TORRENT_LIST_GENERATION_KEY, generation + 1, 24 * 3600)
@@ -169,8 +170,8 @@ def torrent_update(*, actor: Any, torrent: Torrent, data: dict[str, Any]) -> Tor
     if fields:
         # The announce caches the torrent row (forum levels, freeleech): drop it.
         torrent_cache_invalidate(torrent)
-    if moved:
-        _lists_changed()
+    if fields:
+        _lists_changed()  # a name, a forum: what the lists show
     return torrent
 
 
@@ -258,10 +259,12 @@ def category_create(*, data: dict[str, Any]) -> Category:
 
 
 def category_update(*, category: Category, data: dict[str, Any]) -> Category:
-    """Change a category's name or order."""
+    """Change a category's name or order (the lists show its name)."""
     for key, value in data.items():
         setattr(category, key, value)
-    return _save_unique(category)
+    category = _save_unique(category)
+    _lists_changed()
+    return category
 
 
 def category_delete(*, category: Category) -> None:
@@ -286,7 +289,7 @@ def forum_update(*, forum: Forum, data: dict[str, Any]) -> Forum:
     if levels_changed:
         for torrent in Torrent.objects.filter(forum=forum).only("id", "info_hash", "info_hash_v2_short").iterator():
             torrent_cache_invalidate(torrent)
-        _lists_changed()
+    _lists_changed()  # its levels decide who sees its torrents, and the lists show its name
     return forum
 
 
@@ -313,4 +316,5 @@ def torrent_set_freeleech(*, torrent: Torrent, freeleech: str) -> Torrent:
         torrent.freeleech = freeleech
         torrent.save(update_fields=["freeleech", "updated_at"])
         torrent_cache_invalidate(torrent)
+        _lists_changed()
     return torrent

@@ -172,8 +172,10 @@ class TorrentViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         query = list_query(request, selectors.TORRENT_LIST)
-        page = selectors.torrent_page(user=request.user, query=query, rows=TORRENT_LIST_ROWS.values)
-        return page_response(page, TORRENT_LIST_ROWS.data(page.items))
+        page = selectors.torrent_page(
+            user=request.user, query=query, rows=TORRENT_LIST_ROWS.values, shape=TORRENT_LIST_ROWS.data, cache_as="api"
+        )
+        return page_response(page, page.items)
 
     def create(self, request: Request) -> Response:
         serializer = TorrentUploadSerializer(data=request.data)

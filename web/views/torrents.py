@@ -129,7 +129,7 @@ def browse(request: HttpRequest) -> HttpResponse:
     except Invalid as exc:
         form_add_domain_error(form, exc)
         return render(request, "web/browse.html", context, status=422)
-    page = selectors.torrent_page(user=request.user, query=query)
+    page = selectors.torrent_page(user=request.user, query=query, cache_as="browse")
     context["page"] = page
     context["rows"] = _browse_rows(request.user, page.items)
     context["headers"] = _sort_headers(request, sort=form.cleaned_data["sort"], order=form.cleaned_data["order"])

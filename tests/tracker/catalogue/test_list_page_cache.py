@@ -1,0 +1,202 @@
+"""Shared pages of the torrent list (tracker.catalogue.selectors.torrent_page, TORRENT_LIST_CACHE_SECONDS).
+
+A page is shared by the viewers who see the same list, on both fronts (the
+API's GET /api/torrents and the browse page GET /): one access level, and
+for a member only while no unapproved upload of their own is in it. What one
+viewer's page holds must never reach another who may not see it, every
+change of what the lists hold shows on the very next request, and only the
+swarm's counts may lag, by at most the setting's seconds.
+"""
+
+import re
+import time
+from itertools import permutations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from tests.conftest import bearer
+from tests.factories import CategoryFactory, ForumFactory, TorrentFactory, UserFactory, make_metainfo
+from tracker.catalogue import services
+from tracker.models import AccessLevel, Freeleech, Torrent, TorrentStats, TorrentStatus
+
+pytestmark = pytest.mark.django_db
+FRONTS = ["api", "browse"]
+
+
+@pytest.fixture(autouse=True)
+def _shared_pages(settings):
+    settings.TORRENT_LIST_CACHE_SECONDS = 30
+
+
+def listed(front: str, viewer, query: str = "") -> list[str]:
+    """The names `viewer` (None: a guest) is shown on the first page of `front`, in order."""
+    if front == "api":
+        client = APIClient() if viewer is None else bearer(APIClient(), viewer)
+        response = client.get(f"/api/torrents?{query}")
+        assert response.status_code == 200, response.content
+        return [row["name"] for row in response.json()["data"]]
+    client = Client()
+    if viewer is not None:
+        client.force_login(viewer)
+    response = client.get(f"/?{query}")
+    assert response.status_code == 200
+    return re.findall(r'class="torrent-name" href="/torrents/\d+/">([^<]+)</a>', response.content.decode().replace("<wbr>", ""))
+
+
+def seeders_shown(front: str, query: str = "") -> list[int]:
+    if front == "api":
+        return [row["seeders"] for row in APIClient().get(f"/api/torrents?{query}").json()["data"]]
+    html = Client().get(f"/?{query}").content.decode()
+    return [int(n) for n in re.findall(r'<td class="num seeders[^"]*" data-label="Seeders">(\d+)</td>', html)]
+
+
+@pytest.fixture
+def world():
+    """A torrent for everyone, one for members, someone's unapproved one, and `owner`'s own unapproved one."""
+    owner, member, moderator = UserFactory(), UserFactory(), UserFactory(role="moderator")
+    TorrentFactory(name="public", forum=ForumFactory(view_level=AccessLevel.GUEST))
+    TorrentFactory(name="members-only", forum=ForumFactory(view_level=AccessLevel.USER))
+    TorrentFactory(name="someone-unapproved", status=TorrentStatus.NOT_APPROVED)
+    TorrentFactory(name="owner-unapproved", status=TorrentStatus.CHECKING, uploader=owner)
+    viewers = {"guest": None, "member": member, "owner": owner, "moderator": moderator}
+    sees = {
+        "guest": {"public"},
+        "member": {"public", "members-only"},
+        "owner": {"public", "members-only", "owner-unapproved"},
+        "moderator": {"public", "members-only", "someone-unapproved", "owner-unapproved"},
+    }
+    return viewers, sees
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize(("first", "second"), list(permutations(["guest", "member", "owner", "moderator"], 2)))
+def test_a_page_never_reaches_a_viewer_who_sees_another_list(world, front, first, second):
+    viewers, sees = world
+    assert set(listed(front, viewers[first])) == sees[first]
+    assert set(listed(front, viewers[second])) == sees[second]
+    assert set(listed(front, viewers[first])) == sees[first]  # and back: from the cache where it is shared
+
+
+@pytest.mark.parametrize("viewer", ["guest", "member", "owner", "moderator"])
+def test_the_shared_page_is_the_unshared_page_byte_for_byte(world, settings, viewer):
+    viewers, _ = world
+    client = APIClient() if viewers[viewer] is None else bearer(APIClient(), viewers[viewer])
+    settings.TORRENT_LIST_CACHE_SECONDS = 0
+    uncached = client.get("/api/torrents?sort=name&order=asc").content
+    settings.TORRENT_LIST_CACHE_SECONDS = 30
+    assert client.get("/api/torrents?sort=name&order=asc").content == uncached  # the miss, which fills the cache
+    assert client.get("/api/torrents?sort=name&order=asc").content == uncached  # the hit
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_a_hit_reads_no_torrent_rows(world, front):
+    listed(front, None)
+    with CaptureQueriesContext(connection) as miss:
+        listed(front, None, "sort=size")
+    with CaptureQueriesContext(connection) as hit:
+        listed(front, None, "sort=size")
+    assert any("tracker_torrent" in q["sql"] for q in miss.captured_queries)
+    assert not [q["sql"] for q in hit.captured_queries if "tracker_torrent" in q["sql"]]
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_an_owner_of_unapproved_uploads_is_never_served_a_shared_page(world, front):
+    viewers, sees = world
+    owner = viewers["owner"]
+    listed(front, viewers["member"])  # the members' shared page, without the owner's upload
+    with CaptureQueriesContext(connection) as queries:
+        assert set(listed(front, owner)) == sees["owner"]
+    assert any("tracker_torrent" in q["sql"] and "LIMIT" in q["sql"].upper() for q in queries.captured_queries)
+    # Once approved, it is in every member's list, and the owner shares their page.
+    services.torrent_set_status(
+        torrent=Torrent.objects.get(name="owner-unapproved"), status=TorrentStatus.APPROVED, moderator=viewers["moderator"]
+    )
+    assert set(listed(front, viewers["member"])) == sees["member"] | {"owner-unapproved"}
+    assert set(listed(front, owner)) == sees["member"] | {"owner-unapproved"}
+
+
+def _register(world):
+    forum = ForumFactory()
+    metainfo, _ = make_metainfo("fresh-upload.iso", 4321)
+    services.torrent_register(uploader=UserFactory(), forum=forum, metainfo_bytes=metainfo, name="fresh-upload")
+    return "fresh-upload", True
+
+
+def _hide(world):
+    services.torrent_set_status(torrent=Torrent.objects.get(name="public"), status=TorrentStatus.CLOSED, moderator=world[0]["moderator"])
+    return "public", False
+
+
+def _rename(world):
+    services.torrent_update(actor=world[0]["moderator"], torrent=Torrent.objects.get(name="public"), data={"name": "renamed"})
+    return "renamed", True
+
+
+def _remove(world):
+    services.torrent_remove(torrent=Torrent.objects.get(name="public"))
+    return "public", False
+
+
+def _close_forum(world):
+    forum = Torrent.objects.get(name="public").forum
+    services.forum_update(forum=forum, data={"view_level": AccessLevel.USER})
+    return "public", False
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("change", [_register, _hide, _rename, _remove, _close_forum])
+def test_a_change_of_what_the_lists_hold_shows_on_the_next_request(world, front, change):
+    assert listed(front, None) == ["public"]
+    name, shown = change(world)
+    assert (name in listed(front, None)) is shown
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_a_category_name_and_freeleech_show_on_the_next_request(front):
+    torrent = TorrentFactory(name="only", forum=ForumFactory(category=CategoryFactory(name="Old name")))
+    page = APIClient().get("/api/torrents").json()["data"] if front == "api" else None
+    listed(front, None)
+    services.category_update(category=torrent.forum.category, data={"name": "New name"})
+    services.torrent_set_freeleech(torrent=torrent, freeleech=Freeleech.GOLD)
+    if front == "api":
+        row = APIClient().get("/api/torrents").json()["data"][0]
+        assert page[0]["category"]["name"] == "Old name" and page[0]["freeleech"] == Freeleech.NONE
+        assert (row["category"]["name"], row["freeleech"]) == ("New name", Freeleech.GOLD)
+    else:
+        html = Client().get("/").content.decode()
+        assert "New name" in html and "Old name" not in html
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_the_swarm_counts_lag_by_at_most_the_setting(settings, front):
+    settings.TORRENT_LIST_CACHE_SECONDS = 1
+    torrent = TorrentFactory(name="swarmed", seeders=2)
+    assert seeders_shown(front) == [2]
+    TorrentStats.objects.filter(torrent=torrent).update(seeders=5)  # as an announce moves it
+    assert seeders_shown(front) == [2]
+    time.sleep(1.2)
+    assert seeders_shown(front) == [5]
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_zero_seconds_shares_nothing(settings, front):
+    settings.TORRENT_LIST_CACHE_SECONDS = 0
+    torrent = TorrentFactory(name="swarmed", seeders=2)
+    assert seeders_shown(front) == [2]
+    TorrentStats.objects.filter(torrent=torrent).update(seeders=5)
+    assert seeders_shown(front) == [5]
+
+
+def test_pages_of_other_queries_are_apart(world):
+    viewers, _ = world
+    moderator = viewers["moderator"]
+    assert listed("api", moderator, "sort=name&order=asc") == ["members-only", "owner-unapproved", "public", "someone-unapproved"]
+    assert listed("api", moderator, "sort=name&order=desc") == ["someone-unapproved", "public", "owner-unapproved", "members-only"]
+    assert listed("api", moderator, "sort=name&order=asc&per_page=1&page=2") == ["owner-unapproved"]
+    assert listed("api", moderator, "search=public") == ["public"]
+    assert listed("api", moderator, "status=checking") == ["owner-unapproved"]
+    assert listed("browse", moderator, "sort=name&order=asc") == ["members-only", "owner-unapproved", "public", "someone-unapproved"]
