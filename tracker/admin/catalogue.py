@@ -28,6 +28,18 @@ class CategoryAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
         return super().get_queryset(request).annotate(forum_count=Count("forums"))
 
+    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.lists_changed()  # the lists and the browse page's filters show its name
+
+    def delete_model(self, request: HttpRequest, obj: Category) -> None:
+        super().delete_model(request, obj)
+        services.lists_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Category]) -> None:
+        super().delete_queryset(request, queryset)
+        services.lists_changed()
+
     @admin.display(description="forums", ordering="forum_count")
     def forum_count(self, obj: Category) -> int:
         return int(getattr(obj, "forum_count", 0))
@@ -47,6 +59,15 @@ class ForumAdmin(admin.ModelAdmin):
             services.forum_update(forum=Forum.objects.get(pk=obj.pk), data=data)
         else:
             super().save_model(request, obj, form, change)
+            services.lists_changed()  # the browse page's filters offer it
+
+    def delete_model(self, request: HttpRequest, obj: Forum) -> None:
+        super().delete_model(request, obj)
+        services.lists_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Forum]) -> None:
+        super().delete_queryset(request, queryset)
+        services.lists_changed()
 
 
 class TorrentStatusChangeInline(admin.TabularInline):

@@ -174,7 +174,7 @@ def torrent_page(
     the same list: one access level, and for a member no unapproved upload of
     their own in it (those lists are theirs alone and never cached). Every
     change of what a list holds (a registration, a deletion, a status or forum
-    change: services._lists_changed) starts a new generation, which the next
+    change: services.lists_changed) starts a new generation, which the next
     request sees; the swarm's counts in the rows may lag by those seconds.
     """
 
@@ -185,8 +185,7 @@ def torrent_page(
         page = page_of(queryset, page=query.page, per_page=query.per_page, count=lambda: torrent_list_count(user=user, query=query))
         return page if shape is None else replace(page, items=shape(page.items))
 
-    seconds = settings.TORRENT_LIST_CACHE_SECONDS
-    if cache_as is None or seconds <= 0:
+    if cache_as is None or settings.TORRENT_LIST_CACHE_SECONDS <= 0:
         return compute()
     level = user_level(user)
     if AccessLevel.USER <= level < AccessLevel.MODERATOR and _own_unapproved(user).exists():
@@ -194,8 +193,24 @@ def torrent_page(
     filters = query.filters.form.cleaned_data if query.filters is not None else {}
     given = sorted((k, repr(v)) for k, v in filters.items() if v not in (None, ""))
     what = (given, query.search, query.sort, query.order, query.page, query.per_page)
+    return list_shared(f"page:{cache_as}", level=level, what=what, compute=compute)
+
+
+def list_shared(name: str, *, level: int, what: Any, compute: Callable[[], Any]) -> Any:
+    """`compute()`, shared for TORRENT_LIST_CACHE_SECONDS by every viewer of access `level` asking for `what`.
+
+    For what a list's page shows and depends on nothing but the viewer's
+    level and the request (`what`, any value with a stable repr): a page of
+    rows (torrent_page), the browse page's filter form. It lives under the
+    lists' generation, so every change of what the lists hold or show
+    (services.lists_changed) is seen by the very next request. The caller
+    decides that the viewer's own state is not in it.
+    """
+    seconds = settings.TORRENT_LIST_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
     digest = hashlib.sha256(repr(what).encode()).hexdigest()[:32]
-    return cached_generation(f"torrents:page:{cache_as}:{level}:{digest}", TORRENT_LIST_GENERATION_KEY, compute, fresh_seconds=seconds)
+    return cached_generation(f"torrents:{name}:{level}:{digest}", TORRENT_LIST_GENERATION_KEY, compute, fresh_seconds=seconds)
 
 
 def _own_unapproved(user: Any) -> QuerySet[Torrent]:

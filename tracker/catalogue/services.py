@@ -31,7 +31,7 @@ TORRENT_CONTENT_TYPE = "application/x-bittorrent"
 FILES_TEXT_MAX = 65_536
 
 
-def _lists_changed() -> None:
+def lists_changed() -> None:
     """Start a new generation of cached list pages and counts (selectors.torrent_page, torrent_list_count); forget the site's totals.
 
     So the member who just uploaded (or the moderator who just approved or
@@ -119,7 +119,7 @@ def torrent_register(*, uploader: Any, forum: Forum, metainfo_bytes: bytes, name
     except IntegrityError:
         # A concurrent upload of the same torrent won the race.
         raise _existing_torrent(uploader=uploader, info_hash=parsed.info_hash, info_hash_v2=parsed.info_hash_v2) or Conflict() from None
-    _lists_changed()
+    lists_changed()
     return torrent
 
 
@@ -134,7 +134,7 @@ def torrent_set_status(*, torrent: Torrent, status: str, moderator: Any, reason:
         torrent.status = status
         torrent.save(update_fields=["status", "updated_at"])
     torrent_cache_invalidate(torrent)
-    _lists_changed()
+    lists_changed()
     return torrent
 
 
@@ -171,7 +171,7 @@ def torrent_update(*, actor: Any, torrent: Torrent, data: dict[str, Any]) -> Tor
         # The announce caches the torrent row (forum levels, freeleech): drop it.
         torrent_cache_invalidate(torrent)
     if fields:
-        _lists_changed()  # a name, a forum: what the lists show
+        lists_changed()  # a name, a forum: what the lists show
     return torrent
 
 
@@ -186,7 +186,7 @@ def torrent_remove(*, torrent: Torrent) -> None:
     """Delete `torrent` without a permission check (operators' admin site, jobs); caches are dropped."""
     torrent_cache_invalidate(torrent)
     torrent.delete()
-    _lists_changed()
+    lists_changed()
 
 
 def torrent_download_metainfo(*, user: Any, torrent: Torrent) -> bytes:
@@ -254,8 +254,10 @@ def bookmark_remove(*, user: Any, torrent: Torrent) -> None:
 
 
 def category_create(*, data: dict[str, Any]) -> Category:
-    """Create a category (admins only, checked by the view)."""
-    return _save_unique(Category(**data))
+    """Create a category (admins only, checked by the view; the browse page's filters offer it)."""
+    category = _save_unique(Category(**data))
+    lists_changed()
+    return category
 
 
 def category_update(*, category: Category, data: dict[str, Any]) -> Category:
@@ -263,7 +265,7 @@ def category_update(*, category: Category, data: dict[str, Any]) -> Category:
     for key, value in data.items():
         setattr(category, key, value)
     category = _save_unique(category)
-    _lists_changed()
+    lists_changed()
     return category
 
 
@@ -273,11 +275,14 @@ def category_delete(*, category: Category) -> None:
         category.delete()
     except ProtectedError:
         raise Conflict("The category still has forums; move or delete them first.") from None
+    lists_changed()
 
 
 def forum_create(*, data: dict[str, Any]) -> Forum:
-    """Create a forum."""
-    return _save_unique(Forum(**data))
+    """Create a forum (the browse page's filters offer it)."""
+    forum = _save_unique(Forum(**data))
+    lists_changed()
+    return forum
 
 
 def forum_update(*, forum: Forum, data: dict[str, Any]) -> Forum:
@@ -289,7 +294,7 @@ def forum_update(*, forum: Forum, data: dict[str, Any]) -> Forum:
     if levels_changed:
         for torrent in Torrent.objects.filter(forum=forum).only("id", "info_hash", "info_hash_v2_short").iterator():
             torrent_cache_invalidate(torrent)
-    _lists_changed()  # its levels decide who sees its torrents, and the lists show its name
+    lists_changed()  # its levels decide who sees its torrents, and the lists show its name
     return forum
 
 
@@ -299,6 +304,7 @@ def forum_delete(*, forum: Forum) -> None:
         forum.delete()
     except ProtectedError:
         raise Conflict("The forum still holds torrents; move or delete them first.") from None
+    lists_changed()
 
 
 def _save_unique(obj: Any) -> Any:
@@ -316,5 +322,5 @@ def torrent_set_freeleech(*, torrent: Torrent, freeleech: str) -> Torrent:
         torrent.freeleech = freeleech
         torrent.save(update_fields=["freeleech", "updated_at"])
         torrent_cache_invalidate(torrent)
-        _lists_changed()
+        lists_changed()
     return torrent

@@ -102,13 +102,16 @@ def browse_rows(context: template.Context, rows: Any) -> SafeString:
     the template engine resolved some forty lookups and filters per row,
     most of the browse page's time. Everything from the torrent is escaped
     by format_html.
+    A row already written (a guest's rows, shared with the page: web.views.torrents.browse) is passed through.
     """
     member = context["user"].is_authenticated
     csrf = str(context.get("csrf_token") or "")
-    return mark_safe("".join(_browse_row(row, member=member, csrf=csrf) for row in rows))  # noqa: S308 - format_html escaped each part
+    written = (row if isinstance(row, str) else browse_row(row, member=member, csrf=csrf) for row in rows)
+    return mark_safe("".join(written))  # noqa: S308 - format_html escaped each part
 
 
-def _browse_row(row: Any, *, member: bool, csrf: str) -> str:
+def browse_row(row: Any, *, member: bool, csrf: str) -> str:
+    """One row of the browse table; a member's has their actions (csrf: the token their forms carry)."""
     torrent = row.torrent
     forum = torrent.forum
     uploader = torrent.uploader.username

@@ -13,9 +13,11 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.emails import email_confirmed_check
@@ -23,13 +25,14 @@ from core.errors import Conflict, DomainError, Invalid
 from core.http import attachment_response
 from core.listing import list_query_parse
 from tracker.catalogue import selectors, services
-from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum
+from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, user_level
 from tracker.models import Comment, Torrent
 from tracker.policy.bonus import token_spend
 from tracker.swarm.selectors import PeerView, peer_view, peers_visible_to, torrent_peers
 from web.access import member_required
 from web.errors import domain_errors_as_pages, form_add_domain_error
 from web.forms import BrowseForm, CommentForm, ModerateForm, TorrentEditForm, UploadForm
+from web.templatetags.web import browse_row
 from web.views.standing import torrent_standing
 
 FILE_ROWS = 500
@@ -111,6 +114,27 @@ def _browse_rows(user: Any, torrents: list[Torrent]) -> list[BrowseRow]:
     ]
 
 
+def _guest_rows(torrents: list[Torrent]) -> list[str]:
+    return [browse_row(BrowseRow(torrent), member=False, csrf="") for torrent in torrents]
+
+
+def _filters_html(request: HttpRequest, form: BrowseForm) -> str:
+    """The browse page's valid filter form, as HTML shared by the visitors of one access level who typed the same.
+
+    Thirteen fields through Django's form templates cost about what the rows
+    do; they hold nothing but what was typed and the forums the level sees.
+    """
+    typed = sorted((name, request.GET.getlist(name)) for name in form.fields if name in request.GET)
+    return mark_safe(  # noqa: S308 - Django's form templates escaped it
+        selectors.list_shared(
+            "browse-filters",
+            level=user_level(request.user),
+            what=typed,
+            compute=lambda: render_to_string("web/_browse_filters.html", {"form": form}),
+        )
+    )
+
+
 @require_GET
 def browse(request: HttpRequest) -> HttpResponse:
     """GET /: the torrents the visitor may see, searched, filtered, sorted and paginated by GET /api/torrents's own code.
@@ -129,9 +153,15 @@ def browse(request: HttpRequest) -> HttpResponse:
     except Invalid as exc:
         form_add_domain_error(form, exc)
         return render(request, "web/browse.html", context, status=422)
-    page = selectors.torrent_page(user=request.user, query=query, cache_as="browse")
+    if request.user.is_authenticated:
+        page = selectors.torrent_page(user=request.user, query=query, cache_as="browse")
+        context["rows"] = _browse_rows(request.user, page.items)
+    else:
+        # A guest's rows hold nothing of the visitor's: they are written once and shared with the page.
+        page = selectors.torrent_page(user=request.user, query=query, shape=_guest_rows, cache_as="browse-guest")
+        context["rows"] = page.items
     context["page"] = page
-    context["rows"] = _browse_rows(request.user, page.items)
+    context["filters"] = _filters_html(request, form)
     context["headers"] = _sort_headers(request, sort=form.cleaned_data["sort"], order=form.cleaned_data["order"])
     context["filtered"] = any(form.cleaned_data[name] not in (None, "") for name in BROWSE_FILTERS)
     response = render(request, "web/browse.html", context)

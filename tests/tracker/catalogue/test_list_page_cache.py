@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from tests.conftest import bearer
 from tests.factories import CategoryFactory, ForumFactory, TorrentFactory, UserFactory, make_metainfo
 from tracker.catalogue import services
-from tracker.models import AccessLevel, Freeleech, Torrent, TorrentStats, TorrentStatus
+from tracker.models import AccessLevel, Forum, Freeleech, Torrent, TorrentStats, TorrentStatus
 
 pytestmark = pytest.mark.django_db
 FRONTS = ["api", "browse"]
@@ -200,3 +200,89 @@ def test_pages_of_other_queries_are_apart(world):
     assert listed("api", moderator, "search=public") == ["public"]
     assert listed("api", moderator, "status=checking") == ["owner-unapproved"]
     assert listed("browse", moderator, "sort=name&order=asc") == ["members-only", "owner-unapproved", "public", "someone-unapproved"]
+
+
+# The browse page: a guest's rows are written once and shared with the page; the filter form is shared per level.
+
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
+
+
+def browse_html(viewer, query: str = "") -> str:
+    client = Client()
+    if viewer is not None:
+        client.force_login(viewer)
+    response = client.get(f"/?{query}")
+    assert response.status_code == 200
+    return CSRF.sub('name="csrfmiddlewaretoken" value=""', response.content.decode())  # a token is masked anew each time
+
+
+def forum_options(html: str) -> list[str]:
+    select = re.search(r'<select name="forum"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None
+    return re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', select.group(1))
+
+
+@pytest.mark.parametrize("viewer", ["guest", "member", "owner", "moderator"])
+def test_the_shared_browse_page_is_the_unshared_page_byte_for_byte(world, settings, viewer):
+    viewers, _ = world
+    query = "sort=name&order=asc&search=u&min_size=1+KB"
+    settings.TORRENT_LIST_CACHE_SECONDS = 0
+    uncached = browse_html(viewers[viewer], query)
+    settings.TORRENT_LIST_CACHE_SECONDS = 30
+    assert browse_html(viewers[viewer], query) == uncached  # the miss, which fills the cache
+    assert browse_html(viewers[viewer], query) == uncached  # the hit
+
+
+@pytest.mark.parametrize(("first", "second"), list(permutations(["guest", "member", "moderator"], 2)))
+def test_the_filters_and_rows_of_one_level_never_reach_another(world, first, second):
+    viewers, _ = world
+    members_forum = Torrent.objects.get(name="members-only").forum.name
+    public_forum = Torrent.objects.get(name="public").forum.name
+    for viewer in (first, second, first):
+        html = browse_html(viewers[viewer])
+        options = forum_options(html)
+        assert public_forum in options
+        assert (members_forum in options) is (viewer != "guest")
+        assert ('class="row-actions"' in html) is (viewer != "guest")  # a guest's shared rows carry no member's actions
+
+
+def test_the_filters_show_what_was_typed(world):
+    assert 'value="ubuntu"' in browse_html(None, "search=ubuntu")
+    html = browse_html(None, "search=debian")
+    assert 'value="debian"' in html and 'value="ubuntu"' not in html
+    assert 'value="ubuntu"' in browse_html(None, "search=ubuntu")
+
+
+def test_forums_and_categories_show_in_the_filters_on_the_next_request(world, site):
+    browse_html(None)
+    forum = services.forum_create(data={"name": "Made by a service", "category": CategoryFactory()})
+    assert "Made by a service" in forum_options(browse_html(None))
+    services.forum_update(forum=forum, data={"name": "Renamed by a service"})
+    assert "Renamed by a service" in forum_options(browse_html(None))
+    services.forum_delete(forum=forum)
+    assert "Renamed by a service" not in forum_options(browse_html(None))
+
+    category = CategoryFactory(name="Admin's category")
+    response = site.post(
+        "/admin/tracker/forum/add/",
+        {
+            "name": "Made in the admin",
+            "category": category.pk,
+            "order": 0,
+            "allows_torrents": "on",
+            "view_level": 0,
+            "upload_level": 1,
+            "download_level": 1,
+            "newznab_category": 8000,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    made = forum_options(browse_html(None))
+    assert "Made in the admin" in made
+    response = site.post(f"/admin/tracker/category/{category.pk}/change/", {"name": "Renamed in the admin", "order": 0})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert "Renamed in the admin" in browse_html(None)
+    made_forum = Forum.objects.get(name="Made in the admin")
+    response = site.post(f"/admin/tracker/forum/{made_forum.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert "Made in the admin" not in forum_options(browse_html(None))
