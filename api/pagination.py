@@ -22,4 +22,6 @@ def page_response(page: Page, data: Any) -> Response:
         "total": page.total,
         "total_pages": page.total_pages,
     }
+    if page.estimated:  # said only then: every other list's meta is the contract's, byte for byte
+        response.pagination_meta["total_is_estimate"] = True  # type: ignore[attr-defined]
     return response

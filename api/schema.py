@@ -117,6 +117,10 @@ def page_envelope(list_schema: dict[str, Any]) -> dict[str, Any]:
             "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
             "total": {"type": "integer", "minimum": 0},
             "total_pages": {"type": "integer", "minimum": 1},
+            "total_is_estimate": {
+                "type": "boolean",
+                "description": "Present only when `total` is an estimate: a count that would have taken too long (a common search).",
+            },
         },
         "required": ["current_page", "per_page", "total", "total_pages"],
     }

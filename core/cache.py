@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
+from core.counting import Estimate, budgeted_count
 from core.logthrottle import log_failure
 
 logger = logging.getLogger("core.cache")  # the name operators filter on (README)
@@ -226,7 +227,9 @@ def cached_count(queryset: QuerySet[Any], *, key: str, timeout: int | None = Non
     by one caller at a time (cached_value); a new `version` makes the figure out of date.
 
     It is OK for a list's total to lag by a few seconds: a full count of a
-    million rows on every page would cost far more than it is worth.
+    million rows on every page would cost far more than it is worth. A count
+    past its time budget is an Estimate (core.counting.budgeted_count).
     """
     timeout = timeout if timeout is not None else getattr(settings, "API_COUNT_CACHE_SECONDS", 30)
-    return int(cached_value(key, queryset.count, fresh_seconds=timeout, version=version))
+    value = cached_value(key, lambda: budgeted_count(queryset), fresh_seconds=timeout, version=version)
+    return value if isinstance(value, Estimate) else int(value)

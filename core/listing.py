@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from core.counting import Estimate
 from core.errors import Invalid
 
 DEFAULT_PER_PAGE = 50
@@ -128,6 +129,8 @@ class Page:
     number: int
     per_page: int
     total: int
+    # The total is an estimate (core.counting.Estimate): a count that could not be had cheaply.
+    estimated: bool = False
 
     @property
     def total_pages(self) -> int:
@@ -187,6 +190,7 @@ def page_of(queryset: QuerySet[Any], *, page: int, per_page: int, count: Callabl
     if len(items) < per_page and (items or offset == 0):
         return Page(items=items, number=page, per_page=per_page, total=offset + len(items))
     total = count() if count is not None else queryset.count()
+    estimated = isinstance(total, Estimate)
     if items:
         total = max(total, offset + len(items))
-    return Page(items=items, number=page, per_page=per_page, total=total)
+    return Page(items=items, number=page, per_page=per_page, total=int(total), estimated=estimated)

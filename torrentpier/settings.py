@@ -305,6 +305,9 @@ API_RATE_LIMIT_ANONYMOUS = env_int("API_RATE_LIMIT_ANONYMOUS", 20, minimum=1)
 # (tracker.catalogue.selectors.torrent_page): a change of what the lists hold shows at once, the swarm's
 # counts in the rows lag by at most this. 0 turns it off (the test suite's default; its own tests turn it on).
 TORRENT_LIST_CACHE_SECONDS = env_int("TORRENT_LIST_CACHE_SECONDS", 5, minimum=0)
+# A list's count that takes longer than this on PostgreSQL (a common search over a million torrents) is estimated
+# from a sample instead, and said to be an estimate (core.counting). 0: always count exactly (the test suite's default).
+LIST_COUNT_BUDGET_MS = env_int("LIST_COUNT_BUDGET_MS", 50, minimum=0)
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 # Two-factor login (accounts.twofactor): staff (moderators, admins, is_staff) must turn it on before
 # anything but enrolment; the challenge between the password and the code lasts this many seconds.

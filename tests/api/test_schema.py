@@ -54,7 +54,9 @@ def test_a_list_200_is_the_envelope_with_meta(paged_schema):
     body = _resolve(paged_schema, response["content"]["application/json"]["schema"])
     assert body["required"] == ["success", "data", "meta"]
     assert body["properties"]["data"]["type"] == "array"
-    assert set(body["properties"]["meta"]["properties"]) == {"current_page", "per_page", "total", "total_pages"}
+    assert set(body["properties"]["meta"]["properties"]) == {"current_page", "per_page", "total", "total_pages", "total_is_estimate"}
+    # the estimate's flag only when it is one
+    assert body["properties"]["meta"]["required"] == ["current_page", "per_page", "total", "total_pages"]
 
 
 def test_list_query_parameters_are_described(paged_schema):

@@ -16,6 +16,7 @@ from django.db.models.expressions import RawSQL
 
 from accounts.models import User
 from core.cache import cache_get, cached_count, cached_generation, cached_value
+from core.counting import plus
 from core.errors import NotFound, pk_parse
 from core.listing import DEFAULT_PER_PAGE, ListQuery, ListSpec, Page, page_of
 from tracker.catalogue.access import user_level
@@ -282,7 +283,7 @@ def torrent_list_count(*, user: Any, query: ListQuery) -> int:
     key = f"torrents:count:{level}:{digest}"
     if member:
         own_unapproved = queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count()
-        return cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key, version=generation) + own_unapproved
+        return plus(cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key, version=generation), own_unapproved)
     return cached_count(queryset, key=key, version=generation)
 
 
