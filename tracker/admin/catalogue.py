@@ -19,8 +19,25 @@ from tracker.models import Bookmark, Category, Comment, Forum, Freeleech, Torren
 from tracker.swarm.lookups import torrent_cache_invalidate
 
 
+class ListedInTheCatalogue(admin.ModelAdmin):
+    """Categories and forums: the lists and the browse page's filters show them, so every write starts a new
+    generation of the shared pages (services.lists_changed), as the services' own writes do."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.lists_changed()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        services.lists_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        super().delete_queryset(request, queryset)
+        services.lists_changed()
+
+
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ListedInTheCatalogue):
     list_display = ["name", "order", "forum_count"]
     search_fields = ["name"]
     ordering = ["order", "id"]
@@ -28,25 +45,13 @@ class CategoryAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
         return super().get_queryset(request).annotate(forum_count=Count("forums"))
 
-    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.lists_changed()  # the lists and the browse page's filters show its name
-
-    def delete_model(self, request: HttpRequest, obj: Category) -> None:
-        super().delete_model(request, obj)
-        services.lists_changed()
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Category]) -> None:
-        super().delete_queryset(request, queryset)
-        services.lists_changed()
-
     @admin.display(description="forums", ordering="forum_count")
     def forum_count(self, obj: Category) -> int:
         return int(getattr(obj, "forum_count", 0))
 
 
 @admin.register(Forum)
-class ForumAdmin(admin.ModelAdmin):
+class ForumAdmin(ListedInTheCatalogue):
     # newznab_category: what Torznab clients (Prowlarr, Sonarr...) see the forum's torrents as (GET /api/torznab).
     list_display = ["name", "category", "order", "allows_torrents", "view_level", "upload_level", "download_level", "newznab_category"]
     list_filter = ["category", "allows_torrents", "view_level", "upload_level", "download_level", "newznab_category"]
@@ -54,20 +59,11 @@ class ForumAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
 
     def save_model(self, request: HttpRequest, obj: Forum, form: Any, change: bool) -> None:
-        if change:
+        if change:  # through the service, which also drops the announce's cached rows of its torrents
             data = {name: form.cleaned_data[name] for name in form.changed_data}
             services.forum_update(forum=Forum.objects.get(pk=obj.pk), data=data)
         else:
             super().save_model(request, obj, form, change)
-            services.lists_changed()  # the browse page's filters offer it
-
-    def delete_model(self, request: HttpRequest, obj: Forum) -> None:
-        super().delete_model(request, obj)
-        services.lists_changed()
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Forum]) -> None:
-        super().delete_queryset(request, queryset)
-        services.lists_changed()
 
 
 class TorrentStatusChangeInline(admin.TabularInline):
