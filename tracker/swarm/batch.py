@@ -42,6 +42,7 @@ from tracker.swarm.sql import (
     gate_clear,
     hnr_columns,
     pg_result,
+    ratio_below_inline,
     selection_addresses,
 )
 
@@ -219,9 +220,26 @@ PG_BATCH = _compact(_BATCH.replace("{credit}", _CREDIT))
 PG_BATCH_NO_CREDIT = _compact(_BATCH.replace("{credit}", ""))
 
 
+# PG_BATCH per set of ratio bands, with its ratio-watch test written out for them (sql.ratio_below_inline:
+# an SQL function call costs some 20 us a row, the expression a fraction of one). Bounded: snapshots replace their bands.
+_BY_BANDS: dict[tuple[tuple[int, ...], tuple[int, ...]], str] = {}
+
+
 def batch_sql(batch: list[dict[str, Any]]) -> str:
-    """The batch statement for these announces: PG_BATCH, or PG_BATCH_NO_CREDIT when none of them may credit anything."""
-    return PG_BATCH if any(params["up"] or params["down"] for params in batch) else PG_BATCH_NO_CREDIT
+    """The batch statement for these announces: PG_BATCH for their bands, or PG_BATCH_NO_CREDIT when none of them may credit anything.
+
+    The announces of a batch share one snapshot of the rules (batch_args binds the first one's numbers for all).
+    """
+    if not any(params["up"] or params["down"] for params in batch):
+        return PG_BATCH_NO_CREDIT
+    first = batch[0]
+    bands = (tuple(int(m) for m in first["rbm"]), tuple(int(r) for r in first["rbr"]))
+    sql = _BY_BANDS.get(bands)
+    if sql is None:
+        if len(_BY_BANDS) > 8:
+            _BY_BANDS.clear()
+        sql = _BY_BANDS[bands] = ratio_below_inline(PG_BATCH, list(bands[0]), list(bands[1]), bands_args=f",{_RBM},{_RBR})")
+    return sql
 
 
 def batch_keys(params: dict[str, Any]) -> tuple[tuple[int, bytes], tuple[int, int]]:

@@ -440,8 +440,11 @@ _RATIO_BELOW = "tracker_ratio_below("
 _RATIO_BANDS = ",%(rbm)s::int8[],%(rbr)s::int8[])"
 
 
-def ratio_below_inline(sql: str, minimums: list[int], ratios: list[int]) -> str:
+def ratio_below_inline(sql: str, minimums: list[int], ratios: list[int], *, bands_args: str = _RATIO_BANDS) -> str:
     """`sql` with each call tracker_ratio_below(UP,DOWN,%(rbm)s::int8[],%(rbr)s::int8[]) written out for these bands.
+
+    `bands_args`: how the calls' last two arguments and closing bracket are
+    written (the batch statement binds the bands as $n parameters).
 
     The function (migration 0010) picks the band with the largest minimum at
     or below DOWN and compares in numeric; a call costs about 20 us (an SQL
@@ -464,7 +467,7 @@ def ratio_below_inline(sql: str, minimums: list[int], ratios: list[int]) -> str:
                 args.append(sql[arg_start:i])
                 arg_start = i + 1
         args.append(sql[arg_start:end])
-        if len(args) != 4 or "," + ",".join(args[2:]) + ")" != _RATIO_BANDS:
+        if len(args) != 4 or "," + ",".join(args[2:]) + ")" != bands_args:
             raise ValueError(f"unexpected call of tracker_ratio_below: {sql[start : end + 1]}")
         up, down = args[0], args[1]
         required = "(CASE " + "".join(f"WHEN({down})>={m} THEN {r} " for m, r in bands) + "ELSE 0 END)" if bands else "0"

@@ -95,3 +95,17 @@ def test_the_ratio_test_written_out_says_what_the_function_says(minimums, ratios
         rows = cursor.fetchall()
     assert rows and all(function == written for _, _, function, written in rows), [r for r in rows if r[2] != r[3]]
     assert any(function for _, _, function, _ in rows) == any(ratios)
+
+
+def test_the_batch_writes_out_its_ratio_test_for_its_bands():
+    """tracker.swarm.batch.batch_sql: the users' update tests the ratio watch as an expression for the batch's bands."""
+    from tracker.swarm.batch import PG_BATCH, PG_BATCH_NO_CREDIT, batch_sql
+
+    assert "tracker_ratio_below(" in PG_BATCH  # what is written out
+    credit = {"up": 1, "down": 0, "rbm": [0, 2**30], "rbr": [0, 50]}
+    text = batch_sql([credit])
+    assert "tracker_ratio_below" not in text and ">=1073741824 THEN 50 " in text
+    other = batch_sql([{**credit, "rbr": [0, 60]}])
+    assert ">=1073741824 THEN 60 " in other and "THEN 50 " not in other
+    assert batch_sql([credit]) is text  # written once per set of bands
+    assert batch_sql([{**credit, "up": 0}]) == PG_BATCH_NO_CREDIT  # nothing credited: no users' update at all
