@@ -66,7 +66,7 @@ def hung_redis() -> Iterator[str]:
 def cache_on_hung_redis(hung_redis: str, settings, monkeypatch) -> Iterator[None]:
     """The project's own Redis cache configuration (OPTIONS as settings.py writes them), on the hung server."""
     options = django_settings.REDIS_CACHE_OPTIONS
-    config = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "OPTIONS": copy.deepcopy(options)}
+    config = {"BACKEND": "core.cache.RedisCache", "OPTIONS": copy.deepcopy(options)}
     config["LOCATION"] = hung_redis
     settings.CACHES = {"default": config}
     monkeypatch.setattr(lookups, "_redis_reader", None)  # the lookups' client of the previous cache

@@ -45,7 +45,7 @@ def own_redis() -> Iterator[Redis]:
 def cache_on_own_redis(own_redis: Redis, settings) -> Redis:
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cache.RedisCache",
             "LOCATION": own_redis.url,
             "OPTIONS": copy.deepcopy(django_settings.REDIS_CACHE_OPTIONS),
         }
@@ -80,3 +80,24 @@ def test_cache_backends_of_many_asgi_request_contexts_share_connections(cache_on
     before = _connections_received(cache_on_own_redis)
     run_in_thread(requests())
     assert _connections_received(cache_on_own_redis) - before <= 2
+
+
+def test_cache_calls_reuse_one_redis_client_per_pool(cache_on_own_redis, monkeypatch):
+    """core.cache.RedisCache: Django's backend built a redis.Redis (some 170 callbacks copied) for every call."""
+    import redis
+
+    made = []
+    original = redis.Redis.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "__init__", counting)
+    threads = [threading.Thread(target=lambda: [_use_cache(n) for n in range(10)]) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert cache.incr("pool-test:1", 5) == 6
+    assert 1 <= len(made) <= 3  # one per pool (a race may make a spare); was one per call: 61

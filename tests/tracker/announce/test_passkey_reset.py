@@ -122,7 +122,7 @@ def shared_redis(settings: Any) -> str:
         pytest.skip("Redis is not answering on 127.0.0.1:6379")
     prefix = f"test-passkey-{uuid.uuid4().hex}"
     settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}}
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}}
     return prefix
 
 
