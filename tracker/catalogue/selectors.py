@@ -181,8 +181,8 @@ def torrent_page(
 
     def compute() -> Page:
         queryset: QuerySet[Any] = torrent_list(user=user, query=query)
-        if rows is not None:
-            queryset = rows(queryset)
+        # As instances, the uploader is read for their name alone: a page kept in the cache holds nothing else of them.
+        queryset = rows(queryset) if rows is not None else queryset.defer(*_UPLOADER_BEYOND_NAME)
         page = page_of(queryset, page=query.page, per_page=query.per_page, count=lambda: torrent_list_count(user=user, query=query))
         return page if shape is None else replace(page, items=shape(page.items))
 
@@ -212,6 +212,10 @@ def list_shared(name: str, *, level: int, what: Any, compute: Callable[[], Any])
         return compute()
     digest = hashlib.sha256(repr(what).encode()).hexdigest()[:32]
     return cached_generation(f"torrents:{name}:{level}:{digest}", TORRENT_LIST_GENERATION_KEY, compute, fresh_seconds=seconds)
+
+
+# Every column of the uploader's row but the key and the name (password hash, passkey, address, totals...).
+_UPLOADER_BEYOND_NAME = tuple(f"uploader__{f.name}" for f in User._meta.concrete_fields if f.name not in ("id", "username"))
 
 
 def _own_unapproved(user: Any) -> QuerySet[Torrent]:

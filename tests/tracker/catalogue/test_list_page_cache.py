@@ -286,3 +286,21 @@ def test_forums_and_categories_show_in_the_filters_on_the_next_request(world, si
     response = site.post(f"/admin/tracker/forum/{made_forum.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert "Made in the admin" not in forum_options(browse_html(None))
+
+
+def test_a_kept_page_holds_nothing_of_the_uploader_but_their_name(world):
+    """A member's browse page is kept as Torrent instances: their uploaders' password hashes and passkeys stay out of the cache."""
+    import pickle
+
+    from core.listing import ListQuery
+    from tracker.catalogue import selectors
+
+    viewers, _ = world
+    page = selectors.torrent_page(user=viewers["member"], query=ListQuery(sort="name", order="asc"), cache_as="browse")
+    kept = pickle.dumps(page)
+    assert page.items
+    for torrent in page.items:
+        uploader = torrent.uploader
+        assert {"password", "passkey", "email"} <= uploader.get_deferred_fields()
+        row = type(uploader).objects.get(pk=uploader.pk)
+        assert row.password.encode() not in kept and row.passkey.encode() not in kept and row.username.encode() in kept
