@@ -11,6 +11,7 @@ import time
 
 import psycopg
 import pytest
+from django.core.cache import cache
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
@@ -128,3 +129,27 @@ def test_the_list_says_when_its_total_is_an_estimate(settings, front):
         html = APIClient().get("/?search=desktop").content.decode()
         assert "About " in html and " matches" in html and "of about " in html
         assert "About " not in APIClient().get("/?search=debian").content.decode()
+
+
+@POSTGRES
+@pytest.mark.django_db
+@pytest.mark.parametrize("viewer", ["guest", "member", "owner", "moderator"])
+def test_every_viewer_is_told_of_an_estimate_and_an_owner_counts_their_own(settings, viewer):
+    """The estimate reaches each kind of viewer's meta; a member's own waiting upload is added to it, exactly."""
+    from tests.conftest import bearer
+    from tests.factories import UserFactory
+    from tracker.models import TorrentStatus
+
+    total = _copies(60_000, name="ubuntu-24.04-desktop-amd64")
+    users = {"guest": None, "member": UserFactory(), "owner": UserFactory(), "moderator": UserFactory(role="moderator")}
+    TorrentFactory(name="desktop-waiting", status=TorrentStatus.NOT_APPROVED, uploader=users["owner"])
+    client = APIClient() if users[viewer] is None else bearer(APIClient(), users[viewer])
+    settings.LIST_COUNT_BUDGET_MS = 0
+    exact = client.get("/api/torrents?search=desktop").json()["meta"]
+    cache.clear()  # the exact figure would be served for its seconds
+    settings.LIST_COUNT_BUDGET_MS = 1
+    meta = client.get("/api/torrents?search=desktop").json()["meta"]
+    assert exact["total"] == total + (viewer in ("owner", "moderator"))
+    assert "total_is_estimate" not in exact
+    assert meta["total_is_estimate"] is True
+    assert abs(meta["total"] - exact["total"]) <= total * 0.25
