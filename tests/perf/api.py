@@ -9,7 +9,9 @@ the site with `gunicorn torrentpier.wsgi -k gthread -w 2 --threads 4` on
 Redis (db 6) and loads each request with `wrk -t1 -c16` for `--duration`
 seconds, one after the other, printing requests/s, p50 and p99, and each
 request's throughput as a ratio to `GET /api/hello` in the same run (the
-trivial endpoint: what the machine gives at all).
+trivial endpoint: what the machine gives at all), and how the two workers
+shared the CPU (a cheap request whose connections all went to one worker
+runs at about half speed: read such a run as that).
 
 With `--baseline REV` it runs the same table A-B-A: on a `git worktree` of
 REV (the previous main, say), on this checkout, then on REV again, and
@@ -159,6 +161,31 @@ def _wrk(url: str, args: argparse.Namespace, token: str | None) -> tuple[float, 
     return rps, p50, p99, int(bad.group(1)) if bad else 0
 
 
+def _worker_ticks(master: int) -> dict[int, int]:
+    """CPU clock ticks (user + system) of each gunicorn worker, the master's children."""
+    ticks = {}
+    children = Path(f"/proc/{master}/task/{master}/children")
+    for pid in (int(p) for p in children.read_text().split()) if children.exists() else ():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks
+
+
+def _split(before: dict[int, int], after: dict[int, int]) -> str:
+    """Each worker's share of the workers' CPU during a load, busiest first ("52/48").
+
+    wrk's keep-alive connections stay with the worker that accepted them, and
+    a gthread worker accepts as long as it can, so one worker may hold most of
+    them: a cheap request then runs at one worker's speed, about half.
+    """
+    used = sorted((after[pid] - before.get(pid, 0) for pid in after), reverse=True)
+    total = sum(used) or 1
+    return "/".join(f"{100 * n / total:.0f}" for n in used)
+
+
 def _round(tree: Path, cases: list[Case], args: argparse.Namespace, label: str) -> dict[str, tuple[float, float, float, int]]:
     with tempfile.TemporaryDirectory() as tmp:
         process, base = _start(tree, args, Path(tmp) / "server.log")
@@ -168,10 +195,12 @@ def _round(tree: Path, cases: list[Case], args: argparse.Namespace, label: str) 
             for case in cases:
                 # warm the workers' connections and caches, then measure
                 subprocess.run(["wrk", "-t1", "-c4", "-d1s", f"{base}{case.path}"], capture_output=True, check=True)
+                before = _worker_ticks(process.pid)
                 results[case.key] = _wrk(f"{base}{case.path}", args, token if case.member else None)
+                split = _split(before, _worker_ticks(process.pid))
                 rps, p50, p99, bad = results[case.key]
                 errors = f"  ({bad} errors)" if bad else ""
-                print(f"  [{label}] {case.label:44} {rps:8.1f} req/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms{errors}")
+                print(f"  [{label}] {case.label:44} {rps:8.1f} req/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  workers' CPU {split}{errors}")
                 sys.stdout.flush()
             return results
         finally:
