@@ -179,22 +179,33 @@ def torrent_page(
     request sees; the swarm's counts in the rows may lag by those seconds.
     """
 
+    shared = cache_as is not None and settings.TORRENT_LIST_CACHE_SECONDS > 0
+    level = user_level(user)
+    # Asked once where a page may be shared: a member's own waiting uploads make their list theirs alone,
+    # and a member without any has none to count (elsewhere they are counted, found or not).
+    own_waiting = AccessLevel.USER <= level < AccessLevel.MODERATOR and (not shared or _own_unapproved(user).exists())
+
+    def count() -> int:
+        return torrent_list_count(user=user, query=query, own_waiting=own_waiting)
+
     def compute() -> Page:
         queryset: QuerySet[Any] = torrent_list(user=user, query=query)
         # As instances, the uploader is read for their name alone: a page kept in the cache holds nothing else of them.
         queryset = rows(queryset) if rows is not None else queryset.defer(*_UPLOADER_BEYOND_NAME)
-        page = page_of(queryset, page=query.page, per_page=query.per_page, count=lambda: torrent_list_count(user=user, query=query))
+        page = page_of(queryset, page=query.page, per_page=query.per_page, count=count)
         return page if shape is None else replace(page, items=shape(page.items))
 
-    if cache_as is None or settings.TORRENT_LIST_CACHE_SECONDS <= 0:
+    if not shared or own_waiting:
         return compute()
-    level = user_level(user)
-    if AccessLevel.USER <= level < AccessLevel.MODERATOR and _own_unapproved(user).exists():
-        return compute()
-    filters = query.filters.form.cleaned_data if query.filters is not None else {}
-    given = sorted((k, repr(v)) for k, v in filters.items() if v not in (None, ""))
+    given = sorted((k, repr(v)) for k, v in _given_filters(query).items())
     what = (given, query.search, query.sort, query.order, query.page, query.per_page)
     return list_shared(f"page:{cache_as}", level=level, what=what, compute=compute)
+
+
+def _given_filters(query: ListQuery) -> dict[str, Any]:
+    """The list's filters that were given a value."""
+    filters = query.filters.form.cleaned_data if query.filters is not None else {}
+    return {k: v for k, v in filters.items() if v not in (None, "")}
 
 
 def list_shared(name: str, *, level: int, what: Any, compute: Callable[[], Any]) -> Any:
@@ -250,7 +261,7 @@ def _maintained_total(*, level: int, filters: dict[str, Any]) -> int | None:
     return int(rows.aggregate(total=Sum("count"))["total"] or 0)
 
 
-def torrent_list_count(*, user: Any, query: ListQuery) -> int:
+def torrent_list_count(*, user: Any, query: ListQuery, own_waiting: bool = True) -> int:
     """`meta.total` of a torrent list: summed from TorrentCount where the filters allow, else counted and cached briefly.
 
     Without a search and filtered by nothing but forum, category and status,
@@ -265,10 +276,11 @@ def torrent_list_count(*, user: Any, query: ListQuery) -> int:
     status or forum change, so a change shows on the next count; other drift
     (seeders for `seeded`) is bounded by API_COUNT_CACHE_SECONDS. One caller
     recounts at a time; the others meanwhile have the last figure.
+    `own_waiting=False`: the caller knows the member has no unapproved
+    upload (torrent_page asked), so none is counted.
     """
     level = user_level(user)
-    filters = query.filters.form.cleaned_data if query.filters is not None else {}
-    given = {k: v for k, v in filters.items() if v not in (None, "")}
+    given = _given_filters(query)
     maintained = None if query.search else _maintained_total(level=level, filters=given)
     member = AccessLevel.USER <= level < AccessLevel.MODERATOR
 
@@ -278,16 +290,18 @@ def torrent_list_count(*, user: Any, query: ListQuery) -> int:
         # Built only when something is counted from it: a guest's or a moderator's maintained total needs none.
         return torrent_list(user=user, query=replace(query, sort=None)).order_by()
 
+    def own(queryset: QuerySet[Torrent]) -> int:
+        return queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count() if own_waiting else 0
+
     if maintained is not None:
-        return maintained + (counted().filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count() if member else 0)
+        return maintained + (own(counted()) if member else 0)
     queryset = counted()
     relevant = sorted((k, repr(v)) for k, v in given.items())
     digest = hashlib.sha256(repr((relevant, query.search)).encode()).hexdigest()[:32]
     generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
     key = f"torrents:count:{level}:{digest}"
     if member:
-        own_unapproved = queryset.filter(uploader=user).exclude(status=TorrentStatus.APPROVED).count()
-        return plus(cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key, version=generation), own_unapproved)
+        return plus(cached_count(queryset.filter(status=TorrentStatus.APPROVED), key=key, version=generation), own(queryset))
     return cached_count(queryset, key=key, version=generation)
 
 

@@ -304,3 +304,18 @@ def test_a_kept_page_holds_nothing_of_the_uploader_but_their_name(world):
         assert {"password", "passkey", "email"} <= uploader.get_deferred_fields()
         row = type(uploader).objects.get(pk=uploader.pk)
         assert row.password.encode() not in kept and row.passkey.encode() not in kept and row.username.encode() in kept
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("query", ["per_page=25", "per_page=25&search=p"])  # a maintained total, and a counted one
+def test_a_member_without_waiting_uploads_is_asked_about_them_once(world, front, query):
+    """torrent_page asks whether the member has unapproved uploads; without any, the count does not count them again."""
+    viewers, _ = world
+    member = viewers["member"]
+    for n in range(25):
+        TorrentFactory(name=f"public-{n}", forum=Torrent.objects.get(name="public").forum)
+    with CaptureQueriesContext(connection) as queries:
+        assert len(listed(front, member, query)) == 25  # a full page: its total is counted
+    own = f'"tracker_torrent"."uploader_id" = {member.pk} AND NOT ("tracker_torrent"."status" = '
+    about_theirs = [q["sql"] for q in queries.captured_queries if own in q["sql"]]
+    assert len(about_theirs) == 1, about_theirs
