@@ -31,6 +31,7 @@ What a batch must hold, and why:
   single statement's: tracker.swarm.sql.fresh_counts).
 """
 
+import functools
 from typing import Any
 
 from tracker.swarm.sql import (
@@ -220,11 +221,6 @@ PG_BATCH = _compact(_BATCH.replace("{credit}", _CREDIT))
 PG_BATCH_NO_CREDIT = _compact(_BATCH.replace("{credit}", ""))
 
 
-# PG_BATCH per set of ratio bands, with its ratio-watch test written out for them (sql.ratio_below_inline:
-# an SQL function call costs some 20 us a row, the expression a fraction of one). Bounded: snapshots replace their bands.
-_BY_BANDS: dict[tuple[tuple[int, ...], tuple[int, ...]], str] = {}
-
-
 def batch_sql(batch: list[dict[str, Any]]) -> str:
     """The batch statement for these announces: PG_BATCH for their bands, or PG_BATCH_NO_CREDIT when none of them may credit anything.
 
@@ -233,13 +229,14 @@ def batch_sql(batch: list[dict[str, Any]]) -> str:
     if not any(params["up"] or params["down"] for params in batch):
         return PG_BATCH_NO_CREDIT
     first = batch[0]
-    bands = (tuple(int(m) for m in first["rbm"]), tuple(int(r) for r in first["rbr"]))
-    sql = _BY_BANDS.get(bands)
-    if sql is None:
-        if len(_BY_BANDS) > 8:
-            _BY_BANDS.clear()
-        sql = _BY_BANDS[bands] = ratio_below_inline(PG_BATCH, list(bands[0]), list(bands[1]), bands_args=f",{_RBM},{_RBR})")
-    return sql
+    return _batch_for_bands(tuple(int(m) for m in first["rbm"]), tuple(int(r) for r in first["rbr"]))
+
+
+@functools.lru_cache(maxsize=8)  # snapshots replace their bands
+def _batch_for_bands(minimums: tuple[int, ...], ratios: tuple[int, ...]) -> str:
+    """PG_BATCH with its ratio-watch test written out for these bands (sql.ratio_below_inline: an SQL function
+    call costs some 20 us a member, the expression a fraction of one)."""
+    return ratio_below_inline(PG_BATCH, list(minimums), list(ratios), bands_args=f",{_RBM},{_RBR})")
 
 
 def batch_keys(params: dict[str, Any]) -> tuple[tuple[int, bytes], tuple[int, int]]:
