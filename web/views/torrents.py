@@ -124,7 +124,7 @@ def _filters_html(request: HttpRequest, form: BrowseForm) -> str:
     Thirteen fields through Django's form templates cost about what the rows
     do; they hold nothing but what was typed and the forums the level sees.
     """
-    typed = sorted((name, request.GET.getlist(name)) for name in form.fields if name in request.GET)
+    typed = sorted((field.name, request.GET.getlist(field.name)) for field in form.visible_fields() if field.name in request.GET)
     return mark_safe(  # noqa: S308 - Django's form templates escaped it
         selectors.list_shared(
             "browse-filters",

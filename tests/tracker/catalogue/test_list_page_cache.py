@@ -319,3 +319,17 @@ def test_a_member_without_waiting_uploads_is_asked_about_them_once(world, front,
     own = f'"tracker_torrent"."uploader_id" = {member.pk} AND NOT ("tracker_torrent"."status" = '
     about_theirs = [q["sql"] for q in queries.captured_queries if own in q["sql"]]
     assert len(about_theirs) == 1, about_theirs
+
+
+def test_the_next_page_shows_the_filters_written_for_the_first(world, monkeypatch):
+    """The form is the same on every page of a query (the page number is a hidden field): written once for all of them."""
+    from web.views import torrents
+
+    written = []
+    original = torrents.render_to_string
+    monkeypatch.setattr(torrents, "render_to_string", lambda name, context: written.append(name) or original(name, context))
+    for n in range(30):
+        TorrentFactory(name=f"public-{n}", forum=Torrent.objects.get(name="public").forum)
+    first, second = browse_html(None, "per_page=25&sort=name"), browse_html(None, "per_page=25&sort=name&page=2")
+    assert written == ["web/_browse_filters.html"]
+    assert first.split('role="search"')[1].split("</form>")[0] == second.split('role="search"')[1].split("</form>")[0]
