@@ -115,6 +115,32 @@ def torrent_get_visible(*, user: Any, pk: Any, with_metainfo: bool = False) -> T
     return torrent
 
 
+def torrent_shown(*, user: Any, pk: Any, shape: Callable[[Torrent], Any], cache_as: str) -> Any:
+    """`shape(torrent)` for the torrent `pk` if `user` may see it (else 404), as torrent_get_visible reads it.
+
+    With TORRENT_LIST_CACHE_SECONDS, what `shape` makes (the caller's name
+    for it: `cache_as`) is shared by every viewer of the same access level,
+    under the lists' generation, as a page of the list is (list_shared): an
+    edit, a status or forum change shows on the very next request, and only
+    the swarm's counts may lag by those seconds. So `shape` must hold
+    nothing of the viewer (the caller adds that: the magnet's passkey).
+    A torrent the level does not see may still be the viewer's own upload:
+    that one is read for them alone and never shared.
+    """
+    key = pk_parse(pk)
+    if settings.TORRENT_LIST_CACHE_SECONDS <= 0:
+        return shape(torrent_get_visible(user=user, pk=key))
+    level = user_level(user)
+
+    def compute() -> Any:
+        queryset = Torrent.objects.filter(torrent_visible_q(level=level, user_id=None), pk=key)
+        torrent = queryset.select_related("forum__category", "uploader", "stats").defer("metainfo", *_UPLOADER_BEYOND_NAME).first()
+        return None if torrent is None else shape(torrent)
+
+    shown = list_shared(f"torrent:{cache_as}", level=level, what=key, compute=compute)
+    return shape(torrent_get_visible(user=user, pk=key)) if shown is None else shown
+
+
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -152,7 +152,8 @@ class TorrentDetailSerializer(TorrentListSerializer):
         return markup_render(obj.description)
 
     def get_magnet(self, obj: Torrent) -> str:
-        return str(self.context.get("magnet", ""))
+        """Empty here: the link carries the viewer's passkey, so the view puts it in (services.MagnetParts)."""
+        return ""
 
 
 class TorrentUploadSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ caches honest: anything that deletes, freezes, unfreezes or moves a torrent
 calls `torrent_cache_invalidate`.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from accounts.emails import email_confirmed_check
 from accounts.models import announce_url_of
 from core.cache import cache_get, cache_set, cache_stale
 from core.errors import Conflict, Forbidden, Invalid, TooLarge
-from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, can_view_forum
+from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, can_view_forum, level_may_download, user_level
 from tracker.catalogue.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
 from tracker.catalogue.selectors import STATS_CACHE_KEY, TORRENT_LIST_GENERATION_KEY, torrent_visible_queryset
 from tracker.models import Bookmark, Category, Comment, Forum, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
@@ -207,12 +208,37 @@ def torrent_download_metainfo(*, user: Any, torrent: Torrent) -> bytes:
     return metainfo_for_download(bytes(raw), announce_url=announce_url_for(user))
 
 
+@dataclass(frozen=True)
+class MagnetParts:
+    """What a torrent's magnet link is made of, but the viewer: kept with a shared detail (selectors.torrent_shown)."""
+
+    name: str
+    size: int
+    info_hash: str | None
+    info_hash_v2: str | None
+    view_level: int
+    download_level: int
+
+    @classmethod
+    def of(cls, torrent: Torrent) -> "MagnetParts":
+        forum = torrent.forum
+        return cls(torrent.name, torrent.size, torrent.info_hash, torrent.info_hash_v2, forum.view_level, forum.download_level)
+
+    def link(self, user: Any) -> str:
+        """The magnet link as `user` sees it: with their own tracker URL only if they may download the torrent."""
+        may = level_may_download(level=user_level(user), view_level=self.view_level, download_level=self.download_level)
+        return magnet_uri(
+            name=self.name,
+            size=self.size,
+            info_hash=self.info_hash,
+            info_hash_v2=self.info_hash_v2,
+            announce_url=announce_url_for(user) if may else None,
+        )
+
+
 def torrent_magnet(*, user: Any, torrent: Torrent) -> str:
     """The magnet link as `user` sees it: with their own tracker URL only if they may download it."""
-    tracker = announce_url_for(user) if can_download_from_forum(user, torrent.forum) else None
-    return magnet_uri(
-        name=torrent.name, size=torrent.size, info_hash=torrent.info_hash, info_hash_v2=torrent.info_hash_v2, announce_url=tracker
-    )
+    return MagnetParts.of(torrent).link(user)
 
 
 def comment_create(*, author: Any, torrent: Torrent, text: str) -> Comment:

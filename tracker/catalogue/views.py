@@ -165,8 +165,11 @@ class TorrentViewSet(viewsets.GenericViewSet):
         return selectors.torrent_get_visible(user=self.request.user, pk=self.kwargs["pk"], with_metainfo=with_metainfo)
 
     def _detail(self, torrent: Torrent, status: int = 200) -> Response:
-        magnet = services.torrent_magnet(user=self.request.user, torrent=torrent)
-        response = Response(TorrentDetailSerializer(torrent, context={"magnet": magnet}).data, status=status)
+        return self._shown(_detail_shown(torrent), status=status)
+
+    def _shown(self, shown: tuple[dict[str, Any], services.MagnetParts], status: int = 200) -> Response:
+        data, magnet = shown
+        response = Response({**data, "magnet": magnet.link(self.request.user)}, status=status)
         add_never_cache_headers(response)  # the magnet link's announce URL carries the caller's passkey
         return response
 
@@ -198,7 +201,8 @@ class TorrentViewSet(viewsets.GenericViewSet):
         return self._detail(selectors.torrent_get_visible(user=request.user, pk=torrent.pk), status=201)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return self._detail(self._torrent())
+        # Shared by the viewers of one access level (selectors.torrent_shown); the magnet is made per viewer.
+        return self._shown(selectors.torrent_shown(user=request.user, pk=pk, shape=_detail_shown, cache_as="api"))
 
     def partial_update(self, request: Request, pk: str) -> Response:
         torrent = self._torrent()
@@ -261,6 +265,11 @@ class TorrentViewSet(viewsets.GenericViewSet):
         bookmark = services.bookmark_add(user=request.user, torrent=torrent)
         bookmark.torrent = torrent
         return Response(BookmarkSerializer(bookmark).data)
+
+
+def _detail_shown(torrent: Torrent) -> tuple[dict[str, Any], services.MagnetParts]:
+    """A torrent's detail JSON but its magnet link, and what that link is made of: nothing of the viewer."""
+    return dict(TorrentDetailSerializer(torrent).data), services.MagnetParts.of(torrent)
 
 
 def _paged(request: Request, queryset: QuerySet[Any]) -> Page:
