@@ -153,3 +153,28 @@ def test_every_viewer_is_told_of_an_estimate_and_an_owner_counts_their_own(setti
     assert "total_is_estimate" not in exact
     assert meta["total_is_estimate"] is True
     assert abs(meta["total"] - exact["total"]) <= total * 0.25
+
+
+@POSTGRES
+@pytest.mark.django_db
+def test_a_torznab_search_is_counted_within_the_budget_and_says_when_it_estimates(settings, user):
+    """Torznab's total (newznab:response) is counted as the lists' are: past the budget, an estimate that says so."""
+    from xml.etree import ElementTree as ET
+
+    from accounts.services import api_key_create
+
+    total = _copies(60_000, name="ubuntu-24.04-desktop-amd64")
+    TorrentFactory(name="debian-12")
+    key = api_key_create(user=user, name="prowlarr", scopes=["feed"])[1]
+
+    def response_attrs(q: str) -> dict[str, str]:
+        body = APIClient().get("/api/torznab", {"t": "search", "q": q, "limit": 5, "apikey": key}).content
+        return ET.fromstring(body).find("channel").find("{http://www.newznab.com/DTD/2010/feeds/attributes/}response").attrib
+
+    settings.LIST_COUNT_BUDGET_MS = 1
+    estimated = response_attrs("desktop")
+    assert estimated["total_is_estimate"] == "true"
+    assert abs(int(estimated["total"]) - total) <= total * 0.25
+    assert response_attrs("debian") == {"offset": "0", "total": "1"}  # a short page: no count at all
+    settings.LIST_COUNT_BUDGET_MS = 0
+    assert response_attrs("desktop") == {"offset": "0", "total": str(total)}  # no budget: exact, and it says nothing

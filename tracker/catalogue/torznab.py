@@ -13,6 +13,7 @@ from email.utils import format_datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from core.counting import Estimate
 from core.listing import SEARCH_MAX_LENGTH
 from tracker.models import NewznabCategory, Torrent
 
@@ -172,7 +173,10 @@ def results_xml(
     ET.SubElement(channel, "title").text = title
     ET.SubElement(channel, "description").text = f"{title}: torrents"
     ET.SubElement(channel, "link").text = site_url
-    ET.SubElement(channel, f"{{{NEWZNAB_NS}}}response", {"offset": str(offset), "total": str(total)})
+    response = {"offset": str(offset), "total": str(total)}
+    if isinstance(total, Estimate):  # as the API's meta says it (core.counting); clients that do not know it ignore it
+        response["total_is_estimate"] = "true"
+    ET.SubElement(channel, f"{{{NEWZNAB_NS}}}response", response)
     for torrent in torrents:
         category = forum_category(torrent.forum)
         url = download_url(torrent)

@@ -35,6 +35,7 @@ from api.errors import RateLimitExceeded, TokenInvalid
 from api.middleware import envelope_exempt
 from api.pagination import list_query, page_response
 from api.parsers import FormParser, MultiPartParser
+from core.counting import budgeted_count
 from core.errors import Forbidden, Invalid, TooLarge
 from core.http import attachment_response
 from core.listing import Page, page_of
@@ -429,7 +430,8 @@ class TorznabView(APIView):
         queryset = selectors.torrent_find(user=request.user, terms=search.terms, forum_ids=forum_ids)
         torrents = list(queryset[search.offset : search.offset + search.limit])
         short_page = bool(torrents) and len(torrents) < search.limit  # it tells the total without counting
-        total = search.offset + len(torrents) if short_page else queryset.order_by().count()
+        # Counted within the lists' time budget: a broad search is estimated, and the response says so (torznab.results_xml).
+        total = search.offset + len(torrents) if short_page else budgeted_count(queryset.order_by())
         body = torznab.results_xml(
             title=self._title(),
             self_url=request.build_absolute_uri(),
