@@ -40,7 +40,9 @@ def attempt_count(group: str, ident: str, limit: int) -> tuple[str, int, int]:
     key = ratelimit_core._make_cache_key(group, window, rate, ident, ALL)
     cache = caches[settings.RATELIMIT_USE_CACHE]
     timeout = WINDOW_SECONDS + ratelimit_core.EXPIRATION_FUDGE
-    if cache.add(key, 1, timeout):
+    if hasattr(cache, "count"):  # core.cache.RedisCache: one round trip
+        count = cache.count(key, timeout)
+    elif cache.add(key, 1, timeout):
         count = 1
     else:
         try:

@@ -1,8 +1,10 @@
 """Per-user / per-IP request counting in the shared cache (django-ratelimit): one budget for the API and the pages.
 
 The count lives in Django's default cache: Redis when REDIS_URL is set, so
-every process and machine shares one count. If the cache cannot be reached,
-django-ratelimit fails open (RATELIMIT_FAIL_OPEN) and we log it.
+every process and machine shares one count, under django-ratelimit's windows
+and keys (core.attempts.attempt_count: one round trip on Redis, where
+get_usage made three). If the cache cannot be reached, the count fails open
+and we log it.
 """
 
 import logging
@@ -11,8 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
-from django_ratelimit.core import get_usage
 
+from core.attempts import attempt_count
 from core.metrics import RATE_LIMITED
 from core.net import client_ip
 
@@ -39,11 +41,11 @@ def count_request(request: HttpRequest) -> dict[str, Any]:
         return existing
     ident, limit = _identity(request)
     try:
-        usage = get_usage(request, group=GROUP, key=lambda _g, _r: ident, rate=f"{limit}/m", increment=True)
+        # django-ratelimit's window and key (what its get_usage counts under), counted in one round trip on Redis.
+        _key, count, time_left = attempt_count(GROUP, ident, limit)
+        usage = {"count": count, "limit": limit, "should_limit": count > limit, "time_left": time_left}
     except Exception:  # the cache is down: serve anyway, say so in the log
         logger.warning("rate-limit cache unreachable; failing open", exc_info=True)
-        usage = None
-    if usage is None:
         usage = {"count": 0, "limit": limit, "should_limit": False, "time_left": 60}
     request._ratelimit_usage = usage  # type: ignore[attr-defined]
     if usage.get("should_limit"):

@@ -101,3 +101,52 @@ def test_cache_calls_reuse_one_redis_client_per_pool(cache_on_own_redis, monkeyp
         thread.join(10)
     assert cache.incr("pool-test:1", 5) == 6
     assert 1 <= len(made) <= 3  # one per pool (a race may make a spare); was one per call: 61
+
+
+def test_a_counter_starts_with_its_time_to_live_and_keeps_it(cache_on_own_redis):
+    """core.cache.RedisCache.count: add-else-incr in one atomic script; the value is the integer get, incr and decr read."""
+    assert cache.count("count-test", 65) == 1
+    keys = subprocess.run(["redis-cli", "-p", str(cache_on_own_redis.port), "KEYS", "*count-test"], capture_output=True, text=True)
+    (key,) = keys.stdout.split()
+    ttl = int(subprocess.run(["redis-cli", "-p", str(cache_on_own_redis.port), "TTL", key], capture_output=True, text=True).stdout)
+    assert 60 <= ttl <= 65
+    assert cache.count("count-test", 999) == 2
+    ttl_after = int(subprocess.run(["redis-cli", "-p", str(cache_on_own_redis.port), "TTL", key], capture_output=True, text=True).stdout)
+    assert ttl_after <= ttl  # a running counter keeps the time to live it started with
+    assert cache.get("count-test") == 2
+    assert cache.incr("count-test") == 3 and cache.decr("count-test") == 2
+
+
+def test_parallel_counts_are_exact(cache_on_own_redis):
+    seen: list[int] = []
+
+    def count() -> None:
+        seen.extend(cache.count("count-race", 60) for _ in range(50))
+
+    threads = [threading.Thread(target=count) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(seen) == list(range(1, 401))
+
+
+def test_an_api_request_counts_itself_in_one_round_trip(cache_on_own_redis, monkeypatch, client):
+    """The rate limit: one command to Redis a request (Django's add, then its incr's EXISTS and INCRBY, made three)."""
+    from core import cache as core_cache
+
+    sent = []
+    original = core_cache._BackoffConnection.send_packed_command
+
+    def counting(self, *args, **kwargs):
+        sent.append(b"".join(args[0]) if isinstance(args[0], list) else args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(core_cache._BackoffConnection, "send_packed_command", counting)
+    assert client.get("/api/hello").status_code == 200  # loads the script on the server
+    sent.clear()
+    for n in range(3):
+        response = client.get("/api/hello")
+        assert response.status_code == 200 and response["X-RateLimit-Remaining"] == str(django_settings.API_RATE_LIMIT_ANONYMOUS - 2 - n)
+    # /api/hello also checks the cache itself (a SET and a GET of its own): only the rate limit's keys are counted here.
+    assert len([command for command in sent if b":rl:" in command]) == 3

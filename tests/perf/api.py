@@ -10,8 +10,9 @@ Redis (db 6) and loads each request with `wrk -t1 -c16` for `--duration`
 seconds, one after the other, printing requests/s, p50 and p99, and each
 request's throughput as a ratio to `GET /api/hello` in the same run (the
 trivial endpoint: what the machine gives at all), and how the two workers
-shared the CPU (a cheap request whose connections all went to one worker
-runs at about half speed: read such a run as that).
+shared the CPU. Each worker takes at most `--connections` less one
+thread pool per other worker (`_worker_connections`: 12 of the 16), so no
+worker is left without connections to serve.
 
 With `--baseline REV` it runs the same table A-B-A: on a `git worktree` of
 REV (the previous main, say), on this checkout, then on REV again, and
@@ -123,9 +124,24 @@ def _start(tree: Path, args: argparse.Namespace, log: Path) -> tuple[subprocess.
     """The site from `tree` (this checkout or the baseline's worktree), as the README deploys it."""
     app = [*WSGI, "-k", "gthread", "--threads", str(args.threads)]
     env = {**_server_env(args), "PYTHONPATH": str(tree)}
-    process, base = gunicorn_start(app, env=env, log=log, workers=args.workers, cwd=tree, options=("--limit-request-line", "8190"))
+    options = ("--limit-request-line", "8190", "--worker-connections", str(_worker_connections(args)))
+    process, base = gunicorn_start(app, env=env, log=log, workers=args.workers, cwd=tree, options=options)
     time.sleep(1.0)  # every worker booted
     return process, base
+
+
+def _worker_connections(args: argparse.Namespace) -> int:
+    """Each worker's cap on connections: room for all of wrk's but one thread's worth per other worker.
+
+    A gthread worker accepts as long as it is under its cap (gunicorn's
+    default is 1,000), and wrk's keep-alive connections stay where they were
+    accepted: without a cap, all 16 could sit in one worker, and a cheap
+    request then ran at one worker's speed, half of what the same code gave in
+    the next run. Under this cap every other worker holds at least `--threads`
+    of them, enough to keep its core busy, so both sides of an A-B run are
+    served by every worker. (`workers' CPU` shows the split each time.)
+    """
+    return max(args.threads + 1, args.connections - (args.workers - 1) * args.threads)
 
 
 def _token(base: str) -> str:
@@ -230,8 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         wanted = {"hello", *args.only.split(",")}
         cases = [case for case in cases if case.key in wanted]
     print(
-        f"\n{args.rows:,} torrents, {args.members:,} members; gunicorn -w {args.workers} --threads {args.threads},"
-        f" wrk -c{args.connections} -d{args.duration}s"
+        f"\n{args.rows:,} torrents, {args.members:,} members; gunicorn -w {args.workers} --threads {args.threads}"
+        f" --worker-connections {_worker_connections(args)}, wrk -c{args.connections} -d{args.duration}s"
     )
 
     if not args.baseline:
