@@ -186,7 +186,7 @@ def torrent_page(
     user: Any,
     query: ListQuery,
     rows: Callable[[QuerySet[Torrent]], QuerySet[Any]] | None = None,
-    shape: Callable[[list[Any]], list[Any]] | None = None,
+    shape: Callable[[list[Any]], Any] | None = None,
     cache_as: str | None = None,
 ) -> Page:
     """One page of torrent_list, with its cached count (torrent_list_count).

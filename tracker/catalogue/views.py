@@ -35,6 +35,7 @@ from api.errors import RateLimitExceeded, TokenInvalid
 from api.middleware import envelope_exempt
 from api.pagination import list_query, page_response
 from api.parsers import FormParser, MultiPartParser
+from api.renderers import EncodedJSON
 from core.counting import budgeted_count
 from core.errors import Forbidden, Invalid, TooLarge
 from core.http import attachment_response
@@ -176,9 +177,7 @@ class TorrentViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         query = list_query(request, selectors.TORRENT_LIST)
-        page = selectors.torrent_page(
-            user=request.user, query=query, rows=TORRENT_LIST_ROWS.values, shape=TORRENT_LIST_ROWS.data, cache_as="api"
-        )
+        page = selectors.torrent_page(user=request.user, query=query, rows=TORRENT_LIST_ROWS.values, shape=_encoded_rows, cache_as="api")
         return page_response(page, page.items)
 
     def create(self, request: Request) -> Response:
@@ -266,6 +265,11 @@ class TorrentViewSet(viewsets.GenericViewSet):
         bookmark = services.bookmark_add(user=request.user, torrent=torrent)
         bookmark.torrent = torrent
         return Response(BookmarkSerializer(bookmark).data)
+
+
+def _encoded_rows(rows: list[Any]) -> EncodedJSON:
+    """A page of the torrent list as its JSON rows, written once (a shared page is served as these bytes)."""
+    return EncodedJSON(TORRENT_LIST_ROWS.data(rows))
 
 
 def _detail_shown(torrent: Torrent) -> tuple[dict[str, Any], services.MagnetParts]:

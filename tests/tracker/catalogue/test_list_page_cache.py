@@ -81,15 +81,19 @@ def test_a_page_never_reaches_a_viewer_who_sees_another_list(world, front, first
     assert set(listed(front, viewers[first])) == sees[first]  # and back: from the cache where it is shared
 
 
+@pytest.mark.parametrize("accept", ["application/json", "application/json; indent=4", "*/*"])
 @pytest.mark.parametrize("viewer", ["guest", "member", "owner", "moderator"])
-def test_the_shared_page_is_the_unshared_page_byte_for_byte(world, settings, viewer):
+def test_the_shared_page_is_the_unshared_page_byte_for_byte(world, settings, viewer, accept):
+    """Kept as its rows' JSON bytes (api.renderers.EncodedJSON): the envelope written around them is the same, pretty-printed too."""
     viewers, _ = world
     client = APIClient() if viewers[viewer] is None else bearer(APIClient(), viewers[viewer])
+    TorrentFactory(name='Ünïcode \u2028 "quoted" </script>', forum=ForumFactory(view_level=AccessLevel.GUEST))
     settings.TORRENT_LIST_CACHE_SECONDS = 0
-    uncached = client.get("/api/torrents?sort=name&order=asc").content
+    uncached = client.get("/api/torrents?sort=name&order=asc", HTTP_ACCEPT=accept).content
     settings.TORRENT_LIST_CACHE_SECONDS = 30
-    assert client.get("/api/torrents?sort=name&order=asc").content == uncached  # the miss, which fills the cache
-    assert client.get("/api/torrents?sort=name&order=asc").content == uncached  # the hit
+    assert client.get("/api/torrents?sort=name&order=asc", HTTP_ACCEPT=accept).content == uncached  # the miss, which fills the cache
+    assert client.get("/api/torrents?sort=name&order=asc", HTTP_ACCEPT=accept).content == uncached  # the hit
+    assert (b"\n    " in uncached) is ("indent" in accept)
 
 
 @pytest.mark.parametrize("front", FRONTS)
