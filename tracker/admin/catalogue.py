@@ -150,7 +150,7 @@ class TorrentAdmin(admin.ModelAdmin):
         return obj.completed
 
     def save_model(self, request: HttpRequest, obj: Torrent, form: Any, change: bool) -> None:
-        """Edits record status changes and drop the announce's cached copy, like the API's."""
+        """Edits record status changes, drop the announce's cached copy and start a new generation of the lists, like the API's."""
         if not change:
             super().save_model(request, obj, form, change)
             return
@@ -160,6 +160,7 @@ class TorrentAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         services.torrent_set_status(torrent=obj, status=new_status, moderator=request.user, reason=form.cleaned_data["status_reason"])
         torrent_cache_invalidate(obj)
+        services.lists_changed()  # its name, forum, uploader or freeleech may show in the shared pages and details
 
     def delete_model(self, request: HttpRequest, obj: Torrent) -> None:
         services.torrent_remove(torrent=obj)

@@ -155,3 +155,18 @@ def test_the_admin_offers_no_add_torrent_which_would_save_one_without_its_file(a
     assert response.status_code == 403
     assert not Torrent.objects.filter(name="no file").exists()
     assert b"/admin/tracker/torrent/add/" not in admin_site.get("/admin/tracker/torrent/").content
+
+
+@pytest.mark.parametrize(("field", "value"), [("name", "renamed-in-admin"), ("freeleech", "gold")])
+def test_an_edit_in_the_admin_shows_in_the_shared_list_and_detail_at_once(admin_site, torrent, settings, field, value):
+    """The shared pages and details live under the lists' generation: an admin edit that keeps the status starts a new one too."""
+    from rest_framework.test import APIClient
+
+    settings.TORRENT_LIST_CACHE_SECONDS = 30
+    guest = APIClient()
+    assert guest.get("/api/torrents").json()["data"][0][field] != value  # both kept now
+    assert guest.get(f"/api/torrents/{torrent.pk}").json()["data"][field] != value
+    response = admin_site.post(f"/admin/tracker/torrent/{torrent.pk}/change/", _form_data(admin_site, torrent, **{field: value}))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert guest.get("/api/torrents").json()["data"][0][field] == value
+    assert guest.get(f"/api/torrents/{torrent.pk}").json()["data"][field] == value
