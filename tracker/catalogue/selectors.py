@@ -209,7 +209,7 @@ def torrent_page(
     level = user_level(user)
     # Asked once where a page may be shared: a member's own waiting uploads make their list theirs alone,
     # and a member without any has none to count (elsewhere they are counted, found or not).
-    own_waiting = AccessLevel.USER <= level < AccessLevel.MODERATOR and (not shared or _own_unapproved(user).exists())
+    own_waiting = AccessLevel.USER <= level < AccessLevel.MODERATOR and (not shared or _has_own_unapproved(user))
 
     def count() -> int:
         return torrent_list_count(user=user, query=query, own_waiting=own_waiting)
@@ -253,6 +253,23 @@ def list_shared(name: str, *, level: int, what: Any, compute: Callable[[], Any])
 
 # Every column of the uploader's row but the key and the name (password hash, passkey, address, totals...).
 _UPLOADER_BEYOND_NAME = tuple(f"uploader__{f.name}" for f in User._meta.concrete_fields if f.name not in ("id", "username"))
+
+
+def _has_own_unapproved(user: Any) -> bool:
+    """Has `user` uploads that only they see in the lists? Kept under the lists' generation, as a page is.
+
+    Whatever gives a member such an upload or takes it away (a registration,
+    a status change, a deletion, a change of uploader in the admin) is a
+    change of what the lists hold, so the next request asks again.
+    """
+    return bool(
+        cached_generation(
+            f"torrents:own-waiting:{user.pk}",
+            TORRENT_LIST_GENERATION_KEY,
+            lambda: _own_unapproved(user).exists(),
+            fresh_seconds=settings.TORRENT_LIST_CACHE_SECONDS,
+        )
+    )
 
 
 def _own_unapproved(user: Any) -> QuerySet[Torrent]:

@@ -337,3 +337,26 @@ def test_the_next_page_shows_the_filters_written_for_the_first(world, monkeypatc
     first, second = browse_html(None, "per_page=25&sort=name"), browse_html(None, "per_page=25&sort=name&page=2")
     assert written == ["web/_browse_filters.html"]
     assert first.split('role="search"')[1].split("</form>")[0] == second.split('role="search"')[1].split("</form>")[0]
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_a_member_is_asked_about_waiting_uploads_once_a_generation(world, front):
+    """Whether a member has uploads only they see is kept under the lists' generation: asked on the first page, not the next,
+    and asked again once they upload."""
+    viewers, sees = world
+    member = viewers["member"]
+
+    def probes(query: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            listed(front, member, query)
+        own = f'"tracker_torrent"."uploader_id" = {member.pk} AND NOT ("tracker_torrent"."status" = '
+        return sum(own in q["sql"] for q in queries.captured_queries)
+
+    assert probes("sort=name") == 1
+    assert probes("sort=name") == 0
+    assert probes("sort=size") == 0  # another page, the same answer
+    metainfo, _ = make_metainfo("members-own-upload.iso", 4321)
+    services.torrent_register(uploader=member, forum=ForumFactory(), metainfo_bytes=metainfo, name="own-upload")
+    Torrent.objects.filter(name="own-upload").update(status=TorrentStatus.CHECKING)
+    services.lists_changed()
+    assert set(listed(front, member)) == sees["member"] | {"own-upload"}
