@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django_ratelimit import ALL
 
+from core.cache import count_up
+
 logger = logging.getLogger("api.ratelimit")  # the name operators filter on (README)
 
 WINDOW_SECONDS = 60
@@ -40,16 +42,8 @@ def attempt_count(group: str, ident: str, limit: int) -> tuple[str, int, int]:
     key = ratelimit_core._make_cache_key(group, window, rate, ident, ALL)
     cache = caches[settings.RATELIMIT_USE_CACHE]
     timeout = WINDOW_SECONDS + ratelimit_core.EXPIRATION_FUDGE
-    if hasattr(cache, "count"):  # core.cache.RedisCache: one round trip
-        count = cache.count(key, timeout)
-    elif cache.add(key, 1, timeout):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # it expired between the two calls
-            count = 1 if cache.add(key, 1, timeout) else cache.incr(key)
-    return key, int(count), window - int(ratelimit_core.time.time())
+    count = count_up(cache, key, timeout)  # one round trip on Redis
+    return key, count, window - int(ratelimit_core.time.time())
 
 
 def attempt_start(*, group: str, ident: str, limit: int) -> Attempt:

@@ -177,6 +177,22 @@ class RedisCache(DjangoRedisCache):
         return int(script(keys=[key], args=[int(timeout)]))
 
 
+def count_up(counters: Any, key: str, timeout: int) -> int:
+    """Add one to the counter `key` in the cache `counters` and return it; a counter this call starts lives `timeout` seconds.
+
+    One atomic round trip on Redis (RedisCache.count); elsewhere add, else
+    incr, each atomic on Django's local-memory cache.
+    """
+    if hasattr(counters, "count"):
+        return int(counters.count(key, timeout))
+    if counters.add(key, 1, timeout):
+        return 1
+    try:
+        return int(counters.incr(key))
+    except ValueError:  # it expired between the two calls
+        return 1 if counters.add(key, 1, timeout) else int(counters.incr(key))
+
+
 def key_for_log(key: str) -> str:
     """What a log may say of a cache key: its kind (`passkey:…`), never the rest, which can be a secret."""
     kind, colon, _ = key.partition(":")

@@ -6,24 +6,29 @@ caches honest: anything that deletes, freezes, unfreezes or moves a torrent
 calls `torrent_cache_invalidate`.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from accounts.emails import email_confirmed_check
 from accounts.models import announce_url_of
-from core.cache import cache_get, cache_set, cache_stale
+from core.cache import cache_stale, count_up, key_for_log
 from core.errors import Conflict, Forbidden, Invalid, TooLarge
+from core.logthrottle import log_failure
 from tracker.catalogue.access import can_download_from_forum, can_upload_to_forum, can_view_forum, level_may_download, user_level
 from tracker.catalogue.metainfo import MetainfoError, magnet_uri, metainfo_for_download, metainfo_parse
 from tracker.catalogue.selectors import STATS_CACHE_KEY, TORRENT_LIST_GENERATION_KEY, torrent_visible_queryset
 from tracker.models import Bookmark, Category, Comment, Forum, Torrent, TorrentFile, TorrentStatus, TorrentStatusChange
 from tracker.policy.members import download_rights_check
 from tracker.swarm.lookups import torrent_cache_invalidate
+
+logger = logging.getLogger(__name__)
 
 FILE_BATCH = 2000
 TORRENT_CONTENT_TYPE = "application/x-bittorrent"
@@ -39,9 +44,20 @@ def lists_changed() -> None:
     hid, edited or moved a torrent) sees the list with that change on the
     next page, not seconds or a minute later.
     """
-    generation = cache_get(TORRENT_LIST_GENERATION_KEY) or 0
-    cache_set(TORRENT_LIST_GENERATION_KEY, generation + 1, 24 * 3600)
+    _next_list_generation()
+    if transaction.get_connection().in_atomic_block:
+        # Again once the change is committed: a reader between the two may have kept, under the first,
+        # what it read before the commit (a page without the change, for up to its seconds).
+        transaction.on_commit(_next_list_generation)
     cache_stale(STATS_CACHE_KEY)
+
+
+def _next_list_generation() -> None:
+    """Add one to the lists' generation (atomic in the cache: two changes at once are two generations)."""
+    try:
+        count_up(cache, TORRENT_LIST_GENERATION_KEY, 24 * 3600)
+    except Exception as exc:  # the pages then live out their seconds
+        log_failure(logger, logging.WARNING, "cache write failed for %s", key_for_log(TORRENT_LIST_GENERATION_KEY), exc=exc)
 
 
 def _is_moderator(user: Any) -> bool:

@@ -360,3 +360,34 @@ def test_a_member_is_asked_about_waiting_uploads_once_a_generation(world, front)
     Torrent.objects.filter(name="own-upload").update(status=TorrentStatus.CHECKING)
     services.lists_changed()
     assert set(listed(front, member)) == sees["member"] | {"own-upload"}
+
+
+def test_a_change_in_a_transaction_starts_a_generation_now_and_again_at_its_commit(django_capture_on_commit_callbacks):
+    """A reader between the two may have kept, under the first, what it read before the commit: the second retires that."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from tracker.catalogue.selectors import TORRENT_LIST_GENERATION_KEY
+
+    before = cache.get(TORRENT_LIST_GENERATION_KEY) or 0
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            services.lists_changed()
+            assert cache.get(TORRENT_LIST_GENERATION_KEY) == before + 1
+    assert cache.get(TORRENT_LIST_GENERATION_KEY) == before + 2
+
+
+def test_changes_at_once_are_each_a_generation():
+    import threading
+
+    from django.core.cache import cache
+
+    from tracker.catalogue.selectors import TORRENT_LIST_GENERATION_KEY
+
+    before = cache.get(TORRENT_LIST_GENERATION_KEY) or 0
+    threads = [threading.Thread(target=lambda: [services._next_list_generation() for _ in range(50)]) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert cache.get(TORRENT_LIST_GENERATION_KEY) == before + 200
