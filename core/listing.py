@@ -165,11 +165,11 @@ class Page:
 DEFERRED_JOIN_OFFSET = 500
 
 
-def _slice(queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
-    """Rows offset .. offset + limit of `queryset`, in its order."""
+def _slice(queryset: QuerySet[Any], offset: int, limit: int, keys_from: QuerySet[Any] | None = None) -> list[Any]:
+    """Rows offset .. offset + limit of `queryset`, in its order (`keys_from`'s, which holds the same rows: see page_of)."""
     if offset < DEFERRED_JOIN_OFFSET:
         return list(queryset[offset : offset + limit])
-    keys = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
+    keys = list((queryset if keys_from is None else keys_from).values_list("pk", flat=True)[offset : offset + limit])
     if not keys:
         return []
     pk = queryset.model._meta.pk.attname
@@ -178,15 +178,27 @@ def _slice(queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
     return [rows[key] for key in keys if key in rows]  # a row deleted between the two steps is left out
 
 
-def page_of(queryset: QuerySet[Any], *, page: int, per_page: int, count: Callable[[], int] | None = None) -> Page:
+def page_of(
+    queryset: QuerySet[Any],
+    *,
+    page: int,
+    per_page: int,
+    count: Callable[[], int] | None = None,
+    keys_from: QuerySet[Any] | None = None,
+) -> Page:
     """Slice page `page` out of `queryset`, with as exact a total as is cheap.
+
+    `keys_from`: the same rows in the same order, before `queryset` read
+    related rows' columns into them (values() over joins, api.rows), for the
+    deep pages' key step: its joins would otherwise stay in that step, one
+    probe of each related table per skipped row.
 
     A short page tells the total exactly, so small lists are never counted.
     Otherwise the total is `count()` (which may answer from a cache, as the
     torrent list's does), or the queryset's count.
     """
     offset = (page - 1) * per_page
-    items = _slice(queryset, offset, per_page)
+    items = _slice(queryset, offset, per_page, keys_from)
     if len(items) < per_page and (items or offset == 0):
         return Page(items=items, number=page, per_page=per_page, total=offset + len(items))
     total = count() if count is not None else queryset.count()

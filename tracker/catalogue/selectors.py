@@ -215,10 +215,10 @@ def torrent_page(
         return torrent_list_count(user=user, query=query, own_waiting=own_waiting)
 
     def compute() -> Page:
-        queryset: QuerySet[Any] = torrent_list(user=user, query=query)
+        listed: QuerySet[Any] = torrent_list(user=user, query=query)
         # As instances, the uploader is read for their name alone: a page kept in the cache holds nothing else of them.
-        queryset = rows(queryset) if rows is not None else queryset.defer(*_UPLOADER_BEYOND_NAME)
-        page = page_of(queryset, page=query.page, per_page=query.per_page, count=count)
+        queryset = rows(listed) if rows is not None else listed.defer(*_UPLOADER_BEYOND_NAME)
+        page = page_of(queryset, page=query.page, per_page=query.per_page, count=count, keys_from=listed)
         return page if shape is None else replace(page, items=shape(page.items))
 
     if not shared or own_waiting:

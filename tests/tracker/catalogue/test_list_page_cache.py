@@ -370,10 +370,9 @@ def test_a_change_in_a_transaction_starts_a_generation_now_and_again_at_its_comm
     from tracker.catalogue.selectors import TORRENT_LIST_GENERATION_KEY
 
     before = cache.get(TORRENT_LIST_GENERATION_KEY) or 0
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            services.lists_changed()
-            assert cache.get(TORRENT_LIST_GENERATION_KEY) == before + 1
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        services.lists_changed()
+        assert cache.get(TORRENT_LIST_GENERATION_KEY) == before + 1
     assert cache.get(TORRENT_LIST_GENERATION_KEY) == before + 2
 
 
