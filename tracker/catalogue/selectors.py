@@ -100,7 +100,12 @@ def torrent_visible_queryset(*, user: Any) -> QuerySet[Torrent]:
     The metainfo bytes are deferred: lists never need them. The swarm counts
     (TorrentStats) come in the same query.
     """
-    queryset = Torrent.objects.filter(torrent_visible_q(level=user_level(user), user_id=getattr(user, "pk", None)))
+    return _visible(level=user_level(user), user_id=getattr(user, "pk", None))
+
+
+def _visible(*, level: int, user_id: int | None) -> QuerySet[Torrent]:
+    """torrent_visible_queryset on bare values (user_id None: what every viewer of `level` sees)."""
+    queryset = Torrent.objects.filter(torrent_visible_q(level=level, user_id=user_id))
     return queryset.select_related("forum__category", "uploader", "stats").defer("metainfo", "description")
 
 
@@ -133,12 +138,15 @@ def torrent_shown(*, user: Any, pk: Any, shape: Callable[[Torrent], Any], cache_
     level = user_level(user)
 
     def compute() -> Any:
-        queryset = Torrent.objects.filter(torrent_visible_q(level=level, user_id=None), pk=key)
-        torrent = queryset.select_related("forum__category", "uploader", "stats").defer("metainfo", *_UPLOADER_BEYOND_NAME).first()
+        torrent = _visible(level=level, user_id=None).defer(None).defer("metainfo", *_UPLOADER_BEYOND_NAME).filter(pk=key).first()
         return None if torrent is None else shape(torrent)
 
     shown = list_shared(f"torrent:{cache_as}", level=level, what=key, compute=compute)
-    return shape(torrent_get_visible(user=user, pk=key)) if shown is None else shown
+    if shown is not None:
+        return shown
+    if not AccessLevel.USER <= level < AccessLevel.MODERATOR:  # a guest owns nothing; a moderator's level sees every status
+        raise NotFound("No such torrent.")
+    return shape(torrent_get_visible(user=user, pk=key))
 
 
 def _escape_like(term: str) -> str:

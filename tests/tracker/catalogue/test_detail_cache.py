@@ -215,3 +215,14 @@ def test_a_torrent_that_is_not_there_is_not_found(world, pk):
         response = client_of(viewer).get(f"/api/torrents/{pk}")
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("viewer", ["guest", "moderator"])
+def test_a_torrent_a_level_does_not_see_is_not_read_again_for_who_cannot_own_it(world, viewer):
+    """Past the shared entry only a member may still be shown their own upload: a guest's or a moderator's 404 reads no row."""
+    viewers, torrents, _ = world
+    missing = torrents["members-only"] if viewer == "guest" else type(torrents["public"])(pk=99999999)
+    assert detail(viewers[viewer], missing).status_code == 404  # the miss, which keeps the level's answer
+    with CaptureQueriesContext(connection) as queries:
+        assert detail(viewers[viewer], missing).status_code == 404
+    assert not [q["sql"] for q in queries.captured_queries if "tracker_torrent" in q["sql"]]
